@@ -1,0 +1,23 @@
+-- name: EventInsertBatch :many
+-- EventInsertBatch stores the events not stored before and returns their
+-- ids; an event already stored is left as it is and not returned. An empty
+-- account or api_version is stored as NULL.
+INSERT INTO stripe.events (id, type, account, livemode, api_version, created, data)
+SELECT u.id, u.type, NULLIF(u.account, ''), u.livemode, NULLIF(u.api_version, ''), u.created, u.data
+FROM (
+    -- Set-returning functions side by side in a select list advance together.
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@types::text[]) AS type,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@api_versions::text[]) AS api_version,
+        unnest(@createds::timestamptz[]) AS created,
+        unnest(@datas::jsonb[]) AS data
+) AS u
+ON CONFLICT (id) DO NOTHING
+RETURNING id;
+
+-- name: DeadLetterInsert :exec
+INSERT INTO stripe.dead_letters (subject, stream_seq, event_id, num_delivered, reason, payload)
+VALUES (@subject, @stream_seq, NULLIF(@event_id::text, ''), @num_delivered, @reason, @payload);

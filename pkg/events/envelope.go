@@ -1,0 +1,131 @@
+package events
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ErrNotEvent is wrapped by ParseEnvelope when a body is not a Stripe event.
+var ErrNotEvent = errors.New("not a Stripe event")
+
+// Envelope is what the services read of a Stripe event: its identity and
+// metadata, and data.object exactly as Stripe sent it. The event itself is
+// always carried and stored as the original bytes; Envelope is never
+// marshalled back.
+//
+// See https://docs.stripe.com/api/events/object.
+type Envelope struct {
+	ID      string
+	Type    string
+	Created time.Time
+	// Account is the connected account the event came from, empty for the
+	// platform's own events.
+	Account    string
+	Livemode   bool
+	APIVersion string
+	// Object is data.object, verbatim.
+	Object json.RawMessage
+}
+
+type wireEvent struct {
+	ID         string  `json:"id"`
+	Object     string  `json:"object"`
+	Type       string  `json:"type"`
+	Created    *int64  `json:"created"`
+	Account    string  `json:"account"`
+	Livemode   bool    `json:"livemode"`
+	APIVersion *string `json:"api_version"`
+	Data       struct {
+		Object json.RawMessage `json:"object"`
+	} `json:"data"`
+}
+
+// ParseEnvelope decodes body as a Stripe event (a snapshot event, "object":
+// "event"). It checks what the pipeline relies on: an id, a type usable as a
+// subject token, a created time, and a data.object that is a JSON object.
+// Any other field, and the API version, may be anything.
+func ParseEnvelope(body []byte) (Envelope, error) {
+	var w wireEvent
+	if err := json.Unmarshal(body, &w); err != nil {
+		return Envelope{}, fmt.Errorf("%w: %w", ErrNotEvent, err)
+	}
+	switch {
+	case w.Object != "event":
+		return Envelope{}, fmt.Errorf("%w: object is %q, want \"event\"", ErrNotEvent, w.Object)
+	case w.ID == "":
+		return Envelope{}, fmt.Errorf("%w: no id", ErrNotEvent)
+	case w.Created == nil:
+		return Envelope{}, fmt.Errorf("%w: no created time", ErrNotEvent)
+	case len(w.Data.Object) == 0 || w.Data.Object[0] != '{':
+		return Envelope{}, fmt.Errorf("%w: data.object is not an object", ErrNotEvent)
+	}
+	if err := checkEventType(w.Type); err != nil {
+		return Envelope{}, fmt.Errorf("%w: %w", ErrNotEvent, err)
+	}
+	env := Envelope{
+		ID:       w.ID,
+		Type:     w.Type,
+		Created:  time.Unix(*w.Created, 0).UTC(),
+		Account:  w.Account,
+		Livemode: w.Livemode,
+		Object:   w.Data.Object,
+	}
+	if w.APIVersion != nil {
+		env.APIVersion = *w.APIVersion
+	}
+	return env, nil
+}
+
+// checkEventType accepts the names Stripe gives event types: dot-separated
+// words of lower-case letters, digits and underscores. Anything else could
+// not be a subject token (NATS gives "*", ">" and spaces meaning).
+func checkEventType(t string) error {
+	if t == "" {
+		return errors.New("no type")
+	}
+	for word := range strings.SplitSeq(t, ".") {
+		if word == "" {
+			return fmt.Errorf("type %q has an empty word", t)
+		}
+		for _, c := range word {
+			if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+				return fmt.Errorf("type %q has character %q", t, c)
+			}
+		}
+	}
+	return nil
+}
+
+// ObjectRef is the identity of a Stripe object.
+type ObjectRef struct {
+	ID     string `json:"id"`
+	Object string `json:"object"`
+	// Deleted is true on the stubs Stripe returns for deleted objects.
+	Deleted bool `json:"deleted"`
+}
+
+// ParseObjectRef reads the identity fields of a Stripe object.
+func ParseObjectRef(object []byte) (ObjectRef, error) {
+	var ref ObjectRef
+	if err := json.Unmarshal(object, &ref); err != nil {
+		return ObjectRef{}, fmt.Errorf("decode object: %w", err)
+	}
+	return ref, nil
+}
+
+// IsDeletion reports whether an event of type eventType carrying object ref
+// says that the object no longer exists.
+//
+// Every "*.deleted" type does, except customer.subscription.deleted: Stripe
+// sends it when a subscription ends, and the subscription still exists (with
+// status "canceled") and can still be read from the API.
+// https://docs.stripe.com/api/events/types#event_types-customer.subscription.deleted
+func IsDeletion(eventType string, ref ObjectRef) bool {
+	if ref.Deleted {
+		return true
+	}
+	return strings.HasSuffix(eventType, ".deleted") && eventType != "customer.subscription.deleted"
+}

@@ -1,0 +1,3 @@
+module github.com/stripesync/stripesync/services/processor
+
+go 1.26.0

@@ -1,0 +1,3 @@
+module github.com/stripesync/stripesync/services/syncer
+
+go 1.26.0
