@@ -1,0 +1,41 @@
+package events
+
+import (
+	"flag"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// BindStreamFlags registers the stream settings on fs, writing into o, which
+// holds the defaults. All services register the same flags, so one set of
+// environment variables configures the stream wherever it is created.
+func BindStreamFlags(fs *flag.FlagSet, o *StreamOptions) {
+	fs.IntVar(&o.Replicas, "nats-stream-replicas", o.Replicas, "replicas of the stream: 1, or 3 in a cluster (env NATS_STREAM_REPLICAS)")
+	fs.Func("nats-stream-storage", "stream storage: file or memory (env NATS_STREAM_STORAGE; default file)", func(s string) error {
+		switch s {
+		case "file":
+			o.Storage = jetstream.FileStorage
+		case "memory":
+			o.Storage = jetstream.MemoryStorage
+		default:
+			return fmt.Errorf("storage %q is neither file nor memory", s)
+		}
+		return nil
+	})
+	fs.DurationVar(&o.MaxAge, "nats-stream-max-age", o.MaxAge, "how long the stream keeps an event, processed or not; 0 is forever (env NATS_STREAM_MAX_AGE)")
+	fs.Int64Var(&o.MaxBytes, "nats-stream-max-bytes", o.MaxBytes, "size limit of the stream, -1 for none; when full, ingest answers 503 (env NATS_STREAM_MAX_BYTES)")
+}
+
+// Validate names the first setting that cannot work.
+func (o StreamOptions) Validate() error {
+	switch {
+	case o.Replicas < 1 || o.Replicas > 5:
+		return fmt.Errorf("NATS_STREAM_REPLICAS must be between 1 and 5, have %d", o.Replicas)
+	case o.MaxAge < 0:
+		return fmt.Errorf("NATS_STREAM_MAX_AGE must not be negative, have %s", o.MaxAge)
+	case o.MaxBytes == 0 || o.MaxBytes < -1:
+		return fmt.Errorf("NATS_STREAM_MAX_BYTES must be positive or -1, have %d", o.MaxBytes)
+	}
+	return nil
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/stripesync/stripesync/pkg/events"
+	"github.com/stripesync/stripesync/services/ingest/internal/webhook"
+)
+
+type server struct {
+	log            *slog.Logger
+	verifier       *webhook.Verifier
+	js             jetstream.JetStream
+	nc             *nats.Conn
+	maxBodyBytes   int64
+	publishTimeout time.Duration
+	metrics        *metrics
+	streamReady    atomic.Bool
+}
+
+func (s *server) routes(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /webhooks/stripe", s.handleWebhook)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", s.handleReady)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return mux
+}
+
+// handleReady answers 200 when a webhook could be stored now: NATS is
+// connected and the stream exists.
+func (s *server) handleReady(w http.ResponseWriter, _ *http.Request) {
+	switch {
+	case !s.nc.IsConnected():
+		http.Error(w, "nats not connected", http.StatusServiceUnavailable)
+	case !s.streamReady.Load():
+		http.Error(w, "stream not declared yet", http.StatusServiceUnavailable)
+	default:
+		w.Write([]byte("ready\n"))
+	}
+}
+
+// bodies recycles request buffers: a body is needed only until JetStream
+// acknowledges it.
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// handleWebhook answers 200 only once JetStream has stored the event. Stripe
+// retries anything else for up to three days, so on any doubt it answers an
+// error and stores nothing.
+func (s *server) handleWebhook(w http.ResponseWriter, r *http.Request) {
+	buf := bodies.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bodies.Put(buf)
+
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.maxBodyBytes)); err != nil {
+		if maxErr := (*http.MaxBytesError)(nil); errors.As(err, &maxErr) {
+			s.reject(w, r, http.StatusRequestEntityTooLarge, outcomeTooLarge, "body larger than the limit", err)
+			return
+		}
+		s.reject(w, r, http.StatusBadRequest, outcomeBadBody, "body could not be read", err)
+		return
+	}
+	body := buf.Bytes()
+	if err := s.verifier.Verify(body, r.Header.Get("Stripe-Signature")); err != nil {
+		s.reject(w, r, http.StatusBadRequest, outcomeBadSig, "signature verification failed", err)
+		return
+	}
+	env, err := events.ParseEnvelope(body)
+	if err != nil {
+		s.reject(w, r, http.StatusBadRequest, outcomeBadBody, "not a Stripe event", err)
+		return
+	}
+
+	duplicate, err := s.publish(r.Context(), env, body)
+	if err != nil {
+		s.metrics.webhooks.WithLabelValues(outcomeUnavailable).Inc()
+		s.log.Error("event not stored", "event_id", env.ID, "event_type", env.Type, "err", err)
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, "event not stored, retry later", http.StatusServiceUnavailable)
+		return
+	}
+	outcome := outcomeAccepted
+	if duplicate {
+		outcome = outcomeDuplicate
+	}
+	s.metrics.webhooks.WithLabelValues(outcome).Inc()
+	s.log.Debug("event stored", "event_id", env.ID, "event_type", env.Type, "duplicate", duplicate)
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(`{"received":true}`))
+}
+
+// publish stores the event's original bytes on the stream, with the event id
+// as message id so that JetStream drops a second copy inside its duplicate
+// window. It returns once the stream has acknowledged the event.
+func (s *server) publish(ctx context.Context, env events.Envelope, body []byte) (duplicate bool, err error) {
+	if !s.nc.IsConnected() {
+		return false, errNotConnected
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.publishTimeout)
+	defer cancel()
+	start := time.Now()
+	ack, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: events.EventSubject(env.Type), Data: body},
+		jetstream.WithMsgID(env.ID), jetstream.WithExpectStream(events.StreamName))
+	if err != nil {
+		return false, err
+	}
+	s.metrics.publishSeconds.Observe(time.Since(start).Seconds())
+	return ack.Duplicate, nil
+}
+
+// reject answers a request whose event will not be stored. The reason is
+// safe to show: it never contains the body, the signature or a secret.
+func (s *server) reject(w http.ResponseWriter, r *http.Request, status int, outcome, reason string, err error) {
+	s.metrics.webhooks.WithLabelValues(outcome).Inc()
+	s.log.Warn("webhook rejected", "status", status, "reason", reason, "err", err, "remote_addr", r.RemoteAddr)
+	http.Error(w, reason+": "+err.Error(), status)
+}
+
+var errNotConnected = errors.New("nats not connected")
