@@ -6,8 +6,8 @@ import (
 
 // Outcomes of a webhook request, the values of the "outcome" label.
 const (
-	outcomeAccepted    = "accepted"     // stored by JetStream
-	outcomeDuplicate   = "duplicate"    // JetStream already held the event id
+	outcomeAccepted    = "accepted"      // stored by JetStream
+	outcomeDuplicate   = "duplicate"     // JetStream already held the event id
 	outcomeBadSig      = "bad_signature" // 400
 	outcomeBadBody     = "bad_body"      // 400: not a Stripe event
 	outcomeTooLarge    = "too_large"     // 413

@@ -42,11 +42,11 @@ func setup(t *testing.T, extraEnv map[string]string) *testBundle {
 	ns := eventstest.RunServer(t)
 	addr := freeAddr(t)
 	env := map[string]string{
-		"NATS_URL":              ns.ClientURL(),
-		"INGEST_ADDR":           addr,
-		"STRIPE_WEBHOOK_SECRET": testSecret + "," + rotatedSecret,
+		"NATS_URL":               ns.ClientURL(),
+		"INGEST_ADDR":            addr,
+		"STRIPE_WEBHOOK_SECRET":  testSecret + "," + rotatedSecret,
 		"INGEST_PUBLISH_TIMEOUT": "2s",
-		"LOG_LEVEL":             "debug",
+		"LOG_LEVEL":              "debug",
 	}
 	for k, v := range extraEnv {
 		env[k] = v
