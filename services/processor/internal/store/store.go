@@ -1,0 +1,222 @@
+// Package store writes Stripe events and the objects they carry into the
+// mirror. It is the only writer of schema stripe and keeps the generated
+// queries to itself.
+package store
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/stripesync/stripesync/db"
+	"github.com/stripesync/stripesync/db/dbsqlc"
+	"github.com/stripesync/stripesync/pkg/events"
+)
+
+// Event is a Stripe event to apply: its envelope and its original bytes.
+type Event struct {
+	events.Envelope
+	Raw []byte
+}
+
+// Stats counts what one Apply did.
+type Stats struct {
+	Stored     int // events not seen before, now stored with their objects
+	Duplicates int // events already stored, left alone
+}
+
+// Store applies events to the mirror.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New returns a Store writing through pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Apply stores evs in one transaction: each event once in stripe.events, and
+// the object of each event seen for the first time in its resource's
+// relation, under the version rule:
+//
+//   - An object's state is as new as the event's created time (state_at).
+//     A row is replaced only by state at least as new as the state it holds,
+//     so an older event delivered late changes nothing. Stripe's created has
+//     one-second resolution; two events of one object in the same second are
+//     applied in stream order, the later one winning.
+//   - A deletion (events.IsDeletion) marks the row deleted and keeps it;
+//     nothing written after that changes it.
+//   - An event already in stripe.events (a redelivery) changes nothing.
+//
+// The error is permanent (IsPermanent) when the data itself cannot be stored,
+// so retrying the same events cannot succeed.
+func (s *Store) Apply(ctx context.Context, evs []Event) (Stats, error) {
+	var stats Stats
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		stats, err = apply(ctx, tx, evs)
+		return err
+	})
+	if err != nil {
+		return Stats{}, classify(err)
+	}
+	return stats, nil
+}
+
+func apply(ctx context.Context, tx pgx.Tx, evs []Event) (Stats, error) {
+	// Sorted by id, so that concurrent transactions lock rows in one order.
+	sorted := slices.SortedFunc(slices.Values(evs), func(a, b Event) int { return cmp.Compare(a.ID, b.ID) })
+	sorted = slices.CompactFunc(sorted, func(a, b Event) bool { return a.ID == b.ID })
+	arg := dbsqlc.EventInsertBatchParams{}
+	for _, ev := range sorted {
+		arg.Ids = append(arg.Ids, ev.ID)
+		arg.Types = append(arg.Types, ev.Type)
+		arg.Accounts = append(arg.Accounts, ev.Account)
+		arg.Livemodes = append(arg.Livemodes, ev.Livemode)
+		arg.ApiVersions = append(arg.ApiVersions, ev.APIVersion)
+		arg.Createds = append(arg.Createds, ev.Created)
+		arg.Datas = append(arg.Datas, ev.Raw)
+	}
+	newIDs, err := db.Queries().EventInsertBatch(ctx, tx, arg)
+	if err != nil {
+		return Stats{}, fmt.Errorf("insert events: %w", err)
+	}
+	isNew := make(map[string]bool, len(newIDs))
+	for _, id := range newIDs {
+		isNew[id] = true
+	}
+
+	// The newest state of each object in the batch, per table. Events are
+	// visited in stream order, so of two in the same second the later wins,
+	// as it would in two batches.
+	latest := map[string]map[string]objectRow{}
+	for _, ev := range evs {
+		if !isNew[ev.ID] {
+			continue
+		}
+		isNew[ev.ID] = false // a second copy in the same batch is a duplicate
+		ref, err := events.ParseObjectRef(ev.Object)
+		if err != nil {
+			return Stats{}, permanent(fmt.Errorf("event %s: %w", ev.ID, err))
+		}
+		res, ok := events.ResourceFor(ref.Object)
+		if !ok || ref.ID == "" {
+			continue // kept in stripe.events only
+		}
+		row := objectRow{
+			id:       ref.ID,
+			account:  ev.Account,
+			livemode: ev.Livemode,
+			deleted:  events.IsDeletion(ev.Type, ref),
+			data:     ev.Object,
+			stateAt:  ev.Created,
+			eventID:  ev.ID,
+		}
+		rows := latest[res.Table]
+		if rows == nil {
+			rows = map[string]objectRow{}
+			latest[res.Table] = rows
+		}
+		if prev, ok := rows[row.id]; !ok || prev.replacedBy(row) {
+			rows[row.id] = row
+		}
+	}
+	for _, table := range slices.Sorted(maps.Keys(latest)) {
+		var r db.ObjectRows
+		for _, id := range slices.Sorted(maps.Keys(latest[table])) {
+			o := latest[table][id]
+			r.Ids = append(r.Ids, o.id)
+			r.Accounts = append(r.Accounts, o.account)
+			r.Livemodes = append(r.Livemodes, o.livemode)
+			r.Deleteds = append(r.Deleteds, o.deleted)
+			r.Datas = append(r.Datas, o.data)
+			r.StateAts = append(r.StateAts, o.stateAt)
+			r.LastEventIds = append(r.LastEventIds, o.eventID)
+		}
+		if err := db.UpsertObjects(ctx, tx, table, r); err != nil {
+			return Stats{}, err
+		}
+	}
+	return Stats{Stored: len(newIDs), Duplicates: len(evs) - len(newIDs)}, nil
+}
+
+type objectRow struct {
+	id       string
+	account  string
+	livemode bool
+	deleted  bool
+	data     []byte
+	stateAt  time.Time
+	eventID  string
+}
+
+// replacedBy is the version rule of the upsert queries, for two states of one
+// object inside a batch.
+func (o objectRow) replacedBy(next objectRow) bool {
+	return !o.deleted && !next.stateAt.Before(o.stateAt)
+}
+
+// DeadLetter is a message that could not be applied, kept with the reason.
+type DeadLetter struct {
+	Subject      string
+	StreamSeq    uint64
+	EventID      string
+	NumDelivered uint64
+	Reason       string
+	Payload      []byte
+}
+
+// KeepDeadLetter stores d in stripe.dead_letters.
+func (s *Store) KeepDeadLetter(ctx context.Context, d DeadLetter) error {
+	err := db.Queries().DeadLetterInsert(ctx, s.pool, dbsqlc.DeadLetterInsertParams{
+		Subject:      d.Subject,
+		StreamSeq:    int64(d.StreamSeq),
+		EventID:      d.EventID,
+		NumDelivered: int64(d.NumDelivered),
+		Reason:       d.Reason,
+		Payload:      d.Payload,
+	})
+	if err != nil {
+		return fmt.Errorf("keep dead letter: %w", classify(err))
+	}
+	return nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+func permanent(err error) error { return permanentError{err} }
+
+// IsPermanent reports whether err says that the data cannot be stored as it
+// is, so that retrying the same events cannot help. Other errors (the
+// database unreachable, a deadlock, a timeout) may pass.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+// classify marks the PostgreSQL errors caused by the data as permanent:
+// class 22, data exceptions (such as a \u0000 in a string, which jsonb
+// refuses), and class 23, integrity violations.
+// https://www.postgresql.org/docs/current/errcodes-appendix.html
+func classify(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && len(pgErr.Code) == 5 {
+		switch pgErr.Code[:2] {
+		case "22", "23":
+			return permanent(err)
+		}
+	}
+	return err
+}

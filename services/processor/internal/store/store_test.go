@@ -1,0 +1,266 @@
+package store_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stripesync/stripesync/db/dbtest"
+	"github.com/stripesync/stripesync/pkg/events"
+	"github.com/stripesync/stripesync/pkg/events/eventstest"
+	"github.com/stripesync/stripesync/services/processor/internal/store"
+)
+
+type testBundle struct {
+	pool  *pgxpool.Pool
+	store *store.Store
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	pool := dbtest.New(t)
+	return &testBundle{pool: pool, store: store.New(pool)}
+}
+
+// event builds a store.Event from an eventstest.Event, through the same
+// envelope parser the processor uses.
+func event(t *testing.T, e eventstest.Event) store.Event {
+	t.Helper()
+	raw := e.JSON(t)
+	env, err := events.ParseEnvelope(raw)
+	require.NoError(t, err)
+	return store.Event{Envelope: env, Raw: raw}
+}
+
+func apply(t *testing.T, b *testBundle, evs ...store.Event) store.Stats {
+	t.Helper()
+	stats, err := b.store.Apply(t.Context(), evs)
+	require.NoError(t, err)
+	return stats
+}
+
+type row struct {
+	Data        map[string]any
+	Deleted     bool
+	Account     *string
+	Livemode    bool
+	StateAt     time.Time
+	LastEventID *string
+	UpdatedAt   time.Time
+}
+
+func getRow(t *testing.T, b *testBundle, table, id string) (row, bool) {
+	t.Helper()
+	var r row
+	var data []byte
+	err := b.pool.QueryRow(t.Context(),
+		"SELECT data, deleted, account, livemode, state_at, last_event_id, updated_at FROM stripe."+table+" WHERE id = $1", id).
+		Scan(&data, &r.Deleted, &r.Account, &r.Livemode, &r.StateAt, &r.LastEventID, &r.UpdatedAt)
+	if err != nil {
+		return row{}, false
+	}
+	require.NoError(t, json.Unmarshal(data, &r.Data))
+	return r, true
+}
+
+func count(t *testing.T, b *testBundle, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	require.NoError(t, b.pool.QueryRow(t.Context(), sql, args...).Scan(&n))
+	return n
+}
+
+func TestApply(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+	t.Run("ObjectsOfSeveralResourcesLandWhole", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		objects := map[string]string{ // Stripe object → table
+			"customer": "customers", "subscription": "subscriptions", "invoice": "invoices",
+			"checkout.session": "checkout_sessions", "price": "prices", "charge": "charges",
+			"radar.early_fraud_warning": "radar_early_fraud_warnings", "invoiceitem": "invoiceitems",
+		}
+		var evs []store.Event
+		var customerEvent store.Event
+		for object := range objects {
+			ev := event(t, eventstest.NewEvent("evt_"+object, object+".updated", eventstest.Object(t, object)))
+			evs = append(evs, ev)
+			if object == "customer" {
+				customerEvent = ev
+			}
+		}
+		stats := apply(t, b, evs...)
+		require.Equal(t, store.Stats{Stored: len(objects)}, stats)
+
+		for object, table := range objects {
+			want := eventstest.Object(t, object)
+			got, ok := getRow(t, b, table, want["id"].(string))
+			require.True(t, ok, "no row in %s", table)
+			require.Equal(t, want, got.Data, "stripe.%s data", table)
+			require.Equal(t, "evt_"+object, *got.LastEventID)
+		}
+		require.Equal(t, len(objects), count(t, b, "SELECT count(*) FROM stripe.events"))
+
+		// The whole event is kept, and its metadata in columns.
+		var evData []byte
+		var typ, apiVersion string
+		require.NoError(t, b.pool.QueryRow(t.Context(),
+			"SELECT type, api_version, data FROM stripe.events WHERE id = 'evt_customer'").Scan(&typ, &apiVersion, &evData))
+		require.Equal(t, "customer.updated", typ)
+		require.Equal(t, "2023-10-16", apiVersion)
+		require.JSONEq(t, string(customerEvent.Raw), string(evData))
+	})
+
+	t.Run("TypedColumnsFollowTheObject", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		sub := eventstest.With(eventstest.Object(t, "subscription"), map[string]any{
+			"id": "sub_typed", "customer": "cus_typed", "status": "past_due", "created": 1700000000,
+		})
+		inv := eventstest.With(eventstest.Object(t, "invoice"), map[string]any{
+			"id": "in_typed", "customer": map[string]any{"id": "cus_typed", "object": "customer"}, // expanded
+			"subscription": "sub_typed", "status": "open", "amount_due": 4200,
+		})
+		apply(t, b,
+			event(t, eventstest.NewEvent("evt_sub", "customer.subscription.updated", sub)),
+			event(t, eventstest.NewEvent("evt_inv", "invoice.finalized", inv)))
+
+		var customer, status string
+		var created time.Time
+		require.NoError(t, b.pool.QueryRow(t.Context(),
+			"SELECT customer, status, created FROM stripe.subscriptions WHERE id = 'sub_typed'").Scan(&customer, &status, &created))
+		require.Equal(t, "cus_typed", customer)
+		require.Equal(t, "past_due", status)
+		require.Equal(t, time.Unix(1700000000, 0), created.Local())
+		var invCustomer, invSub, invStatus string
+		var due int64
+		require.NoError(t, b.pool.QueryRow(t.Context(),
+			"SELECT customer, subscription, status, amount_due FROM stripe.invoices WHERE id = 'in_typed'").
+			Scan(&invCustomer, &invSub, &invStatus, &due))
+		require.Equal(t, []any{"cus_typed", "sub_typed", "open", int64(4200)}, []any{invCustomer, invSub, invStatus, due})
+	})
+
+	t.Run("DuplicateDeliveryChangesNothing", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ev := event(t, eventstest.NewEvent("evt_dup", "customer.updated", eventstest.Object(t, "customer")))
+		apply(t, b, ev)
+		before, _ := getRow(t, b, "customers", "cus_QXg1o8vcGmoR32")
+
+		require.Equal(t, store.Stats{Duplicates: 1}, apply(t, b, ev))
+		require.Equal(t, store.Stats{Stored: 0, Duplicates: 2}, apply(t, b, ev, ev))
+		after, _ := getRow(t, b, "customers", "cus_QXg1o8vcGmoR32")
+		require.Equal(t, before, after) // not even updated_at moved
+		require.Equal(t, 1, count(t, b, "SELECT count(*) FROM stripe.events"))
+	})
+
+	t.Run("OlderEventKeepsNewerState", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		cus := eventstest.Object(t, "customer")
+		newer := eventstest.NewEvent("evt_newer", "customer.updated", eventstest.With(cus, map[string]any{"name": "New"}))
+		newer.Created = base.Add(2 * time.Second)
+		older := eventstest.NewEvent("evt_older", "customer.updated", eventstest.With(cus, map[string]any{"name": "Old"}))
+		older.Created = base
+
+		apply(t, b, event(t, newer))
+		apply(t, b, event(t, older))
+		got, _ := getRow(t, b, "customers", cus["id"].(string))
+		require.Equal(t, "New", got.Data["name"])
+		require.Equal(t, newer.Created, got.StateAt.UTC())
+		require.Equal(t, 2, count(t, b, "SELECT count(*) FROM stripe.events"), "the older event is still recorded")
+
+		// The same holds inside one batch, whatever the order.
+		b2 := setup(t)
+		apply(t, b2, event(t, newer), event(t, older))
+		got, _ = getRow(t, b2, "customers", cus["id"].(string))
+		require.Equal(t, "New", got.Data["name"])
+	})
+
+	t.Run("NewerEventReplacesOlderState", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		cus := eventstest.Object(t, "customer")
+		first := eventstest.NewEvent("evt_first", "customer.created", eventstest.With(cus, map[string]any{"name": "First"}))
+		first.Created = base
+		second := eventstest.NewEvent("evt_second", "customer.updated", eventstest.With(cus, map[string]any{"name": "Second"}))
+		second.Created = base.Add(time.Second)
+		apply(t, b, event(t, first))
+		apply(t, b, event(t, second))
+		got, _ := getRow(t, b, "customers", cus["id"].(string))
+		require.Equal(t, "Second", got.Data["name"])
+	})
+
+	t.Run("DeleteThenLateUpdateStaysDeleted", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		prod := eventstest.Object(t, "product")
+		deleted := eventstest.NewEvent("evt_del", "product.deleted", prod)
+		deleted.Created = base.Add(time.Second)
+		lateOlder := eventstest.NewEvent("evt_late_old", "product.updated", eventstest.With(prod, map[string]any{"name": "Zombie"}))
+		lateOlder.Created = base
+		lateSameSecond := eventstest.NewEvent("evt_late_same", "product.updated", eventstest.With(prod, map[string]any{"name": "Zombie"}))
+		lateSameSecond.Created = deleted.Created
+
+		apply(t, b, event(t, deleted))
+		apply(t, b, event(t, lateOlder))
+		apply(t, b, event(t, lateSameSecond))
+		got, ok := getRow(t, b, "products", prod["id"].(string))
+		require.True(t, ok, "a deleted object keeps its row")
+		require.True(t, got.Deleted)
+		require.Equal(t, prod["name"], got.Data["name"])
+		require.Equal(t, "evt_del", *got.LastEventID)
+	})
+
+	t.Run("SubscriptionEndedIsNotDeleted", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		sub := eventstest.With(eventstest.Object(t, "subscription"), map[string]any{"status": "canceled"})
+		apply(t, b, event(t, eventstest.NewEvent("evt_sub_del", "customer.subscription.deleted", sub)))
+		got, _ := getRow(t, b, "subscriptions", sub["id"].(string))
+		require.False(t, got.Deleted)
+		require.Equal(t, "canceled", got.Data["status"])
+	})
+
+	t.Run("ConnectAccountAndLivemodeRecorded", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		e := eventstest.NewEvent("evt_connect", "charge.succeeded", eventstest.Object(t, "charge"))
+		e.Account = "acct_connected"
+		e.Livemode = true
+		apply(t, b, event(t, e))
+		got, _ := getRow(t, b, "charges", eventstest.Object(t, "charge")["id"].(string))
+		require.Equal(t, "acct_connected", *got.Account)
+		require.True(t, got.Livemode)
+		require.Equal(t, 1, count(t, b, "SELECT count(*) FROM stripe.events WHERE account = 'acct_connected' AND livemode"))
+
+		platform := eventstest.NewEvent("evt_platform", "customer.created", eventstest.Object(t, "customer"))
+		apply(t, b, event(t, platform))
+		cus, _ := getRow(t, b, "customers", eventstest.Object(t, "customer")["id"].(string))
+		require.Nil(t, cus.Account, "the platform's own objects have no account")
+	})
+
+	t.Run("UnmodelledEventsAreStoredInEvents", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		apply(t, b,
+			event(t, eventstest.NewEvent("evt_balance", "balance.available", eventstest.Object(t, "balance"))),
+			event(t, eventstest.NewEvent("evt_topup", "topup.created", eventstest.Object(t, "topup"))))
+		require.Equal(t, 2, count(t, b, "SELECT count(*) FROM stripe.events WHERE type IN ('balance.available', 'topup.created')"))
+	})
+
+	t.Run("UnstorableDataIsPermanent", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		cus := eventstest.With(eventstest.Object(t, "customer"), map[string]any{"name": "nul\x00byte"})
+		_, err := b.store.Apply(t.Context(), []store.Event{event(t, eventstest.NewEvent("evt_nul", "customer.updated", cus))})
+		require.Error(t, err)
+		require.True(t, store.IsPermanent(err), "%v", err)
+		require.Equal(t, 0, count(t, b, "SELECT count(*) FROM stripe.events"), "nothing of a failed batch is kept")
+	})
+}
