@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Outcomes of a webhook request, the values of the "outcome" label.
@@ -32,7 +33,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	reg.MustRegister(m.webhooks, m.publishSeconds,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range []string{outcomeAccepted, outcomeDuplicate, outcomeBadSig, outcomeBadBody, outcomeTooLarge, outcomeUnavailable} {
 		m.webhooks.WithLabelValues(o) // exported at 0 before the first request
 	}

@@ -1,0 +1,250 @@
+// Package consume moves Stripe events from the JetStream consumer into the
+// store, in batches, and decides each message's fate:
+//
+//	outcome                                   verb                  log
+//	committed to PostgreSQL                   Ack                   Debug
+//	transient failure (database down, …)      NakWithDelay(backoff) Warn
+//	permanent failure, or MaxAttempts reached kept as dead letter,  Error
+//	                                          then Term
+//
+// A message is acknowledged only after the transaction that applied it has
+// committed, and terminated only after it is kept in stripe.dead_letters:
+// a message is never dropped.
+package consume
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stripesync/stripesync/pkg/events"
+	"github.com/stripesync/stripesync/services/processor/internal/store"
+)
+
+// Store is what the consumer needs of the store.
+type Store interface {
+	Apply(ctx context.Context, evs []store.Event) (store.Stats, error)
+	KeepDeadLetter(ctx context.Context, d store.DeadLetter) error
+}
+
+// Config tunes a Consumer.
+type Config struct {
+	// BatchSize is the most messages applied in one transaction.
+	BatchSize int
+	// Workers is the number of batches applied at once.
+	Workers int
+	// MaxAttempts is how many deliveries a message gets before a failure
+	// that is not permanent sends it to the dead letters anyway. While the
+	// database is unreachable a dead letter cannot be kept either, so the
+	// message is retried until it can.
+	MaxAttempts int
+}
+
+// Consumer applies messages of a JetStream consumer to a Store.
+type Consumer struct {
+	log     *slog.Logger
+	store   Store
+	cfg     Config
+	metrics *Metrics
+}
+
+// New returns a Consumer.
+func New(log *slog.Logger, s Store, cfg Config, m *Metrics) *Consumer {
+	return &Consumer{log: log, store: s, cfg: cfg, metrics: m}
+}
+
+// Run applies messages from cons until ctx is done, then stops pulling,
+// finishes the messages it holds, and returns.
+func (c *Consumer) Run(ctx context.Context, cons jetstream.Consumer) error {
+	it, err := cons.Messages(jetstream.PullMaxMessages(2 * c.cfg.BatchSize * c.cfg.Workers))
+	if err != nil {
+		return fmt.Errorf("consume: %w", err)
+	}
+	msgs := make(chan jetstream.Msg, c.cfg.BatchSize)
+	go func() {
+		<-ctx.Done()
+		it.Drain() // delivers what was pulled, then Next returns ErrMsgIteratorClosed
+	}()
+
+	var wg sync.WaitGroup
+	for range c.cfg.Workers {
+		wg.Go(func() {
+			// In-flight batches finish after ctx ends: their messages are ours.
+			c.work(context.WithoutCancel(ctx), msgs)
+		})
+	}
+	var runErr error
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				runErr = fmt.Errorf("next message: %w", err)
+				it.Stop()
+			}
+			break
+		}
+		msgs <- msg
+	}
+	close(msgs)
+	wg.Wait()
+	return runErr
+}
+
+// work applies batches: it waits for one message, then takes whatever else is
+// already waiting, up to BatchSize. Under load batches fill up; when idle a
+// single event is applied at once.
+func (c *Consumer) work(ctx context.Context, msgs <-chan jetstream.Msg) {
+	batch := make([]jetstream.Msg, 0, c.cfg.BatchSize)
+	for first := range msgs {
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < c.cfg.BatchSize {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, m)
+			default:
+				break fill
+			}
+		}
+		c.handle(ctx, batch)
+	}
+}
+
+// handle applies a batch in one transaction. When that fails for a reason
+// in the data, it applies the messages one by one, so that one bad event
+// holds up none of its neighbours.
+func (c *Consumer) handle(ctx context.Context, batch []jetstream.Msg) {
+	start := time.Now()
+	evs := make([]store.Event, 0, len(batch))
+	decoded := make([]jetstream.Msg, 0, len(batch))
+	for _, m := range batch {
+		ev, err := decode(m)
+		if err != nil {
+			c.deadLetter(ctx, m, err)
+			continue
+		}
+		evs = append(evs, ev)
+		decoded = append(decoded, m)
+	}
+	if len(evs) == 0 {
+		return
+	}
+	stats, err := c.store.Apply(ctx, evs)
+	if err == nil {
+		c.metrics.observeBatch(len(evs), time.Since(start), stats)
+		for _, m := range decoded {
+			c.ack(m)
+		}
+		return
+	}
+	if !store.IsPermanent(err) || len(evs) == 1 {
+		for _, m := range decoded {
+			c.fail(ctx, m, err)
+		}
+		return
+	}
+	c.log.Warn("batch failed, applying one by one", "batch_size", len(evs), "err", err)
+	for i, ev := range evs {
+		stats, err := c.store.Apply(ctx, []store.Event{ev})
+		if err != nil {
+			c.fail(ctx, decoded[i], err)
+			continue
+		}
+		c.metrics.observeBatch(1, 0, stats)
+		c.ack(decoded[i])
+	}
+}
+
+// decode reads a message as a Stripe event. A message that is not one can
+// never be applied.
+func decode(m jetstream.Msg) (store.Event, error) {
+	env, err := events.ParseEnvelope(m.Data())
+	if err != nil {
+		return store.Event{}, err
+	}
+	return store.Event{Envelope: env, Raw: m.Data()}, nil
+}
+
+func (c *Consumer) ack(m jetstream.Msg) {
+	// A lost ack only means a redelivery, which the store ignores.
+	if err := m.Ack(); err != nil {
+		c.log.Warn("ack", "subject", m.Subject(), "err", err)
+	}
+}
+
+// fail retries m later, or keeps it as a dead letter when retrying cannot
+// help or has been tried often enough.
+func (c *Consumer) fail(ctx context.Context, m jetstream.Msg, err error) {
+	delivered := numDelivered(m)
+	if store.IsPermanent(err) {
+		c.deadLetter(ctx, m, err)
+		return
+	}
+	if delivered >= uint64(c.cfg.MaxAttempts) {
+		c.deadLetter(ctx, m, fmt.Errorf("gave up after %d deliveries: %w", delivered, err))
+		return
+	}
+	c.retry(m, delivered, err)
+}
+
+func (c *Consumer) retry(m jetstream.Msg, delivered uint64, err error) {
+	delay := Backoff(delivered)
+	c.metrics.naks.Inc()
+	c.log.Warn("retrying later", "subject", m.Subject(), "event_id", m.Headers().Get(nats.MsgIdHdr),
+		"num_delivered", delivered, "delay", delay, "err", err)
+	if err := m.NakWithDelay(delay); err != nil {
+		c.log.Warn("nak", "subject", m.Subject(), "err", err)
+	}
+}
+
+// deadLetter keeps m in stripe.dead_letters with reason, then terminates it.
+// If it cannot be kept, m is retried instead: it stays on the stream.
+func (c *Consumer) deadLetter(ctx context.Context, m jetstream.Msg, reason error) {
+	meta, _ := m.Metadata()
+	d := store.DeadLetter{
+		Subject:      m.Subject(),
+		EventID:      m.Headers().Get(nats.MsgIdHdr),
+		NumDelivered: numDelivered(m),
+		Reason:       reason.Error(),
+		Payload:      m.Data(),
+	}
+	if meta != nil {
+		d.StreamSeq = meta.Sequence.Stream
+	}
+	if err := c.store.KeepDeadLetter(ctx, d); err != nil {
+		c.retry(m, d.NumDelivered, err)
+		return
+	}
+	c.metrics.deadLetters.Inc()
+	c.log.Error("dead letter", "subject", d.Subject, "event_id", d.EventID, "stream_seq", d.StreamSeq,
+		"num_delivered", d.NumDelivered, "reason", d.Reason)
+	if err := m.TermWithReason("dead letter: " + d.Reason); err != nil {
+		c.log.Warn("term", "subject", m.Subject(), "err", err)
+	}
+}
+
+func numDelivered(m jetstream.Msg) uint64 {
+	meta, err := m.Metadata()
+	if err != nil {
+		return 1
+	}
+	return meta.NumDelivered
+}
+
+// Backoff is the delay before the next delivery of a message delivered n
+// times: 1s, 2s, 4s, … capped at one minute.
+func Backoff(n uint64) time.Duration {
+	if n > 7 {
+		return time.Minute
+	}
+	return min(time.Second<<(max(n, 1)-1), time.Minute)
+}

@@ -1,0 +1,62 @@
+package consume
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stripesync/stripesync/services/processor/internal/store"
+)
+
+// Metrics are the consumer's Prometheus metrics.
+type Metrics struct {
+	stored       prometheus.Counter
+	duplicates   prometheus.Counter
+	naks         prometheus.Counter
+	deadLetters  prometheus.Counter
+	batchSize    prometheus.Histogram
+	batchSeconds prometheus.Histogram
+}
+
+// NewMetrics registers the consumer's metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		stored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "stripe_sync_processor_events_stored_total",
+			Help: "Events stored for the first time, with their objects.",
+		}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "stripe_sync_processor_events_duplicate_total",
+			Help: "Events received again after they were stored; they change nothing.",
+		}),
+		naks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "stripe_sync_processor_retries_total",
+			Help: "Messages handed back to JetStream for a later attempt.",
+		}),
+		deadLetters: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "stripe_sync_processor_dead_letters_total",
+			Help: "Messages kept in stripe.dead_letters because they could not be applied.",
+		}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "stripe_sync_processor_batch_size",
+			Help:    "Events applied per transaction.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
+		}),
+		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "stripe_sync_processor_batch_seconds",
+			Help:    "Time to decode and apply one batch.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+	}
+	reg.MustRegister(m.stored, m.duplicates, m.naks, m.deadLetters, m.batchSize, m.batchSeconds)
+	return m
+}
+
+func (m *Metrics) observeBatch(n int, d time.Duration, s store.Stats) {
+	m.stored.Add(float64(s.Stored))
+	m.duplicates.Add(float64(s.Duplicates))
+	m.batchSize.Observe(float64(n))
+	if d > 0 {
+		m.batchSeconds.Observe(d.Seconds())
+	}
+}

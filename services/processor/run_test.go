@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/stripesync/stripesync/db/dbtest"
+	"github.com/stripesync/stripesync/pkg/events"
+	"github.com/stripesync/stripesync/pkg/events/eventstest"
+	"github.com/stripesync/stripesync/services/processor/internal/store"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// pgxpool's background health check ends shortly after Close.
+		goleak.IgnoreAnyFunction("github.com/jackc/pgx/v5/pgxpool.(*Pool).backgroundHealthCheck"))
+}
+
+type testBundle struct {
+	dbURL string
+	pool  *pgxpool.Pool
+	nats  *eventstest.Server
+	js    jetstream.JetStream
+	env   map[string]string
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	dbURL := dbtest.NewURL(t)
+	pool, err := pgxpool.New(context.Background(), dbURL)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	ns := eventstest.RunServer(t)
+	nc, err := nats.Connect(ns.ClientURL())
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	_, err = events.DeclareStream(t.Context(), js, events.DefaultStreamOptions)
+	require.NoError(t, err)
+	return &testBundle{
+		dbURL: dbURL, pool: pool, nats: ns, js: js,
+		env: map[string]string{
+			"DATABASE_URL":         dbURL,
+			"NATS_URL":             ns.ClientURL(),
+			"PROCESSOR_ADDR":       freeAddr(t),
+			"PROCESSOR_BATCH_SIZE": "50",
+			"LOG_LEVEL":            "debug",
+		},
+	}
+}
+
+// start runs the processor until the test ends, and waits until it is ready.
+func (b *testBundle) start(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, func(k string) string { return b.env[k] }, t.Output()) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + b.env["PROCESSOR_ADDR"] + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 20*time.Second, 20*time.Millisecond, "processor never became ready")
+}
+
+// publish puts an event on the stream as ingest does.
+func (b *testBundle) publish(t *testing.T, e eventstest.Event) []byte {
+	t.Helper()
+	body := e.JSON(t)
+	_, err := b.js.PublishMsg(t.Context(), &nats.Msg{Subject: events.EventSubject(e.Type), Data: body},
+		jetstream.WithMsgID(e.ID))
+	require.NoError(t, err)
+	return body
+}
+
+func (b *testBundle) count(t *testing.T, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	require.NoError(t, b.pool.QueryRow(t.Context(), sql, args...).Scan(&n))
+	return n
+}
+
+func (b *testBundle) waitCount(t *testing.T, want int, sql string, args ...any) {
+	t.Helper()
+	require.Eventually(t, func() bool { return b.count(t, sql, args...) == want }, 20*time.Second, 20*time.Millisecond,
+		"waiting for %d from %s", want, sql)
+}
+
+// settled waits until the consumer has nothing pending or unacknowledged.
+func (b *testBundle) settled(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		c, err := b.js.Consumer(t.Context(), events.StreamName, events.ConsumerName)
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(t.Context())
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+	}, 20*time.Second, 20*time.Millisecond)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func customers(t *testing.T, n int, prefix string) []eventstest.Event {
+	t.Helper()
+	var evs []eventstest.Event
+	for i := range n {
+		cus := eventstest.With(eventstest.Object(t, "customer"), map[string]any{
+			"id": fmt.Sprintf("cus_%s%d", prefix, i), "email": fmt.Sprintf("%s%d@example.com", prefix, i),
+		})
+		evs = append(evs, eventstest.NewEvent(fmt.Sprintf("evt_%s%d", prefix, i), "customer.created", cus))
+	}
+	return evs
+}
+
+func TestProcessor(t *testing.T) {
+	t.Parallel()
+
+	t.Run("EventsOnTheStreamLandInPostgres", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.start(t)
+		for _, e := range customers(t, 120, "land") {
+			b.publish(t, e)
+		}
+		sub := eventstest.NewEvent("evt_sub", "customer.subscription.created", eventstest.Object(t, "subscription"))
+		b.publish(t, sub)
+		b.waitCount(t, 120, "SELECT count(*) FROM stripe.customers WHERE email LIKE 'land%'")
+		b.waitCount(t, 1, "SELECT count(*) FROM stripe.subscriptions")
+		b.settled(t)
+		require.Equal(t, 121, b.count(t, "SELECT count(*) FROM stripe.events"))
+	})
+
+	t.Run("UnapplicableMessagesBecomeDeadLettersAndNeighboursLand", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		for _, e := range customers(t, 10, "before") {
+			b.publish(t, e)
+		}
+		// Not an event at all.
+		_, err := b.js.Publish(t.Context(), "stripe.event.customer.created", []byte("this is not json"), jetstream.WithMsgID("garbage"))
+		require.NoError(t, err)
+		// An event PostgreSQL cannot store: jsonb refuses \u0000.
+		b.publish(t, eventstest.NewEvent("evt_nul", "customer.updated",
+			eventstest.With(eventstest.Object(t, "customer"), map[string]any{"id": "cus_nul", "name": "a\x00b"})))
+		for _, e := range customers(t, 10, "after") {
+			b.publish(t, e)
+		}
+		b.start(t) // everything waits on the stream, so it lands in shared batches
+
+		b.waitCount(t, 20, "SELECT count(*) FROM stripe.customers")
+		b.waitCount(t, 2, "SELECT count(*) FROM stripe.dead_letters")
+		b.settled(t)
+		var reason string
+		var payload []byte
+		require.NoError(t, b.pool.QueryRow(t.Context(),
+			"SELECT reason, payload FROM stripe.dead_letters WHERE event_id = 'garbage'").Scan(&reason, &payload))
+		require.Contains(t, reason, "not a Stripe event")
+		require.Equal(t, "this is not json", string(payload))
+		require.NoError(t, b.pool.QueryRow(t.Context(),
+			"SELECT reason FROM stripe.dead_letters WHERE event_id = 'evt_nul'").Scan(&reason))
+		require.Contains(t, reason, "unsupported Unicode escape sequence")
+		require.Zero(t, b.count(t, "SELECT count(*) FROM stripe.customers WHERE id = 'cus_nul'"))
+	})
+
+	t.Run("StoppedBeforeAckRedeliversAndResultIsCorrect", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.env["PROCESSOR_ACK_WAIT"] = "1s"
+		evs := customers(t, 40, "crash")
+		for _, e := range evs {
+			b.publish(t, e)
+		}
+		// A processor took every message and died before acking any; it had
+		// committed the first half.
+		stream, err := b.js.Stream(t.Context(), events.StreamName)
+		require.NoError(t, err)
+		cons, err := stream.CreateOrUpdateConsumer(t.Context(), events.ConsumerConfig(time.Second, 1000))
+		require.NoError(t, err)
+		batch, err := cons.FetchNoWait(len(evs))
+		require.NoError(t, err)
+		var taken []store.Event
+		for m := range batch.Messages() {
+			env, err := events.ParseEnvelope(m.Data())
+			require.NoError(t, err)
+			taken = append(taken, store.Event{Envelope: env, Raw: m.Data()})
+		}
+		require.NoError(t, batch.Error())
+		require.Len(t, taken, len(evs))
+		_, err = store.New(b.pool).Apply(t.Context(), taken[:len(taken)/2])
+		require.NoError(t, err)
+
+		b.start(t)
+		b.waitCount(t, len(evs), "SELECT count(*) FROM stripe.customers")
+		b.settled(t)
+		require.Equal(t, len(evs), b.count(t, "SELECT count(*) FROM stripe.events"))
+		require.Equal(t, len(evs), b.count(t, "SELECT count(*) FROM stripe.customers WHERE email = split_part(id, '_', 2) || '@example.com'"))
+	})
+}
