@@ -1,0 +1,39 @@
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PKGS := $(shell go list -m -f '{{.Path}}/...')
+DIRS := $(shell go list -m -f '{{.Dir}}')
+# Pinned; the first run compiles it with cgo (a few minutes), later runs come from the build cache.
+SQLC := go run github.com/sqlc-dev/sqlc/cmd/sqlc@v1.31.1
+
+build: ## bin/ingest bin/processor bin/syncer
+	go build -o bin/ ./services/ingest ./services/processor ./services/syncer ./services/ingest/cmd/send-test-event
+
+services: ## start PostgreSQL and NATS on this machine if they are down
+	@.ci/services
+
+test: services ## all modules, race detector on (needs PostgreSQL; starts it if down)
+	go test -race -count=1 -timeout 10m $(PKGS)
+
+generate: ## queries/objects.sql and the sqlc code, from the registry and the migrations
+	cd db && go run ./internal/genqueries && GOWORK=off $(SQLC) generate
+
+verify: ## generated code, go.mod files and formatting are current
+	cd db && go run ./internal/genqueries -check
+	cd db && GOWORK=off $(SQLC) diff
+	for d in $(DIRS); do (cd $$d && GOWORK=off go mod tidy -diff) || exit 1; done
+	@out=$$(gofmt -l $(DIRS)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+lint: ## go vet in every module
+	go vet $(PKGS)
+
+run: build services ## run ingest and processor against this machine's PostgreSQL and NATS
+	@scripts/run-local
+
+bench: build services ## drive the real services and print each figure beside its ceiling
+	go run ./bench $(BENCH_FLAGS)
+
+help:
+	@awk -F ':.*## ' '/^[a-z\/-]+:.*## /{printf "%-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build services test generate verify lint run bench help
