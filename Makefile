@@ -31,6 +31,7 @@ run: build services ## run ingest and processor against this machine's PostgreSQ
 	@scripts/run-local
 
 bench: build services ## drive the real services and print each figure beside its ceiling
+	go build -o bin/nats-server github.com/nats-io/nats-server/v2
 	go run ./bench $(BENCH_FLAGS)
 
 help:

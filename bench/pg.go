@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stripesync/stripesync/db"
+	"github.com/stripesync/stripesync/pkg/events"
+)
+
+// freshDatabase creates an empty, migrated database and returns its URL and a
+// function that drops it.
+func freshDatabase(ctx context.Context, adminURL, name string) (string, func(), error) {
+	admin, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return "", nil, fmt.Errorf("connect admin: %w", err)
+	}
+	defer admin.Close(ctx)
+	ident := pgx.Identifier{name}.Sanitize()
+	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
+		return "", nil, err
+	}
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+ident); err != nil {
+		return "", nil, err
+	}
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		return "", nil, err
+	}
+	u.Path = "/" + name
+	pool, err := pgxpool.New(ctx, u.String())
+	if err != nil {
+		return "", nil, err
+	}
+	defer pool.Close()
+	if err := db.Migrate(ctx, pool); err != nil {
+		return "", nil, err
+	}
+	drop := func() {
+		c, err := pgx.Connect(context.Background(), adminURL)
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)") //nolint:errcheck // best effort at exit
+	}
+	return u.String(), drop, nil
+}
+
+// waitForEvents polls until stripe.events holds n rows and returns when that
+// was first seen.
+func waitForEvents(ctx context.Context, pool *pgxpool.Pool, n int, timeout time.Duration) (time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		var have int
+		if err := pool.QueryRow(ctx, "SELECT count(*) FROM stripe.events").Scan(&have); err != nil {
+			return time.Time{}, fmt.Errorf("count events (waiting for %d): %w", n, err)
+		}
+		if have >= n {
+			return time.Now(), nil
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, fmt.Errorf("waiting for %d events, have %d: %w", n, have, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// plainInsert is the processor's ceiling: the same rows written in batches of
+// batchSize, one transaction each, with no broker, no decoding on the clock
+// and no version rule: events with a plain INSERT, objects with a plain
+// upsert (an object can recur).
+func plainInsert(ctx context.Context, pool *pgxpool.Pool, evs []webhookEvent, batchSize, workers int) (time.Duration, error) {
+	type objectRow struct {
+		id, eventID string
+		data        []byte
+		created     time.Time
+	}
+	type batch struct {
+		ids, types []string
+		createds   []time.Time
+		datas      [][]byte
+		objects    map[string]map[string]objectRow // table → id → row
+	}
+	var batches []batch
+	for start := 0; start < len(evs); start += batchSize {
+		b := batch{objects: map[string]map[string]objectRow{}}
+		for _, ev := range evs[start:min(start+batchSize, len(evs))] {
+			env, err := events.ParseEnvelope(ev.body)
+			if err != nil {
+				return 0, err
+			}
+			b.ids = append(b.ids, env.ID)
+			b.types = append(b.types, env.Type)
+			b.createds = append(b.createds, env.Created)
+			b.datas = append(b.datas, ev.body)
+			ref, err := events.ParseObjectRef(env.Object)
+			if err != nil {
+				return 0, err
+			}
+			if res, ok := events.ResourceFor(ref.Object); ok {
+				if b.objects[res.Table] == nil {
+					b.objects[res.Table] = map[string]objectRow{}
+				}
+				b.objects[res.Table][ref.ID] = objectRow{id: ref.ID, eventID: env.ID, data: env.Object, created: env.Created}
+			}
+		}
+		batches = append(batches, b)
+	}
+
+	// As many connections at once as the processor has workers.
+	start := time.Now()
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for _, b := range batches {
+		g.Go(func() error {
+			return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+				if _, err := tx.Exec(ctx, `INSERT INTO stripe.events (id, type, livemode, created, data)
+				SELECT unnest($1::text[]), unnest($2::text[]), false, unnest($3::timestamptz[]), unnest($4::jsonb[])`,
+					b.ids, b.types, b.createds, b.datas); err != nil {
+					return fmt.Errorf("insert events: %w", err)
+				}
+				for _, table := range slices.Sorted(maps.Keys(b.objects)) {
+					var ids, eventIDs []string
+					var datas [][]byte
+					var createds []time.Time
+					for _, o := range b.objects[table] {
+						ids, eventIDs, datas, createds = append(ids, o.id), append(eventIDs, o.eventID), append(datas, o.data), append(createds, o.created)
+					}
+					if _, err := tx.Exec(ctx, `INSERT INTO stripe.`+table+` (id, livemode, data, state_at, last_event_id)
+					SELECT unnest($1::text[]), false, unnest($2::jsonb[]), unnest($3::timestamptz[]), unnest($4::text[])
+					ON CONFLICT (id) DO UPDATE SET data = excluded.data, state_at = excluded.state_at, last_event_id = excluded.last_event_id`,
+						ids, datas, createds, eventIDs); err != nil {
+						return fmt.Errorf("insert %s: %w", table, err)
+					}
+				}
+				return nil
+			})
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
