@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -219,4 +223,50 @@ func TestProcessor(t *testing.T) {
 		require.Equal(t, len(evs), b.count(t, "SELECT count(*) FROM stripe.events"))
 		require.Equal(t, len(evs), b.count(t, "SELECT count(*) FROM stripe.customers WHERE email = split_part(id, '_', 2) || '@example.com'"))
 	})
+
+	t.Run("DatabaseOutageIsRetriedNotLost", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		u, err := url.Parse(b.dbURL)
+		require.NoError(t, err)
+		proxy := newTCPProxy(t, u.Host)
+		u.Host = proxy.addr()
+		b.env["DATABASE_URL"] = u.String()
+		b.start(t)
+
+		proxy.setDown(true)
+		evs := customers(t, 30, "outage")
+		for _, e := range evs {
+			b.publish(t, e)
+		}
+		// The processor tries, fails, and hands the events back for later.
+		require.Eventually(t, func() bool {
+			return metric(t, b, "stripe_sync_processor_retries_total") > 0
+		}, 20*time.Second, 20*time.Millisecond)
+		require.Zero(t, b.count(t, "SELECT count(*) FROM stripe.events"))
+
+		proxy.setDown(false)
+		b.waitCount(t, len(evs), "SELECT count(*) FROM stripe.customers")
+		b.settled(t)
+		require.Zero(t, b.count(t, "SELECT count(*) FROM stripe.dead_letters"))
+	})
+}
+
+// metric reads a counter from the processor's /metrics.
+func metric(t *testing.T, b *testBundle, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + b.env["PROCESSOR_ADDR"] + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			require.NoError(t, err)
+			return f
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }
