@@ -32,14 +32,17 @@ type ObjectRows struct {
 }
 
 // UpsertObjects writes rows to the resource table named table under the
-// version rule (see queries/objects.sql). Each id must appear once.
-func UpsertObjects(ctx context.Context, tx dbsqlc.DBTX, table string, rows ObjectRows) error {
+// version rule (see queries/objects.sql). Each id must appear once. It
+// returns the ids whose new state has the same state_at as the state stored
+// before, written by another event: a tie the version rule cannot decide.
+func UpsertObjects(ctx context.Context, tx dbsqlc.DBTX, table string, rows ObjectRows) (ties []string, err error) {
 	upsert, ok := objectUpserts[table]
 	if !ok {
-		return fmt.Errorf("no upsert for table %q: is it in events.Resources?", table)
+		return nil, fmt.Errorf("no upsert for table %q: is it in events.Resources?", table)
 	}
-	if err := upsert(ctx, tx, rows); err != nil {
-		return fmt.Errorf("upsert %s: %w", table, err)
+	ties, err = upsert(ctx, tx, rows)
+	if err != nil {
+		return nil, fmt.Errorf("upsert %s: %w", table, err)
 	}
-	return nil
+	return ties, nil
 }

@@ -8,95 +8,95 @@ import (
 	"github.com/stripesync/stripesync/db/dbsqlc"
 )
 
-var objectUpserts = map[string]func(context.Context, dbsqlc.DBTX, ObjectRows) error{
-	"accounts": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+var objectUpserts = map[string]func(context.Context, dbsqlc.DBTX, ObjectRows) ([]string, error){
+	"accounts": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.AccountsUpsert(ctx, tx, dbsqlc.AccountsUpsertParams(rows))
 	},
-	"application_fees": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"application_fees": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.ApplicationFeesUpsert(ctx, tx, dbsqlc.ApplicationFeesUpsertParams(rows))
 	},
-	"balance_transactions": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"balance_transactions": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.BalanceTransactionsUpsert(ctx, tx, dbsqlc.BalanceTransactionsUpsertParams(rows))
 	},
-	"charges": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"charges": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.ChargesUpsert(ctx, tx, dbsqlc.ChargesUpsertParams(rows))
 	},
-	"checkout_sessions": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"checkout_sessions": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.CheckoutSessionsUpsert(ctx, tx, dbsqlc.CheckoutSessionsUpsertParams(rows))
 	},
-	"coupons": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"coupons": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.CouponsUpsert(ctx, tx, dbsqlc.CouponsUpsertParams(rows))
 	},
-	"credit_notes": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"credit_notes": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.CreditNotesUpsert(ctx, tx, dbsqlc.CreditNotesUpsertParams(rows))
 	},
-	"customers": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"customers": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.CustomersUpsert(ctx, tx, dbsqlc.CustomersUpsertParams(rows))
 	},
-	"discounts": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"discounts": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.DiscountsUpsert(ctx, tx, dbsqlc.DiscountsUpsertParams(rows))
 	},
-	"disputes": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"disputes": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.DisputesUpsert(ctx, tx, dbsqlc.DisputesUpsertParams(rows))
 	},
-	"files": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"files": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.FilesUpsert(ctx, tx, dbsqlc.FilesUpsertParams(rows))
 	},
-	"invoices": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"invoices": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.InvoicesUpsert(ctx, tx, dbsqlc.InvoicesUpsertParams(rows))
 	},
-	"invoiceitems": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"invoiceitems": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.InvoiceitemsUpsert(ctx, tx, dbsqlc.InvoiceitemsUpsertParams(rows))
 	},
-	"payment_intents": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"payment_intents": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.PaymentIntentsUpsert(ctx, tx, dbsqlc.PaymentIntentsUpsertParams(rows))
 	},
-	"payment_methods": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"payment_methods": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.PaymentMethodsUpsert(ctx, tx, dbsqlc.PaymentMethodsUpsertParams(rows))
 	},
-	"payouts": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"payouts": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.PayoutsUpsert(ctx, tx, dbsqlc.PayoutsUpsertParams(rows))
 	},
-	"plans": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"plans": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.PlansUpsert(ctx, tx, dbsqlc.PlansUpsertParams(rows))
 	},
-	"prices": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"prices": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.PricesUpsert(ctx, tx, dbsqlc.PricesUpsertParams(rows))
 	},
-	"products": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"products": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.ProductsUpsert(ctx, tx, dbsqlc.ProductsUpsertParams(rows))
 	},
-	"promotion_codes": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"promotion_codes": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.PromotionCodesUpsert(ctx, tx, dbsqlc.PromotionCodesUpsertParams(rows))
 	},
-	"radar_early_fraud_warnings": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"radar_early_fraud_warnings": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.RadarEarlyFraudWarningsUpsert(ctx, tx, dbsqlc.RadarEarlyFraudWarningsUpsertParams(rows))
 	},
-	"refunds": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"refunds": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.RefundsUpsert(ctx, tx, dbsqlc.RefundsUpsertParams(rows))
 	},
-	"reviews": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"reviews": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.ReviewsUpsert(ctx, tx, dbsqlc.ReviewsUpsertParams(rows))
 	},
-	"setup_intents": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"setup_intents": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.SetupIntentsUpsert(ctx, tx, dbsqlc.SetupIntentsUpsertParams(rows))
 	},
-	"subscriptions": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"subscriptions": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.SubscriptionsUpsert(ctx, tx, dbsqlc.SubscriptionsUpsertParams(rows))
 	},
-	"subscription_items": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"subscription_items": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.SubscriptionItemsUpsert(ctx, tx, dbsqlc.SubscriptionItemsUpsertParams(rows))
 	},
-	"subscription_schedules": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"subscription_schedules": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.SubscriptionSchedulesUpsert(ctx, tx, dbsqlc.SubscriptionSchedulesUpsertParams(rows))
 	},
-	"tax_ids": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"tax_ids": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.TaxIdsUpsert(ctx, tx, dbsqlc.TaxIdsUpsertParams(rows))
 	},
-	"tax_rates": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"tax_rates": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.TaxRatesUpsert(ctx, tx, dbsqlc.TaxRatesUpsertParams(rows))
 	},
-	"transfers": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) error {
+	"transfers": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
 		return queries.TransfersUpsert(ctx, tx, dbsqlc.TransfersUpsertParams(rows))
 	},
 }

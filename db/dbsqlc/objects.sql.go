@@ -10,29 +10,43 @@ import (
 	"time"
 )
 
-const accountsUpsert = `-- name: AccountsUpsert :exec
+const accountsUpsert = `-- name: AccountsUpsert :many
 
-INSERT INTO stripe.accounts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.accounts AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.accounts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type AccountsUpsertParams struct {
@@ -49,9 +63,10 @@ type AccountsUpsertParams struct {
 // AccountsUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) AccountsUpsert(ctx context.Context, db DBTX, arg AccountsUpsertParams) error {
-	_, err := db.Exec(ctx, accountsUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) AccountsUpsert(ctx context.Context, db DBTX, arg AccountsUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, accountsUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -60,31 +75,60 @@ func (q *Queries) AccountsUpsert(ctx context.Context, db DBTX, arg AccountsUpser
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const applicationFeesUpsert = `-- name: ApplicationFeesUpsert :exec
-INSERT INTO stripe.application_fees AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const applicationFeesUpsert = `-- name: ApplicationFeesUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.application_fees AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.application_fees AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type ApplicationFeesUpsertParams struct {
@@ -100,9 +144,10 @@ type ApplicationFeesUpsertParams struct {
 // ApplicationFeesUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) ApplicationFeesUpsert(ctx context.Context, db DBTX, arg ApplicationFeesUpsertParams) error {
-	_, err := db.Exec(ctx, applicationFeesUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) ApplicationFeesUpsert(ctx context.Context, db DBTX, arg ApplicationFeesUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, applicationFeesUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -111,31 +156,60 @@ func (q *Queries) ApplicationFeesUpsert(ctx context.Context, db DBTX, arg Applic
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const balanceTransactionsUpsert = `-- name: BalanceTransactionsUpsert :exec
-INSERT INTO stripe.balance_transactions AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const balanceTransactionsUpsert = `-- name: BalanceTransactionsUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.balance_transactions AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.balance_transactions AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type BalanceTransactionsUpsertParams struct {
@@ -151,9 +225,10 @@ type BalanceTransactionsUpsertParams struct {
 // BalanceTransactionsUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) BalanceTransactionsUpsert(ctx context.Context, db DBTX, arg BalanceTransactionsUpsertParams) error {
-	_, err := db.Exec(ctx, balanceTransactionsUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) BalanceTransactionsUpsert(ctx context.Context, db DBTX, arg BalanceTransactionsUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, balanceTransactionsUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -162,31 +237,60 @@ func (q *Queries) BalanceTransactionsUpsert(ctx context.Context, db DBTX, arg Ba
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const chargesUpsert = `-- name: ChargesUpsert :exec
-INSERT INTO stripe.charges AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const chargesUpsert = `-- name: ChargesUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.charges AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.charges AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type ChargesUpsertParams struct {
@@ -202,9 +306,10 @@ type ChargesUpsertParams struct {
 // ChargesUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) ChargesUpsert(ctx context.Context, db DBTX, arg ChargesUpsertParams) error {
-	_, err := db.Exec(ctx, chargesUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) ChargesUpsert(ctx context.Context, db DBTX, arg ChargesUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, chargesUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -213,31 +318,60 @@ func (q *Queries) ChargesUpsert(ctx context.Context, db DBTX, arg ChargesUpsertP
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const checkoutSessionsUpsert = `-- name: CheckoutSessionsUpsert :exec
-INSERT INTO stripe.checkout_sessions AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const checkoutSessionsUpsert = `-- name: CheckoutSessionsUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.checkout_sessions AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.checkout_sessions AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type CheckoutSessionsUpsertParams struct {
@@ -253,9 +387,10 @@ type CheckoutSessionsUpsertParams struct {
 // CheckoutSessionsUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) CheckoutSessionsUpsert(ctx context.Context, db DBTX, arg CheckoutSessionsUpsertParams) error {
-	_, err := db.Exec(ctx, checkoutSessionsUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) CheckoutSessionsUpsert(ctx context.Context, db DBTX, arg CheckoutSessionsUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, checkoutSessionsUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -264,31 +399,60 @@ func (q *Queries) CheckoutSessionsUpsert(ctx context.Context, db DBTX, arg Check
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const couponsUpsert = `-- name: CouponsUpsert :exec
-INSERT INTO stripe.coupons AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const couponsUpsert = `-- name: CouponsUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.coupons AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.coupons AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type CouponsUpsertParams struct {
@@ -304,9 +468,10 @@ type CouponsUpsertParams struct {
 // CouponsUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) CouponsUpsert(ctx context.Context, db DBTX, arg CouponsUpsertParams) error {
-	_, err := db.Exec(ctx, couponsUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) CouponsUpsert(ctx context.Context, db DBTX, arg CouponsUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, couponsUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -315,31 +480,60 @@ func (q *Queries) CouponsUpsert(ctx context.Context, db DBTX, arg CouponsUpsertP
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const creditNotesUpsert = `-- name: CreditNotesUpsert :exec
-INSERT INTO stripe.credit_notes AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const creditNotesUpsert = `-- name: CreditNotesUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.credit_notes AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.credit_notes AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type CreditNotesUpsertParams struct {
@@ -355,9 +549,10 @@ type CreditNotesUpsertParams struct {
 // CreditNotesUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) CreditNotesUpsert(ctx context.Context, db DBTX, arg CreditNotesUpsertParams) error {
-	_, err := db.Exec(ctx, creditNotesUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) CreditNotesUpsert(ctx context.Context, db DBTX, arg CreditNotesUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, creditNotesUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -366,31 +561,60 @@ func (q *Queries) CreditNotesUpsert(ctx context.Context, db DBTX, arg CreditNote
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const customersUpsert = `-- name: CustomersUpsert :exec
-INSERT INTO stripe.customers AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const customersUpsert = `-- name: CustomersUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.customers AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.customers AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type CustomersUpsertParams struct {
@@ -406,9 +630,10 @@ type CustomersUpsertParams struct {
 // CustomersUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) CustomersUpsert(ctx context.Context, db DBTX, arg CustomersUpsertParams) error {
-	_, err := db.Exec(ctx, customersUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) CustomersUpsert(ctx context.Context, db DBTX, arg CustomersUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, customersUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -417,31 +642,60 @@ func (q *Queries) CustomersUpsert(ctx context.Context, db DBTX, arg CustomersUps
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const discountsUpsert = `-- name: DiscountsUpsert :exec
-INSERT INTO stripe.discounts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const discountsUpsert = `-- name: DiscountsUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.discounts AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.discounts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type DiscountsUpsertParams struct {
@@ -457,9 +711,10 @@ type DiscountsUpsertParams struct {
 // DiscountsUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) DiscountsUpsert(ctx context.Context, db DBTX, arg DiscountsUpsertParams) error {
-	_, err := db.Exec(ctx, discountsUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) DiscountsUpsert(ctx context.Context, db DBTX, arg DiscountsUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, discountsUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -468,31 +723,60 @@ func (q *Queries) DiscountsUpsert(ctx context.Context, db DBTX, arg DiscountsUps
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const disputesUpsert = `-- name: DisputesUpsert :exec
-INSERT INTO stripe.disputes AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const disputesUpsert = `-- name: DisputesUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.disputes AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.disputes AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type DisputesUpsertParams struct {
@@ -508,9 +792,10 @@ type DisputesUpsertParams struct {
 // DisputesUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) DisputesUpsert(ctx context.Context, db DBTX, arg DisputesUpsertParams) error {
-	_, err := db.Exec(ctx, disputesUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) DisputesUpsert(ctx context.Context, db DBTX, arg DisputesUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, disputesUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -519,31 +804,60 @@ func (q *Queries) DisputesUpsert(ctx context.Context, db DBTX, arg DisputesUpser
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const filesUpsert = `-- name: FilesUpsert :exec
-INSERT INTO stripe.files AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const filesUpsert = `-- name: FilesUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.files AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.files AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type FilesUpsertParams struct {
@@ -559,9 +873,10 @@ type FilesUpsertParams struct {
 // FilesUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) FilesUpsert(ctx context.Context, db DBTX, arg FilesUpsertParams) error {
-	_, err := db.Exec(ctx, filesUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) FilesUpsert(ctx context.Context, db DBTX, arg FilesUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, filesUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -570,31 +885,60 @@ func (q *Queries) FilesUpsert(ctx context.Context, db DBTX, arg FilesUpsertParam
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const invoiceitemsUpsert = `-- name: InvoiceitemsUpsert :exec
-INSERT INTO stripe.invoiceitems AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const invoiceitemsUpsert = `-- name: InvoiceitemsUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.invoiceitems AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.invoiceitems AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type InvoiceitemsUpsertParams struct {
@@ -610,9 +954,10 @@ type InvoiceitemsUpsertParams struct {
 // InvoiceitemsUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) InvoiceitemsUpsert(ctx context.Context, db DBTX, arg InvoiceitemsUpsertParams) error {
-	_, err := db.Exec(ctx, invoiceitemsUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) InvoiceitemsUpsert(ctx context.Context, db DBTX, arg InvoiceitemsUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, invoiceitemsUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -621,31 +966,60 @@ func (q *Queries) InvoiceitemsUpsert(ctx context.Context, db DBTX, arg Invoiceit
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const invoicesUpsert = `-- name: InvoicesUpsert :exec
-INSERT INTO stripe.invoices AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const invoicesUpsert = `-- name: InvoicesUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.invoices AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.invoices AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type InvoicesUpsertParams struct {
@@ -661,9 +1035,10 @@ type InvoicesUpsertParams struct {
 // InvoicesUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) InvoicesUpsert(ctx context.Context, db DBTX, arg InvoicesUpsertParams) error {
-	_, err := db.Exec(ctx, invoicesUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) InvoicesUpsert(ctx context.Context, db DBTX, arg InvoicesUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, invoicesUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -672,31 +1047,60 @@ func (q *Queries) InvoicesUpsert(ctx context.Context, db DBTX, arg InvoicesUpser
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const paymentIntentsUpsert = `-- name: PaymentIntentsUpsert :exec
-INSERT INTO stripe.payment_intents AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const paymentIntentsUpsert = `-- name: PaymentIntentsUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.payment_intents AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.payment_intents AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type PaymentIntentsUpsertParams struct {
@@ -712,9 +1116,10 @@ type PaymentIntentsUpsertParams struct {
 // PaymentIntentsUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) PaymentIntentsUpsert(ctx context.Context, db DBTX, arg PaymentIntentsUpsertParams) error {
-	_, err := db.Exec(ctx, paymentIntentsUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) PaymentIntentsUpsert(ctx context.Context, db DBTX, arg PaymentIntentsUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, paymentIntentsUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -723,31 +1128,60 @@ func (q *Queries) PaymentIntentsUpsert(ctx context.Context, db DBTX, arg Payment
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const paymentMethodsUpsert = `-- name: PaymentMethodsUpsert :exec
-INSERT INTO stripe.payment_methods AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const paymentMethodsUpsert = `-- name: PaymentMethodsUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.payment_methods AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.payment_methods AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type PaymentMethodsUpsertParams struct {
@@ -763,9 +1197,10 @@ type PaymentMethodsUpsertParams struct {
 // PaymentMethodsUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) PaymentMethodsUpsert(ctx context.Context, db DBTX, arg PaymentMethodsUpsertParams) error {
-	_, err := db.Exec(ctx, paymentMethodsUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) PaymentMethodsUpsert(ctx context.Context, db DBTX, arg PaymentMethodsUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, paymentMethodsUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -774,31 +1209,60 @@ func (q *Queries) PaymentMethodsUpsert(ctx context.Context, db DBTX, arg Payment
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const payoutsUpsert = `-- name: PayoutsUpsert :exec
-INSERT INTO stripe.payouts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const payoutsUpsert = `-- name: PayoutsUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.payouts AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.payouts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type PayoutsUpsertParams struct {
@@ -814,9 +1278,10 @@ type PayoutsUpsertParams struct {
 // PayoutsUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) PayoutsUpsert(ctx context.Context, db DBTX, arg PayoutsUpsertParams) error {
-	_, err := db.Exec(ctx, payoutsUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) PayoutsUpsert(ctx context.Context, db DBTX, arg PayoutsUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, payoutsUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -825,31 +1290,60 @@ func (q *Queries) PayoutsUpsert(ctx context.Context, db DBTX, arg PayoutsUpsertP
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const plansUpsert = `-- name: PlansUpsert :exec
-INSERT INTO stripe.plans AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const plansUpsert = `-- name: PlansUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.plans AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.plans AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type PlansUpsertParams struct {
@@ -865,9 +1359,10 @@ type PlansUpsertParams struct {
 // PlansUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) PlansUpsert(ctx context.Context, db DBTX, arg PlansUpsertParams) error {
-	_, err := db.Exec(ctx, plansUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) PlansUpsert(ctx context.Context, db DBTX, arg PlansUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, plansUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -876,31 +1371,60 @@ func (q *Queries) PlansUpsert(ctx context.Context, db DBTX, arg PlansUpsertParam
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const pricesUpsert = `-- name: PricesUpsert :exec
-INSERT INTO stripe.prices AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const pricesUpsert = `-- name: PricesUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.prices AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.prices AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type PricesUpsertParams struct {
@@ -916,9 +1440,10 @@ type PricesUpsertParams struct {
 // PricesUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) PricesUpsert(ctx context.Context, db DBTX, arg PricesUpsertParams) error {
-	_, err := db.Exec(ctx, pricesUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) PricesUpsert(ctx context.Context, db DBTX, arg PricesUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, pricesUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -927,31 +1452,60 @@ func (q *Queries) PricesUpsert(ctx context.Context, db DBTX, arg PricesUpsertPar
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const productsUpsert = `-- name: ProductsUpsert :exec
-INSERT INTO stripe.products AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const productsUpsert = `-- name: ProductsUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.products AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.products AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type ProductsUpsertParams struct {
@@ -967,9 +1521,10 @@ type ProductsUpsertParams struct {
 // ProductsUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) ProductsUpsert(ctx context.Context, db DBTX, arg ProductsUpsertParams) error {
-	_, err := db.Exec(ctx, productsUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) ProductsUpsert(ctx context.Context, db DBTX, arg ProductsUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, productsUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -978,31 +1533,60 @@ func (q *Queries) ProductsUpsert(ctx context.Context, db DBTX, arg ProductsUpser
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const promotionCodesUpsert = `-- name: PromotionCodesUpsert :exec
-INSERT INTO stripe.promotion_codes AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const promotionCodesUpsert = `-- name: PromotionCodesUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.promotion_codes AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.promotion_codes AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type PromotionCodesUpsertParams struct {
@@ -1018,9 +1602,10 @@ type PromotionCodesUpsertParams struct {
 // PromotionCodesUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) PromotionCodesUpsert(ctx context.Context, db DBTX, arg PromotionCodesUpsertParams) error {
-	_, err := db.Exec(ctx, promotionCodesUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) PromotionCodesUpsert(ctx context.Context, db DBTX, arg PromotionCodesUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, promotionCodesUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -1029,31 +1614,60 @@ func (q *Queries) PromotionCodesUpsert(ctx context.Context, db DBTX, arg Promoti
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const radarEarlyFraudWarningsUpsert = `-- name: RadarEarlyFraudWarningsUpsert :exec
-INSERT INTO stripe.radar_early_fraud_warnings AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const radarEarlyFraudWarningsUpsert = `-- name: RadarEarlyFraudWarningsUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.radar_early_fraud_warnings AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.radar_early_fraud_warnings AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type RadarEarlyFraudWarningsUpsertParams struct {
@@ -1069,9 +1683,10 @@ type RadarEarlyFraudWarningsUpsertParams struct {
 // RadarEarlyFraudWarningsUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) RadarEarlyFraudWarningsUpsert(ctx context.Context, db DBTX, arg RadarEarlyFraudWarningsUpsertParams) error {
-	_, err := db.Exec(ctx, radarEarlyFraudWarningsUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) RadarEarlyFraudWarningsUpsert(ctx context.Context, db DBTX, arg RadarEarlyFraudWarningsUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, radarEarlyFraudWarningsUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -1080,31 +1695,60 @@ func (q *Queries) RadarEarlyFraudWarningsUpsert(ctx context.Context, db DBTX, ar
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const refundsUpsert = `-- name: RefundsUpsert :exec
-INSERT INTO stripe.refunds AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const refundsUpsert = `-- name: RefundsUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.refunds AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.refunds AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type RefundsUpsertParams struct {
@@ -1120,9 +1764,10 @@ type RefundsUpsertParams struct {
 // RefundsUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) RefundsUpsert(ctx context.Context, db DBTX, arg RefundsUpsertParams) error {
-	_, err := db.Exec(ctx, refundsUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) RefundsUpsert(ctx context.Context, db DBTX, arg RefundsUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, refundsUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -1131,31 +1776,60 @@ func (q *Queries) RefundsUpsert(ctx context.Context, db DBTX, arg RefundsUpsertP
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const reviewsUpsert = `-- name: ReviewsUpsert :exec
-INSERT INTO stripe.reviews AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const reviewsUpsert = `-- name: ReviewsUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.reviews AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.reviews AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type ReviewsUpsertParams struct {
@@ -1171,9 +1845,10 @@ type ReviewsUpsertParams struct {
 // ReviewsUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) ReviewsUpsert(ctx context.Context, db DBTX, arg ReviewsUpsertParams) error {
-	_, err := db.Exec(ctx, reviewsUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) ReviewsUpsert(ctx context.Context, db DBTX, arg ReviewsUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, reviewsUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -1182,31 +1857,60 @@ func (q *Queries) ReviewsUpsert(ctx context.Context, db DBTX, arg ReviewsUpsertP
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const setupIntentsUpsert = `-- name: SetupIntentsUpsert :exec
-INSERT INTO stripe.setup_intents AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const setupIntentsUpsert = `-- name: SetupIntentsUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.setup_intents AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.setup_intents AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type SetupIntentsUpsertParams struct {
@@ -1222,9 +1926,10 @@ type SetupIntentsUpsertParams struct {
 // SetupIntentsUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) SetupIntentsUpsert(ctx context.Context, db DBTX, arg SetupIntentsUpsertParams) error {
-	_, err := db.Exec(ctx, setupIntentsUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) SetupIntentsUpsert(ctx context.Context, db DBTX, arg SetupIntentsUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, setupIntentsUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -1233,31 +1938,60 @@ func (q *Queries) SetupIntentsUpsert(ctx context.Context, db DBTX, arg SetupInte
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const subscriptionItemsUpsert = `-- name: SubscriptionItemsUpsert :exec
-INSERT INTO stripe.subscription_items AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const subscriptionItemsUpsert = `-- name: SubscriptionItemsUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.subscription_items AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.subscription_items AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type SubscriptionItemsUpsertParams struct {
@@ -1273,9 +2007,10 @@ type SubscriptionItemsUpsertParams struct {
 // SubscriptionItemsUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) SubscriptionItemsUpsert(ctx context.Context, db DBTX, arg SubscriptionItemsUpsertParams) error {
-	_, err := db.Exec(ctx, subscriptionItemsUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) SubscriptionItemsUpsert(ctx context.Context, db DBTX, arg SubscriptionItemsUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, subscriptionItemsUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -1284,31 +2019,60 @@ func (q *Queries) SubscriptionItemsUpsert(ctx context.Context, db DBTX, arg Subs
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const subscriptionSchedulesUpsert = `-- name: SubscriptionSchedulesUpsert :exec
-INSERT INTO stripe.subscription_schedules AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const subscriptionSchedulesUpsert = `-- name: SubscriptionSchedulesUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.subscription_schedules AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.subscription_schedules AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type SubscriptionSchedulesUpsertParams struct {
@@ -1324,9 +2088,10 @@ type SubscriptionSchedulesUpsertParams struct {
 // SubscriptionSchedulesUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) SubscriptionSchedulesUpsert(ctx context.Context, db DBTX, arg SubscriptionSchedulesUpsertParams) error {
-	_, err := db.Exec(ctx, subscriptionSchedulesUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) SubscriptionSchedulesUpsert(ctx context.Context, db DBTX, arg SubscriptionSchedulesUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, subscriptionSchedulesUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -1335,31 +2100,60 @@ func (q *Queries) SubscriptionSchedulesUpsert(ctx context.Context, db DBTX, arg 
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const subscriptionsUpsert = `-- name: SubscriptionsUpsert :exec
-INSERT INTO stripe.subscriptions AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const subscriptionsUpsert = `-- name: SubscriptionsUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.subscriptions AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.subscriptions AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type SubscriptionsUpsertParams struct {
@@ -1375,9 +2169,10 @@ type SubscriptionsUpsertParams struct {
 // SubscriptionsUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) SubscriptionsUpsert(ctx context.Context, db DBTX, arg SubscriptionsUpsertParams) error {
-	_, err := db.Exec(ctx, subscriptionsUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) SubscriptionsUpsert(ctx context.Context, db DBTX, arg SubscriptionsUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, subscriptionsUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -1386,31 +2181,60 @@ func (q *Queries) SubscriptionsUpsert(ctx context.Context, db DBTX, arg Subscrip
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const taxIdsUpsert = `-- name: TaxIdsUpsert :exec
-INSERT INTO stripe.tax_ids AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const taxIdsUpsert = `-- name: TaxIdsUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.tax_ids AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.tax_ids AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type TaxIdsUpsertParams struct {
@@ -1426,9 +2250,10 @@ type TaxIdsUpsertParams struct {
 // TaxIdsUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) TaxIdsUpsert(ctx context.Context, db DBTX, arg TaxIdsUpsertParams) error {
-	_, err := db.Exec(ctx, taxIdsUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) TaxIdsUpsert(ctx context.Context, db DBTX, arg TaxIdsUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, taxIdsUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -1437,31 +2262,60 @@ func (q *Queries) TaxIdsUpsert(ctx context.Context, db DBTX, arg TaxIdsUpsertPar
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const taxRatesUpsert = `-- name: TaxRatesUpsert :exec
-INSERT INTO stripe.tax_rates AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const taxRatesUpsert = `-- name: TaxRatesUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.tax_rates AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.tax_rates AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type TaxRatesUpsertParams struct {
@@ -1477,9 +2331,10 @@ type TaxRatesUpsertParams struct {
 // TaxRatesUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) TaxRatesUpsert(ctx context.Context, db DBTX, arg TaxRatesUpsertParams) error {
-	_, err := db.Exec(ctx, taxRatesUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) TaxRatesUpsert(ctx context.Context, db DBTX, arg TaxRatesUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, taxRatesUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -1488,31 +2343,60 @@ func (q *Queries) TaxRatesUpsert(ctx context.Context, db DBTX, arg TaxRatesUpser
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const transfersUpsert = `-- name: TransfersUpsert :exec
-INSERT INTO stripe.transfers AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-SELECT u.id, NULLIF(u.account, ''), u.livemode, u.deleted, u.data, u.state_at, NULLIF(u.last_event_id, '')
-FROM (
-    SELECT
-        unnest($1::text[]) AS id,
-        unnest($2::text[]) AS account,
-        unnest($3::boolean[]) AS livemode,
-        unnest($4::boolean[]) AS deleted,
-        unnest($5::jsonb[]) AS data,
-        unnest($6::timestamptz[]) AS state_at,
-        unnest($7::text[]) AS last_event_id
-) AS u
-ON CONFLICT (id) DO UPDATE SET
-    account = excluded.account,
-    livemode = excluded.livemode,
-    deleted = excluded.deleted,
-    data = excluded.data,
-    state_at = excluded.state_at,
-    last_event_id = excluded.last_event_id,
-    updated_at = now()
-WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+const transfersUpsert = `-- name: TransfersUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.transfers AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.transfers AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
 `
 
 type TransfersUpsertParams struct {
@@ -1528,9 +2412,10 @@ type TransfersUpsertParams struct {
 // TransfersUpsert writes a batch of objects given as arrays, one element per
 // object and each id once. The WHERE clause is the version rule: a row is
 // replaced only by state at least as new as the state it holds (state_at),
-// and never once it is marked deleted.
-func (q *Queries) TransfersUpsert(ctx context.Context, db DBTX, arg TransfersUpsertParams) error {
-	_, err := db.Exec(ctx, transfersUpsert,
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) TransfersUpsert(ctx context.Context, db DBTX, arg TransfersUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, transfersUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,
@@ -1539,5 +2424,20 @@ func (q *Queries) TransfersUpsert(ctx context.Context, db DBTX, arg TransfersUps
 		arg.StateAts,
 		arg.LastEventIds,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

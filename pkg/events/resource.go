@@ -8,6 +8,11 @@ type Resource struct {
 	// Table is the relation in schema stripe, Stripe's object name in plural
 	// snake case, for example "customers" or "checkout_sessions".
 	Table string
+	// Path is the API collection the object is retrieved from by id
+	// (Path + "/" + id), for example "/v1/checkout/sessions"; empty when
+	// Stripe has no such endpoint for it (discounts, and tax ids, which live
+	// under their customer).
+	Path string
 }
 
 // Resources is the registry of the Stripe objects mirrored in relations of
@@ -17,36 +22,36 @@ type Resource struct {
 //
 // Objects that are not listed are still kept whole in stripe.events.
 var Resources = []Resource{
-	{Object: "account", Table: "accounts"},
-	{Object: "application_fee", Table: "application_fees"},
-	{Object: "balance_transaction", Table: "balance_transactions"},
-	{Object: "charge", Table: "charges"},
-	{Object: "checkout.session", Table: "checkout_sessions"},
-	{Object: "coupon", Table: "coupons"},
-	{Object: "credit_note", Table: "credit_notes"},
-	{Object: "customer", Table: "customers"},
+	{Object: "account", Table: "accounts", Path: "/v1/accounts"},
+	{Object: "application_fee", Table: "application_fees", Path: "/v1/application_fees"},
+	{Object: "balance_transaction", Table: "balance_transactions", Path: "/v1/balance_transactions"},
+	{Object: "charge", Table: "charges", Path: "/v1/charges"},
+	{Object: "checkout.session", Table: "checkout_sessions", Path: "/v1/checkout/sessions"},
+	{Object: "coupon", Table: "coupons", Path: "/v1/coupons"},
+	{Object: "credit_note", Table: "credit_notes", Path: "/v1/credit_notes"},
+	{Object: "customer", Table: "customers", Path: "/v1/customers"},
 	{Object: "discount", Table: "discounts"},
-	{Object: "dispute", Table: "disputes"},
-	{Object: "file", Table: "files"},
-	{Object: "invoice", Table: "invoices"},
-	{Object: "invoiceitem", Table: "invoiceitems"},
-	{Object: "payment_intent", Table: "payment_intents"},
-	{Object: "payment_method", Table: "payment_methods"},
-	{Object: "payout", Table: "payouts"},
-	{Object: "plan", Table: "plans"},
-	{Object: "price", Table: "prices"},
-	{Object: "product", Table: "products"},
-	{Object: "promotion_code", Table: "promotion_codes"},
-	{Object: "radar.early_fraud_warning", Table: "radar_early_fraud_warnings"},
-	{Object: "refund", Table: "refunds"},
-	{Object: "review", Table: "reviews"},
-	{Object: "setup_intent", Table: "setup_intents"},
-	{Object: "subscription", Table: "subscriptions"},
-	{Object: "subscription_item", Table: "subscription_items"},
-	{Object: "subscription_schedule", Table: "subscription_schedules"},
+	{Object: "dispute", Table: "disputes", Path: "/v1/disputes"},
+	{Object: "file", Table: "files", Path: "/v1/files"},
+	{Object: "invoice", Table: "invoices", Path: "/v1/invoices"},
+	{Object: "invoiceitem", Table: "invoiceitems", Path: "/v1/invoiceitems"},
+	{Object: "payment_intent", Table: "payment_intents", Path: "/v1/payment_intents"},
+	{Object: "payment_method", Table: "payment_methods", Path: "/v1/payment_methods"},
+	{Object: "payout", Table: "payouts", Path: "/v1/payouts"},
+	{Object: "plan", Table: "plans", Path: "/v1/plans"},
+	{Object: "price", Table: "prices", Path: "/v1/prices"},
+	{Object: "product", Table: "products", Path: "/v1/products"},
+	{Object: "promotion_code", Table: "promotion_codes", Path: "/v1/promotion_codes"},
+	{Object: "radar.early_fraud_warning", Table: "radar_early_fraud_warnings", Path: "/v1/radar/early_fraud_warnings"},
+	{Object: "refund", Table: "refunds", Path: "/v1/refunds"},
+	{Object: "review", Table: "reviews", Path: "/v1/reviews"},
+	{Object: "setup_intent", Table: "setup_intents", Path: "/v1/setup_intents"},
+	{Object: "subscription", Table: "subscriptions", Path: "/v1/subscriptions"},
+	{Object: "subscription_item", Table: "subscription_items", Path: "/v1/subscription_items"},
+	{Object: "subscription_schedule", Table: "subscription_schedules", Path: "/v1/subscription_schedules"},
 	{Object: "tax_id", Table: "tax_ids"},
-	{Object: "tax_rate", Table: "tax_rates"},
-	{Object: "transfer", Table: "transfers"},
+	{Object: "tax_rate", Table: "tax_rates", Path: "/v1/tax_rates"},
+	{Object: "transfer", Table: "transfers", Path: "/v1/transfers"},
 }
 
 var resourceByObject = func() map[string]Resource {

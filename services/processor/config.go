@@ -5,16 +5,25 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/events/envflag"
 )
 
+// secret is a value that must never reach a log.
+type secret string
+
+func (secret) LogValue() slog.Value { return slog.StringValue("REDACTED") }
+func (secret) String() string       { return "REDACTED" }
+
 // config is everything the processor reads from outside. Each setting is a
 // flag whose default comes from the environment variable of the same name.
 type config struct {
 	DatabaseURL     string
+	StripeAPIKey    secret
+	StripeAPIBase   string
 	NATSURL         string
 	Addr            string
 	BatchSize       int
@@ -30,6 +39,14 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	cfg := config{Stream: events.DefaultStreamOptions}
 	fs := flag.NewFlagSet("processor", flag.ContinueOnError)
 	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL URL of the mirror (env DATABASE_URL)")
+	fs.Func("stripe-api-key", "secret or restricted key (read access) used to re-fetch objects whose events tie; optional (env STRIPE_API_KEY)", func(s string) error {
+		if !strings.HasPrefix(s, "sk_") && !strings.HasPrefix(s, "rk_") {
+			return errors.New("must be a secret (sk_…) or restricted (rk_…) key")
+		}
+		cfg.StripeAPIKey = secret(s)
+		return nil
+	})
+	fs.StringVar(&cfg.StripeAPIBase, "stripe-api-base", "https://api.stripe.com", "Stripe API base URL (env STRIPE_API_BASE)")
 	fs.StringVar(&cfg.NATSURL, "nats-url", "nats://127.0.0.1:4222", "NATS server URL (env NATS_URL)")
 	fs.StringVar(&cfg.Addr, "processor-addr", ":8081", "HTTP listen address for /healthz, /readyz and /metrics (env PROCESSOR_ADDR)")
 	fs.IntVar(&cfg.BatchSize, "processor-batch-size", 500, "most events applied in one transaction (env PROCESSOR_BATCH_SIZE)")
@@ -49,6 +66,8 @@ func (c config) validate() error {
 	switch {
 	case c.DatabaseURL == "":
 		return errors.New("DATABASE_URL is required, e.g. postgres://postgres@127.0.0.1:5432/stripe")
+	case !strings.HasPrefix(c.StripeAPIBase, "http://") && !strings.HasPrefix(c.StripeAPIBase, "https://"):
+		return fmt.Errorf("STRIPE_API_BASE must be an http(s) URL, have %q", c.StripeAPIBase)
 	case c.BatchSize < 1 || c.BatchSize > 10000:
 		return fmt.Errorf("PROCESSOR_BATCH_SIZE must be between 1 and 10000, have %d", c.BatchSize)
 	case c.Workers < 1:
@@ -69,6 +88,8 @@ func (c config) LogValue() slog.Value {
 		slog.String("database_url", envflag.RedactURL(c.DatabaseURL)),
 		slog.String("nats_url", envflag.RedactURL(c.NATSURL)),
 		slog.String("addr", c.Addr),
+		slog.Bool("stripe_api_key_set", c.StripeAPIKey != ""),
+		slog.String("stripe_api_base", c.StripeAPIBase),
 		slog.Int("batch_size", c.BatchSize),
 		slog.Int("workers", c.Workers),
 		slog.Int("max_attempts", c.MaxAttempts),

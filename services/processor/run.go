@@ -19,6 +19,7 @@ import (
 	"github.com/stripesync/stripesync/db"
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/services/processor/internal/consume"
+	"github.com/stripesync/stripesync/services/processor/internal/refetch"
 	"github.com/stripesync/stripesync/services/processor/internal/store"
 )
 
@@ -57,11 +58,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	st := store.New(pool)
-	consumer := consume.New(log, st, consume.Config{
+	consumeCfg := consume.Config{
 		BatchSize:   cfg.BatchSize,
 		Workers:     cfg.Workers,
 		MaxAttempts: cfg.MaxAttempts,
-	}, consume.NewMetrics(reg))
+	}
+	var refetcher *refetch.Refetcher
+	if cfg.StripeAPIKey != "" {
+		refetcher = refetch.New(log, refetch.NewBackend(cfg.StripeAPIBase, log), string(cfg.StripeAPIKey), st, reg)
+		consumeCfg.TiesFunc = refetcher.Enqueue
+	}
+	consumer := consume.New(log, st, consumeCfg, consume.NewMetrics(reg))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
@@ -89,6 +96,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
+	if refetcher != nil {
+		g.Go(func() error { return refetcher.Run(gctx) })
+	}
 	g.Go(func() error {
 		log.Info("consuming", "stream", events.StreamName, "consumer", events.ConsumerName)
 		return consumer.Run(gctx, cons)

@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -250,6 +253,40 @@ func TestProcessor(t *testing.T) {
 		b.settled(t)
 		require.Zero(t, b.count(t, "SELECT count(*) FROM stripe.dead_letters"))
 	})
+
+	t.Run("SameSecondTieIsSettledByTheStripeAPI", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		cus := eventstest.With(eventstest.Object(t, "customer"), map[string]any{"id": "cus_tie"})
+		truth, err := json.Marshal(eventstest.With(cus, map[string]any{"name": "Truth"}))
+		require.NoError(t, err)
+		var gotAccount atomic.Value
+		stripeAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") != "Bearer sk_test_tie" || r.URL.Path != "/v1/customers/cus_tie" {
+				http.Error(w, `{"error":{"type":"invalid_request_error","message":"no such thing"}}`, http.StatusNotFound)
+				return
+			}
+			gotAccount.Store(r.Header.Get("Stripe-Account"))
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(truth)
+		}))
+		t.Cleanup(stripeAPI.Close)
+		b.env["STRIPE_API_KEY"] = "sk_test_tie"
+		b.env["STRIPE_API_BASE"] = stripeAPI.URL
+		b.start(t)
+
+		at := time.Now().Add(-time.Minute).Truncate(time.Second)
+		for i, name := range []string{"Later at Stripe", "Earlier at Stripe"} {
+			e := eventstest.NewEvent(fmt.Sprintf("evt_tie%d", i), "customer.updated", eventstest.With(cus, map[string]any{"name": name}))
+			e.Created = at
+			e.Account = "acct_tie"
+			b.publish(t, e)
+			b.waitCount(t, i+1, "SELECT count(*) FROM stripe.events")
+		}
+		b.waitCount(t, 1, "SELECT count(*) FROM stripe.customers WHERE data->>'name' = 'Truth' AND last_event_id IS NULL AND state_at > $1", at)
+		require.Equal(t, "acct_tie", gotAccount.Load())
+		require.Equal(t, 1.0, metric(t, b, "stripe_sync_processor_version_ties_total"))
+	})
 }
 
 // metric reads a counter from the processor's /metrics.
@@ -269,4 +306,26 @@ func metric(t *testing.T, b *testBundle, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+func TestConfigErrorsNameTheSetting(t *testing.T) {
+	t.Parallel()
+	const dbURL = "postgres://postgres@127.0.0.1:5432/none"
+	tests := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{}, "DATABASE_URL"},
+		{map[string]string{"DATABASE_URL": dbURL, "STRIPE_API_KEY": "pk_live_publishable"}, "STRIPE_API_KEY"},
+		{map[string]string{"DATABASE_URL": dbURL, "STRIPE_API_BASE": "api.stripe.com"}, "STRIPE_API_BASE"},
+		{map[string]string{"DATABASE_URL": dbURL, "PROCESSOR_BATCH_SIZE": "0"}, "PROCESSOR_BATCH_SIZE"},
+		{map[string]string{"DATABASE_URL": dbURL, "PROCESSOR_WORKERS": "many"}, "PROCESSOR_WORKERS"},
+		{map[string]string{"DATABASE_URL": dbURL, "PROCESSOR_ACK_WAIT": "10ms"}, "PROCESSOR_ACK_WAIT"},
+		{map[string]string{"DATABASE_URL": dbURL, "NATS_STREAM_MAX_AGE": "-1h"}, "NATS_STREAM_MAX_AGE"},
+	}
+	for _, tt := range tests {
+		err := run(t.Context(), nil, func(k string) string { return tt.env[k] }, io.Discard)
+		require.ErrorContains(t, err, tt.want)
+		require.NotContains(t, err.Error(), "pk_live_publishable", "a key leaked into an error")
+	}
 }

@@ -44,6 +44,9 @@ type Config struct {
 	// database is unreachable a dead letter cannot be kept either, so the
 	// message is retried until it can.
 	MaxAttempts int
+	// TiesFunc, when set, receives the ties of the version rule of each
+	// committed batch (see store.Stats), after the batch is acknowledged.
+	TiesFunc func([]store.Tie)
 }
 
 // Consumer applies messages of a JetStream consumer to a Store.
@@ -144,6 +147,7 @@ func (c *Consumer) handle(ctx context.Context, batch []jetstream.Msg) {
 		for _, m := range decoded {
 			c.ack(m)
 		}
+		c.tied(stats.Ties)
 		return
 	}
 	if !store.IsPermanent(err) || len(evs) == 1 {
@@ -161,6 +165,13 @@ func (c *Consumer) handle(ctx context.Context, batch []jetstream.Msg) {
 		}
 		c.metrics.observeBatch(1, 0, stats)
 		c.ack(decoded[i])
+		c.tied(stats.Ties)
+	}
+}
+
+func (c *Consumer) tied(ties []store.Tie) {
+	if len(ties) > 0 && c.cfg.TiesFunc != nil {
+		c.cfg.TiesFunc(ties)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 type Metrics struct {
 	stored       prometheus.Counter
 	duplicates   prometheus.Counter
+	ties         prometheus.Counter
 	naks         prometheus.Counter
 	deadLetters  prometheus.Counter
 	batchSize    prometheus.Histogram
@@ -28,6 +29,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "stripe_sync_processor_events_duplicate_total",
 			Help: "Events received again after they were stored; they change nothing.",
+		}),
+		ties: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "stripe_sync_processor_version_ties_total",
+			Help: "Objects written by an event of the same second as the event before it: ordered by stream order, then re-fetched when STRIPE_API_KEY is set.",
 		}),
 		naks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "stripe_sync_processor_retries_total",
@@ -48,13 +53,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}),
 	}
-	reg.MustRegister(m.stored, m.duplicates, m.naks, m.deadLetters, m.batchSize, m.batchSeconds)
+	reg.MustRegister(m.stored, m.duplicates, m.ties, m.naks, m.deadLetters, m.batchSize, m.batchSeconds)
 	return m
 }
 
 func (m *Metrics) observeBatch(n int, d time.Duration, s store.Stats) {
 	m.stored.Add(float64(s.Stored))
 	m.duplicates.Add(float64(s.Duplicates))
+	m.ties.Add(float64(len(s.Ties)))
 	m.batchSize.Observe(float64(n))
 	if d > 0 {
 		m.batchSeconds.Observe(d.Seconds())

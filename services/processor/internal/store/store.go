@@ -31,6 +31,18 @@ type Event struct {
 type Stats struct {
 	Stored     int // events not seen before, now stored with their objects
 	Duplicates int // events already stored, left alone
+	// Ties are the objects written by an event created in the same second
+	// as the event that wrote their previous state: the version rule kept
+	// the later in stream order, which may not be the later at Stripe.
+	Ties []Tie
+}
+
+// Tie names an object whose stored state the version rule could not order.
+type Tie struct {
+	Resource events.Resource
+	ID       string
+	Account  string
+	Livemode bool
 }
 
 // Store applies events to the mirror.
@@ -96,6 +108,7 @@ func apply(ctx context.Context, tx pgx.Tx, evs []Event) (Stats, error) {
 	// visited in stream order, so of two in the same second the later wins,
 	// as it would in two batches.
 	latest := map[string]map[string]objectRow{}
+	var ties []Tie
 	for _, ev := range evs {
 		if !isNew[ev.ID] {
 			continue
@@ -123,7 +136,11 @@ func apply(ctx context.Context, tx pgx.Tx, evs []Event) (Stats, error) {
 			rows = map[string]objectRow{}
 			latest[res.Table] = rows
 		}
-		if prev, ok := rows[row.id]; !ok || prev.replacedBy(row) {
+		prev, seen := rows[row.id]
+		if seen && prev.ties(row) {
+			ties = append(ties, Tie{Resource: res, ID: row.id, Account: row.account, Livemode: row.livemode})
+		}
+		if !seen || prev.replacedBy(row) {
 			rows[row.id] = row
 		}
 	}
@@ -139,11 +156,26 @@ func apply(ctx context.Context, tx pgx.Tx, evs []Event) (Stats, error) {
 			r.StateAts = append(r.StateAts, o.stateAt)
 			r.LastEventIds = append(r.LastEventIds, o.eventID)
 		}
-		if err := db.UpsertObjects(ctx, tx, table, r); err != nil {
+		tied, err := db.UpsertObjects(ctx, tx, table, r)
+		if err != nil {
 			return Stats{}, err
 		}
+		for _, id := range tied {
+			o := latest[table][id]
+			res, _ := resourceByTable(table)
+			ties = append(ties, Tie{Resource: res, ID: id, Account: o.account, Livemode: o.livemode})
+		}
 	}
-	return Stats{Stored: len(newIDs), Duplicates: len(evs) - len(newIDs)}, nil
+	return Stats{Stored: len(newIDs), Duplicates: len(evs) - len(newIDs), Ties: ties}, nil
+}
+
+func resourceByTable(table string) (events.Resource, bool) {
+	for _, r := range events.Resources {
+		if r.Table == table {
+			return r, true
+		}
+	}
+	return events.Resource{}, false
 }
 
 type objectRow struct {
@@ -160,6 +192,45 @@ type objectRow struct {
 // object inside a batch.
 func (o objectRow) replacedBy(next objectRow) bool {
 	return !o.deleted && !next.stateAt.Before(o.stateAt)
+}
+
+// ties is the upsert queries' tie: two events of the same second.
+func (o objectRow) ties(next objectRow) bool {
+	return !o.deleted && next.stateAt.Equal(o.stateAt) && next.eventID != o.eventID
+}
+
+// Fetched is an object as the Stripe API returned it.
+type Fetched struct {
+	Resource events.Resource
+	Account  string
+	Livemode bool
+	// Data is the response body, verbatim.
+	Data []byte
+	// At is when the request was sent: the object's state is at least that
+	// new.
+	At time.Time
+}
+
+// ApplyFetched stores an object fetched from the Stripe API under the
+// version rule, with At as its state_at and no event.
+func (s *Store) ApplyFetched(ctx context.Context, f Fetched) error {
+	ref, err := events.ParseObjectRef(f.Data)
+	if err != nil {
+		return permanent(err)
+	}
+	if ref.ID == "" || (ref.Object != f.Resource.Object && !ref.Deleted) {
+		return permanent(fmt.Errorf("fetched a %q %q, want a %s", ref.Object, ref.ID, f.Resource.Object))
+	}
+	_, err = db.UpsertObjects(ctx, s.pool, f.Resource.Table, db.ObjectRows{
+		Ids:          []string{ref.ID},
+		Accounts:     []string{f.Account},
+		Livemodes:    []bool{f.Livemode},
+		Deleteds:     []bool{ref.Deleted},
+		Datas:        [][]byte{f.Data},
+		StateAts:     []time.Time{f.At},
+		LastEventIds: []string{""},
+	})
+	return classify(err)
 }
 
 // DeadLetter is a message that could not be applied, kept with the reason.

@@ -263,4 +263,58 @@ func TestApply(t *testing.T) {
 		require.True(t, store.IsPermanent(err), "%v", err)
 		require.Equal(t, 0, count(t, b, "SELECT count(*) FROM stripe.events"), "nothing of a failed batch is kept")
 	})
+
+	t.Run("SameSecondEventsAreReportedAsTies", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		cus := eventstest.Object(t, "customer")
+		first := eventstest.NewEvent("evt_tie1", "customer.updated", eventstest.With(cus, map[string]any{"name": "One"}))
+		first.Created = base
+		second := eventstest.NewEvent("evt_tie2", "customer.updated", eventstest.With(cus, map[string]any{"name": "Two"}))
+		second.Created = base
+		third := eventstest.NewEvent("evt_tie3", "customer.updated", eventstest.With(cus, map[string]any{"name": "Three"}))
+		third.Created = base
+
+		require.Empty(t, apply(t, b, event(t, first)).Ties)
+		stats := apply(t, b, event(t, second))
+		require.Len(t, stats.Ties, 1, "across batches")
+		require.Equal(t, cus["id"], stats.Ties[0].ID)
+		require.Equal(t, "customers", stats.Ties[0].Resource.Table)
+		got, _ := getRow(t, b, "customers", cus["id"].(string))
+		require.Equal(t, "Two", got.Data["name"], "stream order decides a tie")
+
+		b2 := setup(t)
+		stats = apply(t, b2, event(t, first), event(t, third))
+		require.Len(t, stats.Ties, 1, "inside a batch")
+	})
+
+	t.Run("FetchedStateIsNewerThanTheEventsBeforeIt", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		cus := eventstest.Object(t, "customer")
+		ev := eventstest.NewEvent("evt_before_fetch", "customer.updated", eventstest.With(cus, map[string]any{"name": "Event"}))
+		ev.Created = base
+		apply(t, b, event(t, ev))
+
+		res, _ := events.ResourceFor("customer")
+		fetched, err := json.Marshal(eventstest.With(cus, map[string]any{"name": "Fetched"}))
+		require.NoError(t, err)
+		require.NoError(t, b.store.ApplyFetched(t.Context(), store.Fetched{
+			Resource: res, Data: fetched, At: base.Add(1500 * time.Millisecond),
+		}))
+		got, _ := getRow(t, b, "customers", cus["id"].(string))
+		require.Equal(t, "Fetched", got.Data["name"])
+		require.Nil(t, got.LastEventID)
+
+		late := eventstest.NewEvent("evt_late", "customer.updated", eventstest.With(cus, map[string]any{"name": "Late"}))
+		late.Created = base.Add(time.Second)
+		apply(t, b, event(t, late))
+		got, _ = getRow(t, b, "customers", cus["id"].(string))
+		require.Equal(t, "Fetched", got.Data["name"], "an event older than the fetch changes nothing")
+
+		wrong, err := json.Marshal(eventstest.Object(t, "product"))
+		require.NoError(t, err)
+		err = b.store.ApplyFetched(t.Context(), store.Fetched{Resource: res, Data: wrong, At: time.Now()})
+		require.True(t, store.IsPermanent(err), "a product is not a customer: %v", err)
+	})
 }
