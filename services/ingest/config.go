@@ -12,18 +12,12 @@ import (
 	"github.com/stripesync/stripesync/pkg/events/envflag"
 )
 
-// secret is a value that must never reach a log.
-type secret string
-
-func (secret) LogValue() slog.Value { return slog.StringValue("REDACTED") }
-func (secret) String() string       { return "REDACTED" }
-
 // config is everything ingest reads from outside. Each setting is a flag
 // whose default comes from the environment variable of the same name.
 type config struct {
 	Addr            string
 	NATSURL         string
-	WebhookSecrets  []secret
+	WebhookSecrets  []envflag.Secret
 	Tolerance       time.Duration
 	MaxBodyBytes    int64
 	PublishTimeout  time.Duration
@@ -44,7 +38,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 			if !strings.HasPrefix(part, "whsec_") {
 				return errors.New("each secret must start with whsec_")
 			}
-			cfg.WebhookSecrets = append(cfg.WebhookSecrets, secret(part))
+			cfg.WebhookSecrets = append(cfg.WebhookSecrets, envflag.Secret(part))
 		}
 		return nil
 	})

@@ -12,17 +12,11 @@ import (
 	"github.com/stripesync/stripesync/pkg/events/envflag"
 )
 
-// secret is a value that must never reach a log.
-type secret string
-
-func (secret) LogValue() slog.Value { return slog.StringValue("REDACTED") }
-func (secret) String() string       { return "REDACTED" }
-
 // config is everything the processor reads from outside. Each setting is a
 // flag whose default comes from the environment variable of the same name.
 type config struct {
 	DatabaseURL     string
-	StripeAPIKey    secret
+	StripeAPIKey    envflag.Secret
 	StripeAPIBase   string
 	NATSURL         string
 	Addr            string
@@ -43,7 +37,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		if !strings.HasPrefix(s, "sk_") && !strings.HasPrefix(s, "rk_") {
 			return errors.New("must be a secret (sk_…) or restricted (rk_…) key")
 		}
-		cfg.StripeAPIKey = secret(s)
+		cfg.StripeAPIKey = envflag.Secret(s)
 		return nil
 	})
 	fs.StringVar(&cfg.StripeAPIBase, "stripe-api-base", "https://api.stripe.com", "Stripe API base URL (env STRIPE_API_BASE)")

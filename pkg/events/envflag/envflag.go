@@ -8,9 +8,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
+	"regexp"
 	"strings"
 )
+
+var quotedValue = regexp.MustCompile(`^invalid value ".*" for flag`)
 
 // EnvName is the environment variable behind the flag named name.
 func EnvName(name string) string {
@@ -38,8 +42,10 @@ func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(nil)
 			fs.PrintDefaults()
+			return err
 		}
-		return err
+		// The flag package quotes the rejected value, which may be a secret.
+		return errors.New(quotedValue.ReplaceAllString(err.Error(), "invalid value for flag"))
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %q", fs.Args())
@@ -55,3 +61,13 @@ func RedactURL(raw string) string {
 	}
 	return u.Redacted()
 }
+
+// Secret is a setting that must never reach a log or an error message: it
+// prints as REDACTED. string(s) is the value.
+type Secret string
+
+// LogValue keeps the value out of slog output.
+func (Secret) LogValue() slog.Value { return slog.StringValue("REDACTED") }
+
+// String keeps the value out of fmt output.
+func (Secret) String() string { return "REDACTED" }
