@@ -28,7 +28,9 @@ var Migrations = func() fs.FS {
 // serialises it, so processors that start together apply each migration
 // once; goose takes no lock unless asked.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	locker, err := lock.NewPostgresSessionLocker()
+	// Probe the lock every second (goose's default is every 5 s) for up to 5
+	// minutes, so a processor that lost the race starts a second later.
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 	if err != nil {
 		return fmt.Errorf("migration lock: %w", err)
 	}
