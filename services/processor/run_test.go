@@ -217,7 +217,7 @@ func TestProcessor(t *testing.T) {
 		}
 		require.NoError(t, batch.Error())
 		require.Len(t, taken, len(evs))
-		_, err = store.New(b.pool).Apply(t.Context(), taken[:len(taken)/2])
+		_, err = store.New(b.pool).Apply(t.Context(), store.Batch{Events: taken[:len(taken)/2]})
 		require.NoError(t, err)
 
 		b.start(t)
@@ -286,6 +286,39 @@ func TestProcessor(t *testing.T) {
 		b.waitCount(t, 1, "SELECT count(*) FROM stripe.customers WHERE data->>'name' = 'Truth' AND last_event_id IS NULL AND state_at > $1", at)
 		require.Equal(t, "acct_tie", gotAccount.Load())
 		require.Equal(t, 1.0, metric(t, b, "stripe_sync_processor_version_ties_total"))
+	})
+
+	t.Run("FetchedObjectsFollowTheVersionRule", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.start(t)
+		at := time.Now().Add(-time.Hour).Truncate(time.Second)
+		cus := eventstest.With(eventstest.Object(t, "customer"), map[string]any{"id": "cus_fetched"})
+
+		ev := eventstest.NewEvent("evt_before", "customer.updated", eventstest.With(cus, map[string]any{"name": "Event"}))
+		ev.Created = at
+		b.publish(t, ev)
+		b.waitCount(t, 1, "SELECT count(*) FROM stripe.customers WHERE data->>'name' = 'Event'")
+
+		fetched, err := json.Marshal(eventstest.With(cus, map[string]any{"name": "Fetched"}))
+		require.NoError(t, err)
+		msg := events.Object{Account: "acct_f", FetchedAt: at.Add(2 * time.Second), Data: fetched}.Msg(events.ObjectRef{ID: "cus_fetched", Object: "customer"})
+		_, err = b.js.PublishMsg(t.Context(), msg)
+		require.NoError(t, err)
+		b.waitCount(t, 1, "SELECT count(*) FROM stripe.customers WHERE data->>'name' = 'Fetched' AND account = 'acct_f' AND last_event_id IS NULL")
+
+		late := eventstest.NewEvent("evt_late", "customer.updated", eventstest.With(cus, map[string]any{"name": "Late"}))
+		late.Created = at.Add(time.Second)
+		b.publish(t, late)
+		b.waitCount(t, 2, "SELECT count(*) FROM stripe.events")
+		b.settled(t)
+		require.Equal(t, 1, b.count(t, "SELECT count(*) FROM stripe.customers WHERE data->>'name' = 'Fetched'"))
+
+		// An object whose subject and body disagree is kept as a dead letter.
+		bad := events.Object{FetchedAt: at, Data: fetched}.Msg(events.ObjectRef{ID: "cus_fetched", Object: "product"})
+		_, err = b.js.PublishMsg(t.Context(), bad)
+		require.NoError(t, err)
+		b.waitCount(t, 1, "SELECT count(*) FROM stripe.dead_letters WHERE subject = 'stripe.object.product'")
 	})
 }
 

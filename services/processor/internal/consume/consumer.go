@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,7 +30,7 @@ import (
 
 // Store is what the consumer needs of the store.
 type Store interface {
-	Apply(ctx context.Context, evs []store.Event) (store.Stats, error)
+	Apply(ctx context.Context, b store.Batch) (store.Stats, error)
 	KeepDeadLetter(ctx context.Context, d store.DeadLetter) error
 }
 
@@ -123,48 +124,59 @@ func (c *Consumer) work(ctx context.Context, msgs <-chan jetstream.Msg) {
 }
 
 // handle applies a batch in one transaction. When that fails for a reason
-// in the data, it applies the messages one by one, so that one bad event
+// in the data, it applies the messages one by one, so that one bad message
 // holds up none of its neighbours.
-func (c *Consumer) handle(ctx context.Context, batch []jetstream.Msg) {
+func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
 	start := time.Now()
-	evs := make([]store.Event, 0, len(batch))
-	decoded := make([]jetstream.Msg, 0, len(batch))
-	for _, m := range batch {
-		ev, err := decode(m)
-		if err != nil {
+	var batch store.Batch
+	// The messages of batch.Events, then those of batch.Objects, in order.
+	var evMsgs, objMsgs []jetstream.Msg
+	for _, m := range msgs {
+		switch d, err := decode(m); {
+		case err != nil:
 			c.deadLetter(ctx, m, err)
-			continue
+		case d.event != nil:
+			batch.Events = append(batch.Events, *d.event)
+			evMsgs = append(evMsgs, m)
+		default:
+			batch.Objects = append(batch.Objects, *d.object)
+			objMsgs = append(objMsgs, m)
 		}
-		evs = append(evs, ev)
-		decoded = append(decoded, m)
 	}
-	if len(evs) == 0 {
+	ordered := append(evMsgs, objMsgs...)
+	if len(ordered) == 0 {
 		return
 	}
-	stats, err := c.store.Apply(ctx, evs)
+	stats, err := c.store.Apply(ctx, batch)
 	if err == nil {
-		c.metrics.observeBatch(len(evs), time.Since(start), stats)
-		for _, m := range decoded {
+		c.metrics.observeBatch(batch.Len(), time.Since(start), stats)
+		for _, m := range ordered {
 			c.ack(m)
 		}
 		c.tied(stats.Ties)
 		return
 	}
-	if !store.IsPermanent(err) || len(evs) == 1 {
-		for _, m := range decoded {
+	if !store.IsPermanent(err) || len(ordered) == 1 {
+		for _, m := range ordered {
 			c.fail(ctx, m, err)
 		}
 		return
 	}
-	c.log.Warn("batch failed, applying one by one", "batch_size", len(evs), "err", err)
-	for i, ev := range evs {
-		stats, err := c.store.Apply(ctx, []store.Event{ev})
+	c.log.Warn("batch failed, applying one by one", "batch_size", len(ordered), "err", err)
+	for i, m := range ordered {
+		var one store.Batch
+		if i < len(batch.Events) {
+			one.Events = batch.Events[i : i+1]
+		} else {
+			one.Objects = batch.Objects[i-len(batch.Events) : i-len(batch.Events)+1]
+		}
+		stats, err := c.store.Apply(ctx, one)
 		if err != nil {
-			c.fail(ctx, decoded[i], err)
+			c.fail(ctx, m, err)
 			continue
 		}
 		c.metrics.observeBatch(1, 0, stats)
-		c.ack(decoded[i])
+		c.ack(m)
 		c.tied(stats.Ties)
 	}
 }
@@ -175,14 +187,31 @@ func (c *Consumer) tied(ties []store.Tie) {
 	}
 }
 
-// decode reads a message as a Stripe event. A message that is not one can
-// never be applied.
-func decode(m jetstream.Msg) (store.Event, error) {
+// decoded is a message read as an event or as an object.
+type decoded struct {
+	event  *store.Event
+	object *store.Fetched
+}
+
+// decode reads a message by its subject: a Stripe event, or an object
+// fetched from the API. A message that is neither can never be applied.
+func decode(m jetstream.Msg) (decoded, error) {
+	if strings.HasPrefix(m.Subject(), events.ObjectSubjectPrefix) {
+		o, ref, err := events.ParseObjectMsg(m.Subject(), m.Headers(), m.Data())
+		if err != nil {
+			return decoded{}, err
+		}
+		res, ok := events.ResourceFor(ref.Object)
+		if !ok {
+			return decoded{}, fmt.Errorf("%w: %q is not a mirrored resource", events.ErrNotObject, ref.Object)
+		}
+		return decoded{object: &store.Fetched{Resource: res, Account: o.Account, Livemode: o.Livemode, Data: o.Data, At: o.FetchedAt}}, nil
+	}
 	env, err := events.ParseEnvelope(m.Data())
 	if err != nil {
-		return store.Event{}, err
+		return decoded{}, err
 	}
-	return store.Event{Envelope: env, Raw: m.Data()}, nil
+	return decoded{event: &store.Event{Envelope: env, Raw: m.Data()}}, nil
 }
 
 func (c *Consumer) ack(m jetstream.Msg) {

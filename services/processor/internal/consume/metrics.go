@@ -12,6 +12,7 @@ import (
 type Metrics struct {
 	stored       prometheus.Counter
 	duplicates   prometheus.Counter
+	objects      prometheus.Counter
 	ties         prometheus.Counter
 	naks         prometheus.Counter
 	deadLetters  prometheus.Counter
@@ -29,6 +30,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "stripe_sync_processor_events_duplicate_total",
 			Help: "Events received again after they were stored; they change nothing.",
+		}),
+		objects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "stripe_sync_processor_objects_applied_total",
+			Help: "Objects fetched from the Stripe API (backfills, tie-breaks) applied under the version rule.",
 		}),
 		ties: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "stripe_sync_processor_version_ties_total",
@@ -53,12 +58,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}),
 	}
-	reg.MustRegister(m.stored, m.duplicates, m.ties, m.naks, m.deadLetters, m.batchSize, m.batchSeconds)
+	reg.MustRegister(m.stored, m.duplicates, m.objects, m.ties, m.naks, m.deadLetters, m.batchSize, m.batchSeconds)
 	return m
 }
 
 func (m *Metrics) observeBatch(n int, d time.Duration, s store.Stats) {
 	m.stored.Add(float64(s.Stored))
+	m.objects.Add(float64(s.Objects))
 	m.duplicates.Add(float64(s.Duplicates))
 	m.ties.Add(float64(len(s.Ties)))
 	m.batchSize.Observe(float64(n))

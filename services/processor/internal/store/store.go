@@ -27,10 +27,21 @@ type Event struct {
 	Raw []byte
 }
 
+// Batch is what one transaction applies: events (from webhooks and the
+// Events API) and objects fetched from the API (backfills, tie-breaks).
+type Batch struct {
+	Events  []Event
+	Objects []Fetched
+}
+
+// Len is the number of events and objects in b.
+func (b Batch) Len() int { return len(b.Events) + len(b.Objects) }
+
 // Stats counts what one Apply did.
 type Stats struct {
 	Stored     int // events not seen before, now stored with their objects
 	Duplicates int // events already stored, left alone
+	Objects    int // fetched objects applied under the version rule
 	// Ties are the objects written by an event created in the same second
 	// as the event that wrote their previous state: the version rule kept
 	// the later in stream order, which may not be the later at Stripe.
@@ -53,11 +64,12 @@ type Store struct {
 // New returns a Store writing through pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-// Apply stores evs in one transaction: each event once in stripe.events, and
-// the object of each event seen for the first time in its resource's
-// relation, under the version rule:
+// Apply stores b in one transaction: each event once in stripe.events, the
+// object of each event seen for the first time, and each fetched object, in
+// its resource's relation, under the version rule:
 //
-//   - An object's state is as new as the event's created time (state_at).
+//   - An object's state is as new as the event's created time, or as the
+//     request that fetched it (state_at).
 //     A row is replaced only by state at least as new as the state it holds,
 //     so an older event delivered late changes nothing. Stripe's created has
 //     one-second resolution; two events of one object in the same second are
@@ -68,11 +80,11 @@ func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 //
 // The error is permanent (IsPermanent) when the data itself cannot be stored,
 // so retrying the same events cannot succeed.
-func (s *Store) Apply(ctx context.Context, evs []Event) (Stats, error) {
+func (s *Store) Apply(ctx context.Context, b Batch) (Stats, error) {
 	var stats Stats
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		stats, err = apply(ctx, tx, evs)
+		stats, err = apply(ctx, tx, b)
 		return err
 	})
 	if err != nil {
@@ -81,7 +93,8 @@ func (s *Store) Apply(ctx context.Context, evs []Event) (Stats, error) {
 	return stats, nil
 }
 
-func apply(ctx context.Context, tx pgx.Tx, evs []Event) (Stats, error) {
+func apply(ctx context.Context, tx pgx.Tx, b Batch) (Stats, error) {
+	evs := b.Events
 	// Sorted by id, so that concurrent transactions lock rows in one order.
 	sorted := slices.SortedFunc(slices.Values(evs), func(a, b Event) int { return cmp.Compare(a.ID, b.ID) })
 	sorted = slices.CompactFunc(sorted, func(a, b Event) bool { return a.ID == b.ID })
@@ -95,9 +108,13 @@ func apply(ctx context.Context, tx pgx.Tx, evs []Event) (Stats, error) {
 		arg.Createds = append(arg.Createds, ev.Created)
 		arg.Datas = append(arg.Datas, ev.Raw)
 	}
-	newIDs, err := db.Queries().EventInsertBatch(ctx, tx, arg)
-	if err != nil {
-		return Stats{}, fmt.Errorf("insert events: %w", err)
+	var newIDs []string
+	if len(sorted) > 0 {
+		var err error
+		newIDs, err = db.Queries().EventInsertBatch(ctx, tx, arg)
+		if err != nil {
+			return Stats{}, fmt.Errorf("insert events: %w", err)
+		}
 	}
 	isNew := make(map[string]bool, len(newIDs))
 	for _, id := range newIDs {
@@ -109,6 +126,20 @@ func apply(ctx context.Context, tx pgx.Tx, evs []Event) (Stats, error) {
 	// as it would in two batches.
 	latest := map[string]map[string]objectRow{}
 	var ties []Tie
+	keep := func(res events.Resource, row objectRow) {
+		rows := latest[res.Table]
+		if rows == nil {
+			rows = map[string]objectRow{}
+			latest[res.Table] = rows
+		}
+		prev, seen := rows[row.id]
+		if seen && prev.ties(row) {
+			ties = append(ties, Tie{Resource: res, ID: row.id, Account: row.account, Livemode: row.livemode})
+		}
+		if !seen || prev.replacedBy(row) {
+			rows[row.id] = row
+		}
+	}
 	for _, ev := range evs {
 		if !isNew[ev.ID] {
 			continue
@@ -122,7 +153,7 @@ func apply(ctx context.Context, tx pgx.Tx, evs []Event) (Stats, error) {
 		if !ok || ref.ID == "" {
 			continue // kept in stripe.events only
 		}
-		row := objectRow{
+		keep(res, objectRow{
 			id:       ref.ID,
 			account:  ev.Account,
 			livemode: ev.Livemode,
@@ -130,19 +161,24 @@ func apply(ctx context.Context, tx pgx.Tx, evs []Event) (Stats, error) {
 			data:     ev.Object,
 			stateAt:  ev.Created,
 			eventID:  ev.ID,
+		})
+	}
+	for _, f := range b.Objects {
+		ref, err := events.ParseObjectRef(f.Data)
+		if err != nil {
+			return Stats{}, permanent(err)
 		}
-		rows := latest[res.Table]
-		if rows == nil {
-			rows = map[string]objectRow{}
-			latest[res.Table] = rows
+		if ref.ID == "" || ref.Object != f.Resource.Object {
+			return Stats{}, permanent(fmt.Errorf("fetched a %q %q, want a %s", ref.Object, ref.ID, f.Resource.Object))
 		}
-		prev, seen := rows[row.id]
-		if seen && prev.ties(row) {
-			ties = append(ties, Tie{Resource: res, ID: row.id, Account: row.account, Livemode: row.livemode})
-		}
-		if !seen || prev.replacedBy(row) {
-			rows[row.id] = row
-		}
+		keep(f.Resource, objectRow{
+			id:       ref.ID,
+			account:  f.Account,
+			livemode: f.Livemode,
+			deleted:  ref.Deleted,
+			data:     f.Data,
+			stateAt:  f.At,
+		})
 	}
 	for _, table := range slices.Sorted(maps.Keys(latest)) {
 		var r db.ObjectRows
@@ -166,7 +202,7 @@ func apply(ctx context.Context, tx pgx.Tx, evs []Event) (Stats, error) {
 			ties = append(ties, Tie{Resource: res, ID: id, Account: o.account, Livemode: o.livemode})
 		}
 	}
-	return Stats{Stored: len(newIDs), Duplicates: len(evs) - len(newIDs), Ties: ties}, nil
+	return Stats{Stored: len(newIDs), Duplicates: len(evs) - len(newIDs), Objects: len(b.Objects), Ties: ties}, nil
 }
 
 func resourceByTable(table string) (events.Resource, bool) {
@@ -211,26 +247,11 @@ type Fetched struct {
 	At time.Time
 }
 
-// ApplyFetched stores an object fetched from the Stripe API under the
+// ApplyFetched stores one object fetched from the Stripe API under the
 // version rule, with At as its state_at and no event.
 func (s *Store) ApplyFetched(ctx context.Context, f Fetched) error {
-	ref, err := events.ParseObjectRef(f.Data)
-	if err != nil {
-		return permanent(err)
-	}
-	if ref.ID == "" || (ref.Object != f.Resource.Object && !ref.Deleted) {
-		return permanent(fmt.Errorf("fetched a %q %q, want a %s", ref.Object, ref.ID, f.Resource.Object))
-	}
-	_, err = db.UpsertObjects(ctx, s.pool, f.Resource.Table, db.ObjectRows{
-		Ids:          []string{ref.ID},
-		Accounts:     []string{f.Account},
-		Livemodes:    []bool{f.Livemode},
-		Deleteds:     []bool{ref.Deleted},
-		Datas:        [][]byte{f.Data},
-		StateAts:     []time.Time{f.At},
-		LastEventIds: []string{""},
-	})
-	return classify(err)
+	_, err := s.Apply(ctx, Batch{Objects: []Fetched{f}})
+	return err
 }
 
 // DeadLetter is a message that could not be applied, kept with the reason.

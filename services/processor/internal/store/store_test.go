@@ -37,7 +37,7 @@ func event(t *testing.T, e eventstest.Event) store.Event {
 
 func apply(t *testing.T, b *testBundle, evs ...store.Event) store.Stats {
 	t.Helper()
-	stats, err := b.store.Apply(t.Context(), evs)
+	stats, err := b.store.Apply(t.Context(), store.Batch{Events: evs})
 	require.NoError(t, err)
 	return stats
 }
@@ -258,7 +258,7 @@ func TestApply(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		cus := eventstest.With(eventstest.Object(t, "customer"), map[string]any{"name": "nul\x00byte"})
-		_, err := b.store.Apply(t.Context(), []store.Event{event(t, eventstest.NewEvent("evt_nul", "customer.updated", cus))})
+		_, err := b.store.Apply(t.Context(), store.Batch{Events: []store.Event{event(t, eventstest.NewEvent("evt_nul", "customer.updated", cus))}})
 		require.Error(t, err)
 		require.True(t, store.IsPermanent(err), "%v", err)
 		require.Equal(t, 0, count(t, b, "SELECT count(*) FROM stripe.events"), "nothing of a failed batch is kept")
