@@ -29,6 +29,9 @@ type ObjectRows struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string // "" when the object was fetched from the API
+	// Parents are the parent ids of nested-list items; only tables of
+	// resources with a Parent read them.
+	Parents []string
 }
 
 // UpsertObjects writes rows to the resource table named table under the

@@ -9,94 +9,202 @@ import (
 )
 
 var objectUpserts = map[string]func(context.Context, dbsqlc.DBTX, ObjectRows) ([]string, error){
-	"accounts": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.AccountsUpsert(ctx, tx, dbsqlc.AccountsUpsertParams(rows))
+	"accounts": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.AccountsUpsert(ctx, tx, dbsqlc.AccountsUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"application_fees": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.ApplicationFeesUpsert(ctx, tx, dbsqlc.ApplicationFeesUpsertParams(rows))
+	"application_fees": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.ApplicationFeesUpsert(ctx, tx, dbsqlc.ApplicationFeesUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"balance_transactions": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.BalanceTransactionsUpsert(ctx, tx, dbsqlc.BalanceTransactionsUpsertParams(rows))
+	"balance_transactions": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.BalanceTransactionsUpsert(ctx, tx, dbsqlc.BalanceTransactionsUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"charges": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.ChargesUpsert(ctx, tx, dbsqlc.ChargesUpsertParams(rows))
+	"charges": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.ChargesUpsert(ctx, tx, dbsqlc.ChargesUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"checkout_sessions": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.CheckoutSessionsUpsert(ctx, tx, dbsqlc.CheckoutSessionsUpsertParams(rows))
+	"checkout_sessions": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.CheckoutSessionsUpsert(ctx, tx, dbsqlc.CheckoutSessionsUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"coupons": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.CouponsUpsert(ctx, tx, dbsqlc.CouponsUpsertParams(rows))
+	"coupons": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.CouponsUpsert(ctx, tx, dbsqlc.CouponsUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"credit_notes": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.CreditNotesUpsert(ctx, tx, dbsqlc.CreditNotesUpsertParams(rows))
+	"credit_notes": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.CreditNotesUpsert(ctx, tx, dbsqlc.CreditNotesUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"customers": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.CustomersUpsert(ctx, tx, dbsqlc.CustomersUpsertParams(rows))
+	"credit_note_line_items": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.CreditNoteLineItemsUpsert(ctx, tx, dbsqlc.CreditNoteLineItemsUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds, Parents: r.Parents,
+		})
 	},
-	"discounts": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.DiscountsUpsert(ctx, tx, dbsqlc.DiscountsUpsertParams(rows))
+	"customers": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.CustomersUpsert(ctx, tx, dbsqlc.CustomersUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"disputes": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.DisputesUpsert(ctx, tx, dbsqlc.DisputesUpsertParams(rows))
+	"discounts": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.DiscountsUpsert(ctx, tx, dbsqlc.DiscountsUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"files": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.FilesUpsert(ctx, tx, dbsqlc.FilesUpsertParams(rows))
+	"disputes": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.DisputesUpsert(ctx, tx, dbsqlc.DisputesUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"invoices": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.InvoicesUpsert(ctx, tx, dbsqlc.InvoicesUpsertParams(rows))
+	"files": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.FilesUpsert(ctx, tx, dbsqlc.FilesUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"invoiceitems": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.InvoiceitemsUpsert(ctx, tx, dbsqlc.InvoiceitemsUpsertParams(rows))
+	"invoices": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.InvoicesUpsert(ctx, tx, dbsqlc.InvoicesUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"payment_intents": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.PaymentIntentsUpsert(ctx, tx, dbsqlc.PaymentIntentsUpsertParams(rows))
+	"invoiceitems": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.InvoiceitemsUpsert(ctx, tx, dbsqlc.InvoiceitemsUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"payment_methods": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.PaymentMethodsUpsert(ctx, tx, dbsqlc.PaymentMethodsUpsertParams(rows))
+	"checkout_session_line_items": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.CheckoutSessionLineItemsUpsert(ctx, tx, dbsqlc.CheckoutSessionLineItemsUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds, Parents: r.Parents,
+		})
 	},
-	"payouts": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.PayoutsUpsert(ctx, tx, dbsqlc.PayoutsUpsertParams(rows))
+	"invoice_line_items": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.InvoiceLineItemsUpsert(ctx, tx, dbsqlc.InvoiceLineItemsUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds, Parents: r.Parents,
+		})
 	},
-	"plans": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.PlansUpsert(ctx, tx, dbsqlc.PlansUpsertParams(rows))
+	"payment_intents": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.PaymentIntentsUpsert(ctx, tx, dbsqlc.PaymentIntentsUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"prices": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.PricesUpsert(ctx, tx, dbsqlc.PricesUpsertParams(rows))
+	"payment_methods": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.PaymentMethodsUpsert(ctx, tx, dbsqlc.PaymentMethodsUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"products": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.ProductsUpsert(ctx, tx, dbsqlc.ProductsUpsertParams(rows))
+	"payouts": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.PayoutsUpsert(ctx, tx, dbsqlc.PayoutsUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"promotion_codes": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.PromotionCodesUpsert(ctx, tx, dbsqlc.PromotionCodesUpsertParams(rows))
+	"plans": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.PlansUpsert(ctx, tx, dbsqlc.PlansUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"radar_early_fraud_warnings": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.RadarEarlyFraudWarningsUpsert(ctx, tx, dbsqlc.RadarEarlyFraudWarningsUpsertParams(rows))
+	"prices": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.PricesUpsert(ctx, tx, dbsqlc.PricesUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"refunds": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.RefundsUpsert(ctx, tx, dbsqlc.RefundsUpsertParams(rows))
+	"products": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.ProductsUpsert(ctx, tx, dbsqlc.ProductsUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"reviews": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.ReviewsUpsert(ctx, tx, dbsqlc.ReviewsUpsertParams(rows))
+	"promotion_codes": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.PromotionCodesUpsert(ctx, tx, dbsqlc.PromotionCodesUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"setup_intents": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.SetupIntentsUpsert(ctx, tx, dbsqlc.SetupIntentsUpsertParams(rows))
+	"radar_early_fraud_warnings": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.RadarEarlyFraudWarningsUpsert(ctx, tx, dbsqlc.RadarEarlyFraudWarningsUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"subscriptions": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.SubscriptionsUpsert(ctx, tx, dbsqlc.SubscriptionsUpsertParams(rows))
+	"refunds": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.RefundsUpsert(ctx, tx, dbsqlc.RefundsUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"subscription_items": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.SubscriptionItemsUpsert(ctx, tx, dbsqlc.SubscriptionItemsUpsertParams(rows))
+	"reviews": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.ReviewsUpsert(ctx, tx, dbsqlc.ReviewsUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"subscription_schedules": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.SubscriptionSchedulesUpsert(ctx, tx, dbsqlc.SubscriptionSchedulesUpsertParams(rows))
+	"setup_intents": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.SetupIntentsUpsert(ctx, tx, dbsqlc.SetupIntentsUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"tax_ids": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.TaxIdsUpsert(ctx, tx, dbsqlc.TaxIdsUpsertParams(rows))
+	"subscriptions": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.SubscriptionsUpsert(ctx, tx, dbsqlc.SubscriptionsUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"tax_rates": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.TaxRatesUpsert(ctx, tx, dbsqlc.TaxRatesUpsertParams(rows))
+	"subscription_items": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.SubscriptionItemsUpsert(ctx, tx, dbsqlc.SubscriptionItemsUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
-	"transfers": func(ctx context.Context, tx dbsqlc.DBTX, rows ObjectRows) ([]string, error) {
-		return queries.TransfersUpsert(ctx, tx, dbsqlc.TransfersUpsertParams(rows))
+	"subscription_schedules": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.SubscriptionSchedulesUpsert(ctx, tx, dbsqlc.SubscriptionSchedulesUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
+	},
+	"tax_ids": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.TaxIdsUpsert(ctx, tx, dbsqlc.TaxIdsUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
+	},
+	"tax_rates": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.TaxRatesUpsert(ctx, tx, dbsqlc.TaxRatesUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
+	},
+	"transfers": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.TransfersUpsert(ctx, tx, dbsqlc.TransfersUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
 	},
 }

@@ -104,6 +104,22 @@ type StripeCheckoutSession struct {
 	UpdatedAt     time.Time
 }
 
+type StripeCheckoutSessionLineItem struct {
+	ID          string
+	Account     pgtype.Text
+	Livemode    bool
+	Deleted     bool
+	Parent      string
+	Price       pgtype.Text
+	Quantity    pgtype.Int8
+	AmountTotal pgtype.Int8
+	Currency    pgtype.Text
+	Data        []byte
+	StateAt     time.Time
+	LastEventID pgtype.Text
+	UpdatedAt   time.Time
+}
+
 type StripeCoupon struct {
 	ID          string
 	Account     pgtype.Text
@@ -137,6 +153,22 @@ type StripeCreditNote struct {
 	StateAt     time.Time
 	LastEventID pgtype.Text
 	UpdatedAt   time.Time
+}
+
+type StripeCreditNoteLineItem struct {
+	ID              string
+	Account         pgtype.Text
+	Livemode        bool
+	Deleted         bool
+	Parent          string
+	Type            pgtype.Text
+	InvoiceLineItem pgtype.Text
+	Amount          pgtype.Int8
+	Quantity        pgtype.Int8
+	Data            []byte
+	StateAt         time.Time
+	LastEventID     pgtype.Text
+	UpdatedAt       time.Time
 }
 
 type StripeCustomer struct {
@@ -252,6 +284,26 @@ type StripeInvoice struct {
 	StateAt         time.Time
 	LastEventID     pgtype.Text
 	UpdatedAt       time.Time
+}
+
+type StripeInvoiceLineItem struct {
+	ID           string
+	Account      pgtype.Text
+	Livemode     bool
+	Deleted      bool
+	Parent       string
+	Type         pgtype.Text
+	Price        pgtype.Text
+	Subscription pgtype.Text
+	Amount       pgtype.Int8
+	Currency     pgtype.Text
+	Quantity     pgtype.Int8
+	PeriodStart  pgtype.Timestamptz
+	PeriodEnd    pgtype.Timestamptz
+	Data         []byte
+	StateAt      time.Time
+	LastEventID  pgtype.Text
+	UpdatedAt    time.Time
 }
 
 type StripeInvoiceitem struct {

@@ -336,6 +336,91 @@ func (q *Queries) ChargesUpsert(ctx context.Context, db DBTX, arg ChargesUpsertP
 	return items, nil
 }
 
+const checkoutSessionLineItemsUpsert = `-- name: CheckoutSessionLineItemsUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id, u.parent
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS parent
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.checkout_session_line_items AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.checkout_session_line_items AS t (id, account, livemode, deleted, data, state_at, last_event_id, parent)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, parent FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        parent = excluded.parent,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
+`
+
+type CheckoutSessionLineItemsUpsertParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Deleteds     []bool
+	Datas        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+	Parents      []string
+}
+
+// CheckoutSessionLineItemsUpsert writes a batch of objects given as arrays, one element per
+// object and each id once. The WHERE clause is the version rule: a row is
+// replaced only by state at least as new as the state it holds (state_at),
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) CheckoutSessionLineItemsUpsert(ctx context.Context, db DBTX, arg CheckoutSessionLineItemsUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, checkoutSessionLineItemsUpsert,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Deleteds,
+		arg.Datas,
+		arg.StateAts,
+		arg.LastEventIds,
+		arg.Parents,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const checkoutSessionsUpsert = `-- name: CheckoutSessionsUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
@@ -479,6 +564,91 @@ func (q *Queries) CouponsUpsert(ctx context.Context, db DBTX, arg CouponsUpsertP
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const creditNoteLineItemsUpsert = `-- name: CreditNoteLineItemsUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id, u.parent
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS parent
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.credit_note_line_items AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.credit_note_line_items AS t (id, account, livemode, deleted, data, state_at, last_event_id, parent)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, parent FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        parent = excluded.parent,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
+`
+
+type CreditNoteLineItemsUpsertParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Deleteds     []bool
+	Datas        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+	Parents      []string
+}
+
+// CreditNoteLineItemsUpsert writes a batch of objects given as arrays, one element per
+// object and each id once. The WHERE clause is the version rule: a row is
+// replaced only by state at least as new as the state it holds (state_at),
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) CreditNoteLineItemsUpsert(ctx context.Context, db DBTX, arg CreditNoteLineItemsUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, creditNoteLineItemsUpsert,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Deleteds,
+		arg.Datas,
+		arg.StateAts,
+		arg.LastEventIds,
+		arg.Parents,
 	)
 	if err != nil {
 		return nil, err
@@ -884,6 +1054,91 @@ func (q *Queries) FilesUpsert(ctx context.Context, db DBTX, arg FilesUpsertParam
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const invoiceLineItemsUpsert = `-- name: InvoiceLineItemsUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id, u.parent
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS parent
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.invoice_line_items AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.invoice_line_items AS t (id, account, livemode, deleted, data, state_at, last_event_id, parent)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, parent FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        parent = excluded.parent,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
+`
+
+type InvoiceLineItemsUpsertParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Deleteds     []bool
+	Datas        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+	Parents      []string
+}
+
+// InvoiceLineItemsUpsert writes a batch of objects given as arrays, one element per
+// object and each id once. The WHERE clause is the version rule: a row is
+// replaced only by state at least as new as the state it holds (state_at),
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) InvoiceLineItemsUpsert(ctx context.Context, db DBTX, arg InvoiceLineItemsUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, invoiceLineItemsUpsert,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Deleteds,
+		arg.Datas,
+		arg.StateAts,
+		arg.LastEventIds,
+		arg.Parents,
 	)
 	if err != nil {
 		return nil, err

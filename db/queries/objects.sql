@@ -294,6 +294,50 @@ WHERE NOT prev.deleted
     AND prev.state_at = input.state_at
     AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
 
+-- name: CreditNoteLineItemsUpsert :many
+-- CreditNoteLineItemsUpsert writes a batch of objects given as arrays, one element per
+-- object and each id once. The WHERE clause is the version rule: a row is
+-- replaced only by state at least as new as the state it holds (state_at),
+-- and never once it is marked deleted. It returns the ids whose new state
+-- ties with the stored one: same state_at, written by another event.
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id, u.parent
+    FROM (
+        SELECT
+            unnest(@ids::text[]) AS id,
+            unnest(@accounts::text[]) AS account,
+            unnest(@livemodes::boolean[]) AS livemode,
+            unnest(@deleteds::boolean[]) AS deleted,
+            unnest(@datas::jsonb[]) AS data,
+            unnest(@state_ats::timestamptz[]) AS state_at,
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@parents::text[]) AS parent
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.credit_note_line_items AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.credit_note_line_items AS t (id, account, livemode, deleted, data, state_at, last_event_id, parent)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, parent FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        parent = excluded.parent,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+
 -- name: CustomersUpsert :many
 -- CustomersUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
@@ -538,6 +582,94 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+
+-- name: CheckoutSessionLineItemsUpsert :many
+-- CheckoutSessionLineItemsUpsert writes a batch of objects given as arrays, one element per
+-- object and each id once. The WHERE clause is the version rule: a row is
+-- replaced only by state at least as new as the state it holds (state_at),
+-- and never once it is marked deleted. It returns the ids whose new state
+-- ties with the stored one: same state_at, written by another event.
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id, u.parent
+    FROM (
+        SELECT
+            unnest(@ids::text[]) AS id,
+            unnest(@accounts::text[]) AS account,
+            unnest(@livemodes::boolean[]) AS livemode,
+            unnest(@deleteds::boolean[]) AS deleted,
+            unnest(@datas::jsonb[]) AS data,
+            unnest(@state_ats::timestamptz[]) AS state_at,
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@parents::text[]) AS parent
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.checkout_session_line_items AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.checkout_session_line_items AS t (id, account, livemode, deleted, data, state_at, last_event_id, parent)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, parent FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        parent = excluded.parent,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+
+-- name: InvoiceLineItemsUpsert :many
+-- InvoiceLineItemsUpsert writes a batch of objects given as arrays, one element per
+-- object and each id once. The WHERE clause is the version rule: a row is
+-- replaced only by state at least as new as the state it holds (state_at),
+-- and never once it is marked deleted. It returns the ids whose new state
+-- ties with the stored one: same state_at, written by another event.
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id, u.parent
+    FROM (
+        SELECT
+            unnest(@ids::text[]) AS id,
+            unnest(@accounts::text[]) AS account,
+            unnest(@livemodes::boolean[]) AS livemode,
+            unnest(@deleteds::boolean[]) AS deleted,
+            unnest(@datas::jsonb[]) AS data,
+            unnest(@state_ats::timestamptz[]) AS state_at,
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@parents::text[]) AS parent
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.invoice_line_items AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.invoice_line_items AS t (id, account, livemode, deleted, data, state_at, last_event_id, parent)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, parent FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        parent = excluded.parent,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
 )

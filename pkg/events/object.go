@@ -29,6 +29,9 @@ const (
 	HeaderFetchedAt = "Stripesync-Fetched-At"
 	// HeaderLivemode is "true" for live-mode objects.
 	HeaderLivemode = "Stripesync-Livemode"
+	// HeaderParent is the id of the object whose nested list held this one
+	// (Resource.Parent), for example the invoice of an invoice line item.
+	HeaderParent = "Stripesync-Parent"
 )
 
 // Object is a Stripe object as the API returned it, on its way to the
@@ -37,6 +40,9 @@ type Object struct {
 	Account   string
 	Livemode  bool
 	FetchedAt time.Time
+	// Parent is the id of the object whose nested list held this one, for
+	// the items of such lists.
+	Parent string
 	// Data is the object, verbatim.
 	Data []byte
 }
@@ -51,6 +57,9 @@ func (o Object) Msg(ref ObjectRef) *nats.Msg {
 	m.Header.Set(HeaderLivemode, strconv.FormatBool(o.Livemode))
 	if o.Account != "" {
 		m.Header.Set(HeaderAccount, o.Account)
+	}
+	if o.Parent != "" {
+		m.Header.Set(HeaderParent, o.Parent)
 	}
 	return m
 }
@@ -84,5 +93,5 @@ func ParseObjectMsg(subject string, h nats.Header, data []byte) (Object, ObjectR
 	if ref.ID == "" || (ref.Object != name && !ref.Deleted) {
 		return Object{}, ObjectRef{}, fmt.Errorf("%w: subject names %q, body is %q %q", ErrNotObject, name, ref.Object, ref.ID)
 	}
-	return Object{Account: h.Get(HeaderAccount), Livemode: livemode, FetchedAt: at, Data: data}, ref, nil
+	return Object{Account: h.Get(HeaderAccount), Livemode: livemode, FetchedAt: at, Parent: h.Get(HeaderParent), Data: data}, ref, nil
 }

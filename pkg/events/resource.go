@@ -13,6 +13,10 @@ type Resource struct {
 	// Stripe has no such endpoint for it (discounts, and tax ids, which live
 	// under their customer).
 	Path string
+	// Parent is set for items of a nested list (an invoice's lines): the
+	// object whose list holds them. Such a table has a parent column, filled
+	// from the message, because not every item names its parent itself.
+	Parent string
 }
 
 // Resources is the registry of the Stripe objects mirrored in relations of
@@ -29,12 +33,15 @@ var Resources = []Resource{
 	{Object: "checkout.session", Table: "checkout_sessions", Path: "/v1/checkout/sessions"},
 	{Object: "coupon", Table: "coupons", Path: "/v1/coupons"},
 	{Object: "credit_note", Table: "credit_notes", Path: "/v1/credit_notes"},
+	{Object: "credit_note_line_item", Table: "credit_note_line_items", Parent: "credit_note"},
 	{Object: "customer", Table: "customers", Path: "/v1/customers"},
 	{Object: "discount", Table: "discounts"},
 	{Object: "dispute", Table: "disputes", Path: "/v1/disputes"},
 	{Object: "file", Table: "files", Path: "/v1/files"},
 	{Object: "invoice", Table: "invoices", Path: "/v1/invoices"},
 	{Object: "invoiceitem", Table: "invoiceitems", Path: "/v1/invoiceitems"},
+	{Object: "item", Table: "checkout_session_line_items", Parent: "checkout.session"},
+	{Object: "line_item", Table: "invoice_line_items", Parent: "invoice"},
 	{Object: "payment_intent", Table: "payment_intents", Path: "/v1/payment_intents"},
 	{Object: "payment_method", Table: "payment_methods", Path: "/v1/payment_methods"},
 	{Object: "payout", Table: "payouts", Path: "/v1/payouts"},

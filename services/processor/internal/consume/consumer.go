@@ -205,7 +205,7 @@ func decode(m jetstream.Msg) (decoded, error) {
 		if !ok {
 			return decoded{}, fmt.Errorf("%w: %q is not a mirrored resource", events.ErrNotObject, ref.Object)
 		}
-		return decoded{object: &store.Fetched{Resource: res, Account: o.Account, Livemode: o.Livemode, Data: o.Data, At: o.FetchedAt}}, nil
+		return decoded{object: &store.Fetched{Resource: res, Account: o.Account, Livemode: o.Livemode, Parent: o.Parent, Data: o.Data, At: o.FetchedAt}}, nil
 	}
 	env, err := events.ParseEnvelope(m.Data())
 	if err != nil {

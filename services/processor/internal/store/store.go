@@ -171,6 +171,9 @@ func apply(ctx context.Context, tx pgx.Tx, b Batch) (Stats, error) {
 		if ref.ID == "" || ref.Object != f.Resource.Object {
 			return Stats{}, permanent(fmt.Errorf("fetched a %q %q, want a %s", ref.Object, ref.ID, f.Resource.Object))
 		}
+		if f.Resource.Parent != "" && f.Parent == "" {
+			return Stats{}, permanent(fmt.Errorf("%s %s: no parent %s", ref.Object, ref.ID, f.Resource.Parent))
+		}
 		keep(f.Resource, objectRow{
 			id:       ref.ID,
 			account:  f.Account,
@@ -178,6 +181,7 @@ func apply(ctx context.Context, tx pgx.Tx, b Batch) (Stats, error) {
 			deleted:  ref.Deleted,
 			data:     f.Data,
 			stateAt:  f.At,
+			parent:   f.Parent,
 		})
 	}
 	for _, table := range slices.Sorted(maps.Keys(latest)) {
@@ -191,6 +195,7 @@ func apply(ctx context.Context, tx pgx.Tx, b Batch) (Stats, error) {
 			r.Datas = append(r.Datas, o.data)
 			r.StateAts = append(r.StateAts, o.stateAt)
 			r.LastEventIds = append(r.LastEventIds, o.eventID)
+			r.Parents = append(r.Parents, o.parent)
 		}
 		tied, err := db.UpsertObjects(ctx, tx, table, r)
 		if err != nil {
@@ -222,6 +227,7 @@ type objectRow struct {
 	data     []byte
 	stateAt  time.Time
 	eventID  string
+	parent   string
 }
 
 // replacedBy is the version rule of the upsert queries, for two states of one
@@ -239,6 +245,9 @@ func (o objectRow) ties(next objectRow) bool {
 type Fetched struct {
 	Resource events.Resource
 	Account  string
+	// Parent is the id of the object whose nested list held this one; it is
+	// required for resources with a Parent.
+	Parent   string
 	Livemode bool
 	// Data is the response body, verbatim.
 	Data []byte

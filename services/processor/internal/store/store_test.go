@@ -317,4 +317,20 @@ func TestApply(t *testing.T) {
 		err = b.store.ApplyFetched(t.Context(), store.Fetched{Resource: res, Data: wrong, At: time.Now()})
 		require.True(t, store.IsPermanent(err), "a product is not a customer: %v", err)
 	})
+
+	t.Run("LineItemsKeepTheirParent", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		res, _ := events.ResourceFor("line_item")
+		line, err := json.Marshal(eventstest.Object(t, "line_item"))
+		require.NoError(t, err)
+		_, err = b.store.Apply(t.Context(), store.Batch{Objects: []store.Fetched{
+			{Resource: res, Parent: "in_parent", Data: line, At: base},
+		}})
+		require.NoError(t, err)
+		require.Equal(t, 1, count(t, b, "SELECT count(*) FROM stripe.invoice_line_items WHERE parent = 'in_parent'"))
+
+		_, err = b.store.Apply(t.Context(), store.Batch{Objects: []store.Fetched{{Resource: res, Data: line, At: base}}})
+		require.True(t, store.IsPermanent(err), "a line item without its invoice: %v", err)
+	})
 }
