@@ -1,13 +1,16 @@
-// Command syncer will backfill the mirror from the Stripe API and catch up on
-// missed events from Stripe's Events API (issue #3). Until then it only
-// states that, so the workspace, the Makefile and the images build it.
+// Command syncer backfills the mirror from the Stripe API and catches up on
+// missed events from Stripe's Events API. Everything it fetches goes through
+// the stream to the processor, the mirror's only writer.
+//
+//	syncer serve                                   backfills on a schedule and on request, events catch-up every few minutes
+//	syncer backfill [-resources a,b] [-account acct_…] [-since 2024-01-01|72h]
+//	syncer events [-since 24h] [-failed] [-type 'invoice.*'] [-ids evt_…,evt_…] [-account acct_…]
+//	syncer request [-resources a,b] [-account acct_…] [-since …]   asks a running syncer for a backfill
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -20,10 +23,4 @@ func main() {
 		fmt.Fprintln(os.Stderr, "syncer:", err)
 		os.Exit(1)
 	}
-}
-
-var errNotYet = errors.New("backfills and the Events API catch-up are not built yet (issue #3)")
-
-func run(_ context.Context, _ []string, _ func(string) string, _ io.Writer) error {
-	return errNotYet
 }

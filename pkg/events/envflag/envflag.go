@@ -21,13 +21,26 @@ func EnvName(name string) string {
 	return strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 }
 
-// Parse sets each flag of fs from its environment variable when that is set,
-// then parses args. Every value that does not parse is reported, naming the
-// variable or flag it came from.
+// envInUsage finds the variable a flag's usage names: "… (env NATS_URL)".
+var envInUsage = regexp.MustCompile(`\(env ([A-Z][A-Z0-9_]*)`)
+
+// Parse sets each flag of fs that names an environment variable in its usage
+// ("(env NATS_URL)", which must be EnvName of the flag) from that variable
+// when it is set, then parses args. Flags that name none (a command's own
+// options) come from args only. Every value that does not parse is
+// reported, naming the variable or flag it came from.
 func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
-		env := EnvName(f.Name)
+		m := envInUsage.FindStringSubmatch(f.Usage)
+		if m == nil {
+			return
+		}
+		env := m[1]
+		if env != EnvName(f.Name) {
+			errs = append(errs, fmt.Errorf("flag -%s documents env %s, want %s", f.Name, env, EnvName(f.Name)))
+			return
+		}
 		if v := getenv(env); v != "" {
 			if err := fs.Set(f.Name, v); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", env, err))

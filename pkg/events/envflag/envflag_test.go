@@ -14,11 +14,12 @@ func TestParse(t *testing.T) {
 	t.Parallel()
 	newFlags := func() (*flag.FlagSet, *string, *time.Duration) {
 		fs := flag.NewFlagSet("test", flag.ContinueOnError)
-		url := fs.String("nats-url", "default", "")
-		wait := fs.Duration("ack-wait", time.Second, "")
+		url := fs.String("nats-url", "default", "server (env NATS_URL)")
+		wait := fs.Duration("ack-wait", time.Second, "wait (env ACK_WAIT)")
+		fs.String("since", "", "a command's own option, from args only")
 		return fs, url, wait
 	}
-	env := map[string]string{"NATS_URL": "from-env", "ACK_WAIT": "5s"}
+	env := map[string]string{"NATS_URL": "from-env", "ACK_WAIT": "5s", "SINCE": "not a duration"}
 
 	fs, url, wait := newFlags()
 	require.NoError(t, envflag.Parse(fs, nil, func(k string) string { return env[k] }))

@@ -125,6 +125,7 @@ func (r *Refetcher) settle(ctx context.Context, t store.Tie) (outcome string, er
 		Livemode: t.Livemode,
 		Data:     obj.LastResponse.RawJSON,
 		At:       at,
+		Settles:  true,
 	})
 	if err != nil {
 		return "failed", fmt.Errorf("store %s %s: %w", t.Resource.Object, t.ID, err)

@@ -180,7 +180,7 @@ func apply(ctx context.Context, tx pgx.Tx, b Batch) (Stats, error) {
 			livemode: f.Livemode,
 			deleted:  ref.Deleted,
 			data:     f.Data,
-			stateAt:  f.At,
+			stateAt:  f.stateAt(),
 			parent:   f.Parent,
 		})
 	}
@@ -254,6 +254,23 @@ type Fetched struct {
 	// At is when the request was sent: the object's state is at least that
 	// new.
 	At time.Time
+	// Settles is true for a fetch made to settle a tie (see Stats.Ties),
+	// after the tied events were received: its state is newer than any event
+	// created up to At.
+	Settles bool
+}
+
+// stateAt dates a fetched object for the version rule. Events are dated to
+// the second, so an event of the second the request was sent in may be
+// newer or older than the response. A backfilled object is dated just
+// before that second: an event of that second or later replaces it, an
+// event of an earlier second cannot. A settling fetch was made after the
+// events it settles, so it keeps its exact time.
+func (f Fetched) stateAt() time.Time {
+	if f.Settles {
+		return f.At
+	}
+	return f.At.Truncate(time.Second).Add(-time.Microsecond)
 }
 
 // ApplyFetched stores one object fetched from the Stripe API under the

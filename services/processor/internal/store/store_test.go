@@ -300,7 +300,7 @@ func TestApply(t *testing.T) {
 		fetched, err := json.Marshal(eventstest.With(cus, map[string]any{"name": "Fetched"}))
 		require.NoError(t, err)
 		require.NoError(t, b.store.ApplyFetched(t.Context(), store.Fetched{
-			Resource: res, Data: fetched, At: base.Add(1500 * time.Millisecond),
+			Resource: res, Data: fetched, At: base.Add(1500 * time.Millisecond), Settles: true,
 		}))
 		got, _ := getRow(t, b, "customers", cus["id"].(string))
 		require.Equal(t, "Fetched", got.Data["name"])
@@ -332,5 +332,28 @@ func TestApply(t *testing.T) {
 
 		_, err = b.store.Apply(t.Context(), store.Batch{Objects: []store.Fetched{{Resource: res, Data: line, At: base}}})
 		require.True(t, store.IsPermanent(err), "a line item without its invoice: %v", err)
+	})
+
+	t.Run("BackfilledStateYieldsToEventsOfItsSecond", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		cus := eventstest.Object(t, "customer")
+		res, _ := events.ResourceFor("customer")
+		fetched, err := json.Marshal(eventstest.With(cus, map[string]any{"name": "Backfilled"}))
+		require.NoError(t, err)
+		fetchedAt := base.Add(1500 * time.Millisecond)
+		require.NoError(t, b.store.ApplyFetched(t.Context(), store.Fetched{Resource: res, Data: fetched, At: fetchedAt}))
+
+		earlier := eventstest.NewEvent("evt_earlier_second", "customer.updated", eventstest.With(cus, map[string]any{"name": "Earlier"}))
+		earlier.Created = base // the second before the fetch: the response includes it
+		apply(t, b, event(t, earlier))
+		got, _ := getRow(t, b, "customers", cus["id"].(string))
+		require.Equal(t, "Backfilled", got.Data["name"])
+
+		same := eventstest.NewEvent("evt_same_second", "customer.updated", eventstest.With(cus, map[string]any{"name": "Same second"}))
+		same.Created = base.Add(time.Second) // may be after the fetch: it wins
+		apply(t, b, event(t, same))
+		got, _ = getRow(t, b, "customers", cus["id"].(string))
+		require.Equal(t, "Same second", got.Data["name"])
 	})
 }

@@ -1,0 +1,91 @@
+package fakestripe
+
+// The accessors below read the fake's state directly, as ground truth for
+// tests and benchmarks. accountID "" means the platform.
+
+// ConnectedAccounts returns the connected accounts' ids, newest first.
+func (s *Server) ConnectedAccounts() []string {
+	return s.IDs("", "account")
+}
+
+// IDs returns the ids of all live objects of a top-level type in list order
+// (newest first), hidden ones included: canceled subscriptions, events older
+// than 30 days. It returns nil for an unknown account.
+func (s *Server) IDs(accountID, object string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.account(accountID)
+	if a == nil {
+		return nil
+	}
+	recs := a.list(object, "").all()
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.id
+	}
+	return ids
+}
+
+// ChildIDs returns the ids of the children of parentID in list order: the
+// lines of an invoice ("line_item"), the items of a subscription, the
+// payment methods of a customer.
+func (s *Server) ChildIDs(accountID, object, parentID string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.account(accountID)
+	if a == nil {
+		return nil
+	}
+	var ids []string
+	for _, r := range a.list(object, parentID).all() {
+		ids = append(ids, r.id)
+	}
+	return ids
+}
+
+// Object returns a deep copy of an object as GET would render it, nested
+// lists included, and whether it exists (deleted objects do not).
+func (s *Server) Object(accountID, object, id string) (map[string]any, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.account(accountID)
+	if a == nil {
+		return nil, false
+	}
+	r := a.get(object, id)
+	if r == nil || r.deleted {
+		return nil, false
+	}
+	m, err := a.render(r, nil)
+	if err != nil {
+		return nil, false
+	}
+	return copyMap(m), true
+}
+
+// Objects counts the live objects of the account by type:
+// a quick inventory for benchmarks and demos.
+func (s *Server) Objects(accountID string) map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.account(accountID)
+	if a == nil {
+		return nil
+	}
+	out := map[string]int{}
+	for _, r := range a.records {
+		if !r.deleted {
+			out[r.object]++
+		}
+	}
+	return out
+}
+
+// account returns the account by id ("" for the platform), or nil. Callers
+// hold s.mu.
+func (s *Server) account(id string) *account {
+	if id == "" {
+		return s.platform
+	}
+	return s.accounts[id]
+}

@@ -1,0 +1,52 @@
+// Package fakestripe is a stateful fake of the Stripe API, served over real
+// HTTP, for the syncer's tests, demos and benchmarks. It holds accounts in
+// memory and answers the read endpoints a sync engine uses the way
+// api.stripe.com does (API version 2023-10-16, the one stripe-go v76 pins),
+// so that stripe-go's real client and iterators run against it unchanged.
+//
+// Serve it with Start in tests, or httptest.NewServer(s) / an http.Server
+// anywhere else, and point stripe-go at its URL:
+//
+//	s := fakestripe.New(fakestripe.Options{RateLimit: 25})
+//	if err := fakestripe.Seed(s, fakestripe.SeedOptions{Customers: 100, ConnectedAccounts: 2}); err != nil { … }
+//	url := s.Start(t) // or: srv := httptest.NewServer(s); defer srv.Close(); url := srv.URL
+//	backend := stripe.GetBackendWithConfig(stripe.APIBackend, &stripe.BackendConfig{URL: stripe.String(url)})
+//	api := client.New(fakestripe.TestKey, &stripe.Backends{API: backend})
+//
+// NewAPI does the last two lines with logging off.
+//
+// What behaves like Stripe:
+//
+//   - Lists (https://docs.stripe.com/api/pagination): newest first (created
+//     descending, ties by id descending), limit 1–100 (default 10),
+//     starting_after / ending_before by object id, created and created[gt|gte|lt|lte],
+//     has_more and url; per-endpoint equality filters (customer, status…);
+//     unknown parameters refused with 400.
+//   - Hidden by default: canceled subscriptions (status=canceled|ended|all
+//     shows them); payment methods need customer; tax ids live under a
+//     customer; events older than 30 days are gone.
+//   - Nested lists (invoice lines, subscription items, credit note lines)
+//     carry the first 10 items, has_more, total_count and the url that pages
+//     the rest. charge.refunds and checkout session line_items appear only
+//     when expanded. expand[] works one level deep on id fields.
+//   - Stripe-Account scopes a request to a connected account (403
+//     account_invalid for others). A Bearer (or basic auth) sk_test_/rk_test_
+//     key is required (401 otherwise).
+//   - Rate limits: a token bucket, plus injectable 429 storms. Like Stripe,
+//     a rate-limited request gets 429, code rate_limit, type
+//     invalid_request_error and Stripe-Rate-Limited-Reason; stripe-go does
+//     NOT retry those, only 429 lock_timeout (LockTimeoutFunc), so callers
+//     back off and resume from their cursor.
+//   - Mutations (Create, Update, Mutate, MutateAs, Delete and helpers) change
+//     state and record the event Stripe would send (customer.updated with
+//     previous_attributes, customer.subscription.deleted, product.deleted),
+//     which GET /v1/events lists (type with * wildcards, types[],
+//     delivery_success, created) and which is POSTed, signed with the
+//     webhook secret, to Options.WebhookURL. DropWebhookFunc loses deliveries
+//     on purpose, so a test can repair them from /v1/events.
+//
+// What it does not do: POST/DELETE over HTTP (mutations are Go methods),
+// search endpoints, idempotency keys, webhook retries, test clocks, deeper
+// expansions, totals with taxes and discounts applied, and the many endpoints
+// a mirror does not read.
+package fakestripe

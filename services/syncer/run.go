@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stripesync/stripesync/pkg/events"
+	"github.com/stripesync/stripesync/pkg/events/envflag"
+	"github.com/stripesync/stripesync/services/syncer/internal/backfill"
+	"github.com/stripesync/stripesync/services/syncer/internal/catchup"
+	"github.com/stripesync/stripesync/services/syncer/internal/stripeapi"
+)
+
+const usage = `usage: syncer <command> [flags]
+
+commands:
+  serve      backfill on a schedule and on request; catch up on events every few minutes
+  backfill   backfill once, exiting when every object is on the stream (non-zero if any part failed)
+  events     publish events from Stripe's Events API
+  request    ask a running syncer for a backfill
+
+"syncer <command> -h" lists a command's flags.`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(usage)
+	}
+	cmd, args := args[0], args[1:]
+	var cfg config
+	fs := flag.NewFlagSet("syncer "+cmd, flag.ContinueOnError)
+	bindConfig(fs, &cfg)
+	switch cmd {
+	case "serve":
+		if err := parse(fs, args, getenv, &cfg, true); err != nil {
+			return err
+		}
+		return serve(ctx, cfg, stdout)
+	case "backfill":
+		resources := fs.String("resources", "", "relations to backfill, comma separated (customers,invoice_line_items,…); default all")
+		account := fs.String("account", "", "only this connected account; default the platform and every connected account")
+		since := fs.String("since", "", "only objects created since: a date, an RFC 3339 time or a duration (72h)")
+		if err := parse(fs, args, getenv, &cfg, true); err != nil {
+			return err
+		}
+		t, err := parseSince(*since, time.Now())
+		if err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+		return backfillOnce(ctx, cfg, backfill.Request{Resources: splitList(*resources), Account: *account, Since: t}, stdout)
+	case "events":
+		since := fs.String("since", "24h", "events created since: a duration (24h), a date or an RFC 3339 time; Stripe keeps 30 days")
+		failed := fs.Bool("failed", false, "only events whose delivery has not succeeded")
+		types := fs.String("type", "", "event types, comma separated; one may end in .* (invoice.*)")
+		ids := fs.String("ids", "", "these events only, comma separated")
+		account := fs.String("account", "", "a connected account's events; default the platform's")
+		if err := parse(fs, args, getenv, &cfg, true); err != nil {
+			return err
+		}
+		t, err := parseSince(*since, time.Now())
+		if err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+		return eventsOnce(ctx, cfg, catchup.Options{Since: t, Failed: *failed, Types: splitList(*types), IDs: splitList(*ids), Account: *account}, stdout)
+	case "request":
+		resources := fs.String("resources", "", "relations to backfill, comma separated; default all")
+		account := fs.String("account", "", "only this connected account")
+		since := fs.String("since", "", "only objects created since")
+		if err := parse(fs, args, getenv, &cfg, false); err != nil {
+			return err
+		}
+		t, err := parseSince(*since, time.Now())
+		if err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+		return request(ctx, cfg, backfill.Request{Resources: splitList(*resources), Account: *account, Since: t}, stdout)
+	default:
+		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	}
+}
+
+func parse(fs *flag.FlagSet, args []string, getenv func(string) string, cfg *config, needKey bool) error {
+	if err := envflag.Parse(fs, args, getenv); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.validate(needKey); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
+// deps are the connections every command that talks to Stripe needs.
+type deps struct {
+	log     *slog.Logger
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	kv      jetstream.KeyValue
+	limiter *stripeapi.Limiter
+	api     *stripeapi.Client
+}
+
+func connect(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) {
+	nc, err := events.Connect(cfg.NATSURL, "stripesync-syncer", log)
+	if err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := events.EnsureStream(dctx, js, cfg.Stream); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	kv, err := js.CreateOrUpdateKeyValue(dctx, backfill.KeyValueConfig())
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("checkpoint bucket: %w", err)
+	}
+	lim := stripeapi.NewLimiter(cfg.RateLimit, max(1, int(cfg.RateLimit/10)))
+	return &deps{
+		log: log, nc: nc, js: js, kv: kv, limiter: lim,
+		api: stripeapi.New(cfg.StripeAPIBase, string(cfg.StripeAPIKey), lim, log),
+	}, nil
+}
+
+func (d *deps) close() {
+	if err := d.nc.Drain(); err != nil {
+		d.log.Warn("drain nats", "err", err)
+	}
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: cfg.LogLevel}))
+}
+
+func backfillOnce(ctx context.Context, cfg config, req backfill.Request, stdout io.Writer) error {
+	// The progress display takes stdout when it is a terminal; logs go there
+	// otherwise.
+	display := newDisplay(stdout)
+	log := newLogger(cfg, display.logWriter())
+	log.Info("starting", "config", &cfg)
+	d, err := connect(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	progress := backfill.NewProgress()
+	engine := backfill.New(log, d.api, d.js, d.kv, backfill.Config{Livemode: cfg.livemode(), Concurrency: cfg.Concurrency}, progress)
+	stop := display.start(progress, d.limiter, log)
+	start := time.Now()
+	err = engine.Run(ctx, req)
+	stop()
+	total := int64(0)
+	for _, n := range progress.Snapshot() {
+		total += n
+	}
+	log.Info("backfill finished", "run", req.RunID(), "objects", total, "requests", d.limiter.Requests(),
+		"rate_limited", d.limiter.RateLimited(), "seconds", time.Since(start).Seconds(), "err", err)
+	return err
+}
+
+func eventsOnce(ctx context.Context, cfg config, opts catchup.Options, stdout io.Writer) error {
+	log := newLogger(cfg, stdout)
+	d, err := connect(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	res, err := catchup.Run(ctx, log, d.api, d.js, opts)
+	log.Info("events published", "count", res.Published, "newest", res.Newest, "err", err)
+	return err
+}
+
+// request asks a running syncer for a backfill and waits for it to be queued.
+func request(ctx context.Context, cfg config, req backfill.Request, stdout io.Writer) error {
+	log := newLogger(cfg, io.Discard)
+	nc, err := events.Connect(cfg.NATSURL, "stripesync-syncer-request", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	reply, err := nc.RequestWithContext(rctx, events.SyncRequestSubject, body)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return errors.New("no syncer is serving sync requests: start one with syncer serve")
+	}
+	if err != nil {
+		return fmt.Errorf("sync request: %w", err)
+	}
+	fmt.Fprintf(stdout, "%s\n", reply.Data)
+	return nil
+}

@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stripesync/stripesync/db/dbtest"
+	"github.com/stripesync/stripesync/pkg/events"
+	"github.com/stripesync/stripesync/pkg/events/eventstest"
+	"github.com/stripesync/stripesync/services/syncer/internal/fakestripe"
+)
+
+// processorBin is the processor, built once: the syncer's objects reach
+// PostgreSQL only through it, and these tests check PostgreSQL.
+var processorBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "syncer-test-")
+	if err != nil {
+		panic(err)
+	}
+	processorBin = filepath.Join(dir, "processor")
+	build := exec.Command("go", "build", "-o", processorBin, "github.com/stripesync/stripesync/services/processor")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build processor:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type testBundle struct {
+	fake    *fakestripe.Server
+	nats    *eventstest.Server
+	js      jetstream.JetStream
+	pool    *pgxpool.Pool
+	dbURL   string
+	env     map[string]string
+	started bool
+}
+
+func setup(t *testing.T, opts fakestripe.Options, seed fakestripe.SeedOptions) *testBundle {
+	t.Helper()
+	fake := fakestripe.New(opts)
+	seed.RandSeed = 7
+	require.NoError(t, fakestripe.Seed(fake, seed))
+	url := fake.Start(t)
+	ns := eventstest.RunServer(t)
+	nc, err := nats.Connect(ns.ClientURL())
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	dbURL := dbtest.NewURL(t)
+	pool, err := pgxpool.New(context.Background(), dbURL)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	return &testBundle{
+		fake: fake, nats: ns, js: js, pool: pool, dbURL: dbURL,
+		env: map[string]string{
+			"STRIPE_API_KEY":     fakestripe.TestKey,
+			"STRIPE_API_BASE":    url,
+			"NATS_URL":           ns.ClientURL(),
+			"SYNCER_RATE_LIMIT":  "1000",
+			"SYNCER_CONCURRENCY": "8",
+			"LOG_LEVEL":          "info",
+		},
+	}
+}
+
+func (b *testBundle) syncer(ctx context.Context, t *testing.T, args ...string) error {
+	t.Helper()
+	return run(ctx, args, func(k string) string { return b.env[k] }, t.Output())
+}
+
+// startProcessor runs the processor binary until the test ends.
+func (b *testBundle) startProcessor(t *testing.T) {
+	t.Helper()
+	if b.started {
+		return
+	}
+	b.started = true
+	cmd := exec.Command(processorBin)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+b.dbURL, "NATS_URL="+b.nats.ClientURL(),
+		"PROCESSOR_ADDR="+freeAddr(t), "LOG_LEVEL=warn")
+	cmd.Stdout, cmd.Stderr = t.Output(), t.Output()
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	})
+}
+
+// applied waits until the processor has applied everything on the stream.
+func (b *testBundle) applied(t *testing.T) {
+	t.Helper()
+	b.startProcessor(t)
+	require.Eventually(t, func() bool {
+		c, err := b.js.Consumer(t.Context(), events.StreamName, events.ConsumerName)
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(t.Context())
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+	}, 60*time.Second, 50*time.Millisecond)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// ids returns the ids in a relation for one account ("" the platform).
+func (b *testBundle) ids(t *testing.T, table, account string, where string, args ...any) []string {
+	t.Helper()
+	q := "SELECT id FROM stripe." + table + " WHERE account IS NOT DISTINCT FROM NULLIF($1, '')"
+	if where != "" {
+		q += " AND " + where
+	}
+	rows, err := b.pool.Query(t.Context(), q, append([]any{account}, args...)...)
+	require.NoError(t, err)
+	var ids []string
+	for rows.Next() {
+		var id string
+		require.NoError(t, rows.Scan(&id))
+		ids = append(ids, id)
+	}
+	require.NoError(t, rows.Err())
+	sort.Strings(ids)
+	return ids
+}
+
+func sorted(ids []string) []string {
+	out := append([]string(nil), ids...)
+	sort.Strings(out)
+	return out
+}
+
+// topLevel are the resources with a list of their own, by Stripe object.
+var topLevel = map[string]string{
+	"customer": "customers", "product": "products", "price": "prices", "plan": "plans", "coupon": "coupons",
+	"promotion_code": "promotion_codes", "subscription": "subscriptions", "subscription_schedule": "subscription_schedules",
+	"invoice": "invoices", "invoiceitem": "invoiceitems", "credit_note": "credit_notes", "charge": "charges",
+	"refund": "refunds", "dispute": "disputes", "payment_intent": "payment_intents", "setup_intent": "setup_intents",
+	"checkout.session": "checkout_sessions", "tax_rate": "tax_rates", "payout": "payouts", "transfer": "transfers",
+	"balance_transaction": "balance_transactions", "application_fee": "application_fees",
+	"radar.early_fraud_warning": "radar_early_fraud_warnings", "review": "reviews", "file": "files",
+}
+
+// requireComplete checks that the mirror holds exactly the fake's objects,
+// whole, for the platform and every connected account.
+func (b *testBundle) requireComplete(t *testing.T) {
+	t.Helper()
+	accounts := append([]string{""}, b.fake.ConnectedAccounts()...)
+	require.Equal(t, sorted(b.fake.ConnectedAccounts()), b.ids(t, "accounts", "", ""))
+	for _, acct := range accounts {
+		for object, table := range topLevel {
+			want := sorted(b.fake.IDs(acct, object))
+			require.Equal(t, want, b.ids(t, table, acct, ""), "%s of account %q", table, acct)
+		}
+		// Nested lists, paged to their end.
+		for _, inv := range b.fake.IDs(acct, "invoice") {
+			require.Equal(t, sorted(b.fake.ChildIDs(acct, "line_item", inv)), b.ids(t, "invoice_line_items", acct, "parent = $2", inv), "lines of %s", inv)
+		}
+		for _, sub := range b.fake.IDs(acct, "subscription") {
+			require.Equal(t, sorted(b.fake.ChildIDs(acct, "subscription_item", sub)), b.ids(t, "subscription_items", acct, "subscription = $2", sub), "items of %s", sub)
+		}
+		for _, cus := range b.fake.IDs(acct, "customer") {
+			require.Equal(t, sorted(b.fake.ChildIDs(acct, "payment_method", cus)), b.ids(t, "payment_methods", acct, "customer = $2", cus), "payment methods of %s", cus)
+			require.Equal(t, sorted(b.fake.ChildIDs(acct, "tax_id", cus)), b.ids(t, "tax_ids", acct, "customer = $2", cus), "tax ids of %s", cus)
+		}
+		for _, cn := range b.fake.IDs(acct, "credit_note") {
+			require.Equal(t, sorted(b.fake.ChildIDs(acct, "credit_note_line_item", cn)), b.ids(t, "credit_note_line_items", acct, "parent = $2", cn), "lines of %s", cn)
+		}
+		for _, cs := range b.fake.IDs(acct, "checkout.session") {
+			require.Equal(t, sorted(b.fake.ChildIDs(acct, "item", cs)), b.ids(t, "checkout_session_line_items", acct, "parent = $2", cs), "line items of %s", cs)
+		}
+	}
+	// Contents: each object as the API renders it.
+	for object, table := range topLevel {
+		for _, id := range b.fake.IDs("", object) {
+			want, ok := b.fake.Object("", object, id)
+			require.True(t, ok)
+			var data []byte
+			require.NoError(t, b.pool.QueryRow(t.Context(), "SELECT data FROM stripe."+table+" WHERE id = $1", id).Scan(&data))
+			wantJSON, err := json.Marshal(want)
+			require.NoError(t, err)
+			require.JSONEq(t, string(wantJSON), string(data), "%s %s", table, id)
+		}
+	}
+}
+
+func TestBackfill(t *testing.T) {
+	t.Parallel()
+
+	t.Run("SeededAccountEndsUpCompleteInPostgres", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, fakestripe.Options{}, fakestripe.SeedOptions{Customers: 40, ConnectedAccounts: 2, ConnectedCustomers: 8})
+		require.NoError(t, b.syncer(t.Context(), t, "backfill"))
+		b.applied(t)
+		b.requireComplete(t)
+
+		// The hard cases are there: canceled subscriptions, long invoices.
+		require.NotZero(t, len(b.ids(t, "subscriptions", "", "status = 'canceled'")))
+		var longest int
+		require.NoError(t, b.pool.QueryRow(t.Context(),
+			"SELECT max(n) FROM (SELECT count(*) AS n FROM stripe.invoice_line_items GROUP BY parent) AS c").Scan(&longest))
+		require.Greater(t, longest, 10)
+	})
+
+	t.Run("RateLimitStormsSlowItDownButLoseNothing", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, fakestripe.Options{Force429Func: fakestripe.StormFunc(40, 6)}, fakestripe.SeedOptions{Customers: 15, ConnectedAccounts: 1, ConnectedCustomers: 3})
+		require.NoError(t, b.syncer(t.Context(), t, "backfill"))
+		require.NotZero(t, b.fake.Stats().RateLimited)
+		b.applied(t)
+		b.requireComplete(t)
+	})
+
+	t.Run("KilledBackfillResumesWithoutStartingOver", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, fakestripe.Options{Latency: 2 * time.Millisecond}, fakestripe.SeedOptions{Customers: 60})
+		b.env["SYNCER_CONCURRENCY"] = "2"
+		// Kill it once part of the account is on the stream.
+		ctx, cancel := context.WithCancel(t.Context())
+		stream, err := b.js.Stream(t.Context(), events.StreamName)
+		if err != nil { // the syncer creates the stream
+			stream = nil
+		}
+		go func() {
+			for ctx.Err() == nil {
+				if stream == nil {
+					stream, _ = b.js.Stream(ctx, events.StreamName)
+				} else if info, err := stream.Info(ctx); err == nil && info.State.Msgs > 300 {
+					cancel()
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+		err = b.syncer(ctx, t, "backfill")
+		cancel()
+		require.ErrorContains(t, err, "incomplete")
+		firstRun := b.fake.Stats().Requests
+
+		require.NoError(t, b.syncer(t.Context(), t, "backfill"))
+		secondRun := b.fake.Stats().Requests - firstRun
+		b.applied(t)
+		b.requireComplete(t)
+
+		// A fresh run of the same account, for comparison.
+		fresh := setup(t, fakestripe.Options{}, fakestripe.SeedOptions{Customers: 60})
+		require.NoError(t, fresh.syncer(t.Context(), t, "backfill"))
+		require.Less(t, secondRun, fresh.fake.Stats().Requests, "the resumed run started over")
+	})
+}
+
+func TestEventsCatchUpRepairsADroppedWebhook(t *testing.T) {
+	t.Parallel()
+	var dropped fakestripe.Event
+	b := setup(t, fakestripe.Options{
+		WebhookURL:      "http://" + freeAddr(t) + "/nobody", // deliveries fail or are dropped
+		DropWebhookFunc: func(ev fakestripe.Event) bool { dropped = ev; return true },
+	}, fakestripe.SeedOptions{Customers: 3})
+	require.NoError(t, b.syncer(t.Context(), t, "backfill", "-resources", "customers"))
+	b.applied(t)
+
+	cus := b.fake.IDs("", "customer")[0]
+	_, err := b.fake.UpdateCustomer("", cus, map[string]any{"name": "Renamed while the endpoint was down"})
+	require.NoError(t, err)
+	require.NotEmpty(t, dropped.ID)
+
+	require.NoError(t, b.syncer(t.Context(), t, "events", "-since", "1h", "-failed"))
+	b.applied(t)
+	var name string
+	require.NoError(t, b.pool.QueryRow(t.Context(), "SELECT data->>'name' FROM stripe.customers WHERE id = $1", cus).Scan(&name))
+	require.Equal(t, "Renamed while the endpoint was down", name)
+	var n int
+	require.NoError(t, b.pool.QueryRow(t.Context(), "SELECT count(*) FROM stripe.events WHERE id = $1", dropped.ID).Scan(&n))
+	require.Equal(t, 1, n)
+}
+
+func TestUsageAndConfigErrors(t *testing.T) {
+	t.Parallel()
+	env := func(k string) string { return map[string]string{"STRIPE_API_KEY": "sk_test_x"}[k] }
+	require.ErrorContains(t, run(t.Context(), nil, env, io.Discard), "usage")
+	require.ErrorContains(t, run(t.Context(), []string{"dance"}, env, io.Discard), "unknown command")
+	require.ErrorContains(t, run(t.Context(), []string{"backfill"}, func(string) string { return "" }, io.Discard), "STRIPE_API_KEY")
+	require.ErrorContains(t, run(t.Context(), []string{"backfill", "-since", "last tuesday"}, env, io.Discard), "since")
+	require.ErrorContains(t, run(t.Context(), []string{"backfill", "-resources", "unicorns"}, env, io.Discard), "unicorns")
+}
+
+var _ = http.StatusOK
