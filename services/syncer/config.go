@@ -97,7 +97,9 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	if d, err := time.ParseDuration(s); err == nil {
-		return now.Add(-d), nil
+		// To the hour, so that running the same command again within the
+		// hour is the same request, and resumes it (backfill.Request.RunID).
+		return now.Add(-d).Truncate(time.Hour), nil
 	}
 	for _, layout := range []string{time.RFC3339, time.DateOnly} {
 		if t, err := time.Parse(layout, s); err == nil {

@@ -31,6 +31,7 @@ import (
 	gojson "github.com/goccy/go-json"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stripe/stripe-go/v76/form"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/services/syncer/internal/stripeapi"
@@ -305,16 +306,26 @@ func (r *runner) split(ctx context.Context, t *task, pg *stripeapi.Page, fv *for
 // publishPage publishes a page's objects, the items of their nested lists
 // and their embedded objects, and returns once JetStream stored them all.
 func (r *runner) publishPage(ctx context.Context, t *task, rule Rule, pg *stripeapi.Page) (int64, error) {
-	p := publisher{runner: r, account: t.Account}
-	for _, it := range pg.Items {
-		if rule.PerCustomer {
-			// The page lists customers; the rule's objects are theirs.
-			path := fmt.Sprintf(rule.Path, url.PathEscape(it.ID))
-			if err := p.listAll(ctx, path, nil, "", ""); err != nil {
-				return 0, err
-			}
-			continue
+	p := &publisher{runner: r, account: t.Account}
+	if rule.PerCustomer {
+		// The page lists customers; the rule's objects are theirs, one short
+		// list per customer, listed several at once to keep the rate used.
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(perParentConcurrency)
+		for _, it := range pg.Items {
+			g.Go(func() error {
+				return p.listAll(gctx, fmt.Sprintf(rule.Path, url.PathEscape(it.ID)), nil, "", "")
+			})
 		}
+		if err := g.Wait(); err != nil {
+			return 0, err
+		}
+		return p.wait(ctx)
+	}
+	// Nested lists that need requests are paged several at once.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(perParentConcurrency)
+	for _, it := range pg.Items {
 		if err := p.publish(it.ID, it.Object, "", it.Raw, pg.FetchedAt); err != nil {
 			return 0, err
 		}
@@ -331,23 +342,32 @@ func (r *runner) publishPage(ctx context.Context, t *task, rule Rule, pg *stripe
 			}
 		}
 		for _, n := range rule.Nested {
-			if err := p.nested(ctx, it.ID, n, fields[n.Field], pg.FetchedAt); err != nil {
-				return 0, err
-			}
+			g.Go(func() error { return p.nested(gctx, it.ID, n, fields[n.Field], pg.FetchedAt) })
 		}
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
 	}
 	return p.wait(ctx)
 }
+
+// perParentConcurrency bounds the lists of one page's objects (a customer's
+// payment methods, the rest of an invoice's lines) fetched at once.
+const perParentConcurrency = 16
 
 // publisher publishes the objects of one page and waits for them.
 type publisher struct {
 	*runner
 	account string
+
+	mu      sync.Mutex
 	futures []jetstream.PubAckFuture
 	count   int64
 }
 
 func (p *publisher) publish(id, object, parent string, raw []byte, at time.Time) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	res, ok := events.ResourceFor(object)
 	if !ok {
 		return fmt.Errorf("%s %s: not a mirrored resource", object, id)

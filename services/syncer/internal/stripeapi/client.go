@@ -84,10 +84,13 @@ func (c *Client) List(ctx context.Context, path string, p ListParams, page func(
 		params.StartingAfter = stripe.String(p.StartingAfter)
 	}
 	var pageErr error
+	// On an error the iterator gets an empty page, so that it stops rather
+	// than page on from a page it never saw.
+	stop := func(err error) ([]any, stripe.ListContainer, error) { return nil, &Page{}, err }
 	it := stripe.GetIter(params, func(sp *stripe.Params, fv *form.Values) ([]any, stripe.ListContainer, error) {
 		pg := &Page{}
 		if pageErr != nil {
-			return nil, pg, pageErr
+			return stop(pageErr)
 		}
 		if len(p.Filters) > 0 { // once: the iterator keeps fv across pages
 			for k, vs := range p.Filters {
@@ -99,7 +102,7 @@ func (c *Client) List(ctx context.Context, path string, p ListParams, page func(
 		}
 		pg.FetchedAt = time.Now()
 		if err := c.backend.CallRaw(http.MethodGet, path, c.key, fv, sp, pg); err != nil {
-			return nil, pg, fmt.Errorf("list %s: %w", path, err)
+			return stop(fmt.Errorf("list %s: %w", path, err))
 		}
 		items := make([]any, len(pg.Data))
 		for i, raw := range pg.Data {
@@ -109,7 +112,7 @@ func (c *Client) List(ctx context.Context, path string, p ListParams, page func(
 				Created int64  `json:"created"`
 			}
 			if err := gojson.Unmarshal(raw, &ref); err != nil {
-				return nil, pg, fmt.Errorf("list %s: item %d: %w", path, i, err)
+				return stop(fmt.Errorf("list %s: item %d: %w", path, i, err))
 			}
 			item := &Item{ID: ref.ID, Object: ref.Object, Created: ref.Created, Raw: raw}
 			pg.Items = append(pg.Items, item)
@@ -117,7 +120,7 @@ func (c *Client) List(ctx context.Context, path string, p ListParams, page func(
 		}
 		if err := page(pg, fv); err != nil {
 			pageErr = err
-			return nil, pg, err
+			return stop(err)
 		}
 		return items, pg, nil
 	})

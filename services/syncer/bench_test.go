@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stripesync/stripesync/pkg/events"
+	"github.com/stripesync/stripesync/pkg/events/eventstest"
+	"github.com/stripesync/stripesync/services/syncer/internal/fakestripe"
+)
+
+// BenchmarkBackfill backfills a large seeded account from the fake Stripe API
+// with Stripe's live-mode rate limit (100 requests/s) and a realistic list
+// latency, and reports objects/s beside the ceiling: the syncer's configured
+// rate × 100 objects per page. Run it with
+//
+//	go test -run '^$' -bench Backfill -benchtime 1x ./services/syncer/
+//
+// Resources with an account-wide list can reach the ceiling. Payment methods
+// and tax ids are listed per customer (Stripe has no account-wide list), a
+// request for one or two objects, so a whole account stays below it; for it
+// the figure that shows the parallelism is requests/s beside the rate.
+func BenchmarkBackfill(b *testing.B) {
+	const stripeLimit = 100
+	const syncerRate = 95
+	for _, bc := range []struct {
+		name, resources string
+		customers       int
+	}{
+		{"AccountWideLists", "customers,invoices,charges,payment_intents,balance_transactions,invoiceitems,prices", 10000},
+		{"WholeAccount", "", 1000},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			fake := fakestripe.New(fakestripe.Options{
+				RateLimit: stripeLimit, Burst: 20,
+				Latency: 120 * time.Millisecond, LatencyJitter: 80 * time.Millisecond,
+			})
+			require.NoError(b, fakestripe.Seed(fake, fakestripe.SeedOptions{
+				Customers: bc.customers, ConnectedAccounts: 2, ConnectedCustomers: bc.customers / 10, RandSeed: 1}))
+			url := fake.Start(b)
+			for b.Loop() {
+				ns := eventstest.RunServer(b)
+				env := map[string]string{
+					"STRIPE_API_KEY": fakestripe.TestKey, "STRIPE_API_BASE": url, "NATS_URL": ns.ClientURL(),
+					"SYNCER_RATE_LIMIT": fmt.Sprint(syncerRate), "SYNCER_CONCURRENCY": "48", "LOG_LEVEL": "warn",
+				}
+				args := []string{"backfill"}
+				if bc.resources != "" {
+					args = append(args, "-resources", bc.resources)
+				}
+				before := fake.Stats()
+				start := time.Now()
+				require.NoError(b, run(context.Background(), args, func(k string) string { return env[k] }, &strings.Builder{}))
+				elapsed := time.Since(start).Seconds()
+				after := fake.Stats()
+
+				objects := streamed(b, ns.ClientURL())
+				ceiling := float64(syncerRate * 100)
+				b.ReportMetric(float64(objects)/elapsed, "objects/s")
+				b.ReportMetric(ceiling, "ceiling-objects/s")
+				b.ReportMetric(100*float64(objects)/elapsed/ceiling, "%-of-ceiling")
+				b.ReportMetric(float64(after.Requests-before.Requests)/elapsed, "requests/s")
+				b.ReportMetric(float64(objects)/float64(after.Requests-before.Requests), "objects/request")
+				b.ReportMetric(float64(after.RateLimited-before.RateLimited), "429s")
+			}
+		})
+	}
+}
+
+func streamed(b *testing.B, url string) uint64 {
+	nc, err := nats.Connect(url)
+	require.NoError(b, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(b, err)
+	s, err := js.Stream(context.Background(), events.StreamName)
+	require.NoError(b, err)
+	info, err := s.Info(context.Background())
+	require.NoError(b, err)
+	return info.State.Msgs
+}
