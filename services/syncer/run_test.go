@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,12 +23,14 @@ import (
 	"github.com/stripesync/stripesync/db/dbtest"
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/events/eventstest"
+	"github.com/stripesync/stripesync/services/syncer/internal/backfill"
 	"github.com/stripesync/stripesync/services/syncer/internal/fakestripe"
 )
 
 // processorBin is the processor, built once: the syncer's objects reach
 // PostgreSQL only through it, and these tests check PostgreSQL.
-var processorBin string
+// stripeMockBin is Stripe's own mock of its API (a tool of this module).
+var processorBin, stripeMockBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "syncer-test-")
@@ -35,11 +38,17 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	processorBin = filepath.Join(dir, "processor")
-	build := exec.Command("go", "build", "-o", processorBin, "github.com/stripesync/stripesync/services/processor")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build processor:", err)
-		os.Exit(1)
+	stripeMockBin = filepath.Join(dir, "stripe-mock")
+	for bin, pkg := range map[string]string{
+		processorBin:  "github.com/stripesync/stripesync/services/processor",
+		stripeMockBin: "github.com/stripe/stripe-mock",
+	} {
+		build := exec.Command("go", "build", "-o", bin, pkg)
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build", pkg+":", err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -300,6 +309,57 @@ func TestEventsCatchUpRepairsADroppedWebhook(t *testing.T) {
 	require.Equal(t, 1, n)
 }
 
+func TestServe(t *testing.T) {
+	t.Parallel()
+	b := setup(t, fakestripe.Options{
+		WebhookURL:      "http://" + freeAddr(t) + "/nobody",
+		DropWebhookFunc: func(fakestripe.Event) bool { return true },
+	}, fakestripe.SeedOptions{Customers: 5})
+	var out strings.Builder
+	require.ErrorContains(t, b.syncer(t.Context(), t, "request", "-resources", "customers"), "no syncer is serving")
+
+	addr := freeAddr(t)
+	b.env["SYNCER_ADDR"] = addr
+	b.env["SYNCER_BACKFILL_INTERVAL"] = "0"
+	b.env["SYNCER_EVENTS_INTERVAL"] = "200ms"
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.syncer(ctx, t, "serve") }()
+	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 10*time.Second, 20*time.Millisecond)
+	b.startProcessor(t)
+
+	// A sync request over NATS starts a backfill.
+	require.NoError(t, run(t.Context(), []string{"request", "-resources", "customers"}, func(k string) string { return b.env[k] }, &out))
+	require.Contains(t, out.String(), `"queued":true`)
+	require.Eventually(t, func() bool {
+		return len(b.ids(t, "customers", "", "")) == len(b.fake.IDs("", "customer"))
+	}, 20*time.Second, 50*time.Millisecond)
+
+	// A webhook that never arrived is repaired by the periodic catch-up.
+	cus := b.fake.IDs("", "customer")[0]
+	_, err := b.fake.UpdateCustomer("", cus, map[string]any{"email": "repaired@example.com"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return len(b.ids(t, "customers", "", "email = 'repaired@example.com'")) == 1
+	}, 20*time.Second, 50*time.Millisecond)
+
+	resp, err := http.Get("http://" + addr + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	metrics, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Contains(t, string(metrics), `stripe_sync_syncer_objects_published_total{resource="customers"}`)
+	require.Contains(t, string(metrics), `stripe_sync_syncer_backfills_total{outcome="done"} 1`)
+}
+
 func TestUsageAndConfigErrors(t *testing.T) {
 	t.Parallel()
 	env := func(k string) string { return map[string]string{"STRIPE_API_KEY": "sk_test_x"}[k] }
@@ -310,4 +370,63 @@ func TestUsageAndConfigErrors(t *testing.T) {
 	require.ErrorContains(t, run(t.Context(), []string{"backfill", "-resources", "unicorns"}, env, io.Discard), "unicorns")
 }
 
-var _ = http.StatusOK
+// TestAgainstStripeMock runs every backfill rule and the events catch-up
+// against stripe-mock, which answers from Stripe's OpenAPI specification and
+// refuses parameters the real API would refuse: the requests fit Stripe's
+// API, and its objects parse and reach the stream as the right resources.
+func TestAgainstStripeMock(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	mock := exec.Command(stripeMockBin, "-http-addr", addr)
+	mock.Stdout, mock.Stderr = t.Output(), t.Output()
+	require.NoError(t, mock.Start())
+	t.Cleanup(func() { mock.Process.Kill(); mock.Wait() })
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/v1/customers")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	}, 30*time.Second, 50*time.Millisecond)
+
+	ns := eventstest.RunServer(t)
+	env := map[string]string{
+		"STRIPE_API_KEY": "sk_test_123", "STRIPE_API_BASE": "http://" + addr, "NATS_URL": ns.ClientURL(),
+		"SYNCER_RATE_LIMIT": "1000", "LOG_LEVEL": "warn",
+	}
+	getenv := func(k string) string { return env[k] }
+	for _, rule := range backfill.Rules {
+		require.NoError(t, run(t.Context(), []string{"backfill", "-resources", rule.Table, "-since", "2020-01-01"}, getenv, t.Output()), rule.Table)
+	}
+	require.NoError(t, run(t.Context(), []string{"events", "-since", "24h", "-failed", "-type", "invoice.*"}, getenv, t.Output()))
+
+	nc, err := nats.Connect(ns.ClientURL())
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	stream, err := js.Stream(t.Context(), events.StreamName)
+	require.NoError(t, err)
+	info, err := stream.Info(t.Context())
+	require.NoError(t, err)
+	seen := map[string]int{}
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		m, err := stream.GetMsg(t.Context(), seq)
+		require.NoError(t, err)
+		if strings.HasPrefix(m.Subject, events.EventSubjectPrefix) {
+			_, err := events.ParseEnvelope(m.Data)
+			require.NoError(t, err, "event %d", seq)
+			seen["events"]++
+			continue
+		}
+		_, ref, err := events.ParseObjectMsg(m.Subject, m.Header, m.Data)
+		require.NoError(t, err, "message %d on %s", seq, m.Subject)
+		res, ok := events.ResourceFor(ref.Object)
+		require.True(t, ok, ref.Object)
+		seen[res.Table]++
+	}
+	for _, r := range events.Resources {
+		require.NotZero(t, seen[r.Table], "no %s from stripe-mock", r.Table)
+	}
+	require.NotZero(t, seen["events"])
+}
