@@ -33,6 +33,7 @@ run: build services ## run ingest and processor against this machine's PostgreSQ
 bench: build services ## drive the real services and print each figure beside its ceiling
 	go build -o bin/nats-server github.com/nats-io/nats-server/v2
 	go run ./bench $(BENCH_FLAGS)
+	go test -run '^$$' -bench Backfill -benchtime 1x ./services/syncer/
 
 help:
 	@awk -F ':.*## ' '/^[a-z\/-]+:.*## /{printf "%-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
