@@ -24,6 +24,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -53,6 +55,14 @@ type options struct {
 	senders   int
 	batchSize int
 	workers   int
+	rounds    int
+}
+
+// round holds one measurement of each figure and its ceiling, taken side by
+// side so that the machine's drift affects both alike.
+type round struct {
+	trivial, ingest  loadResult
+	plain, processor time.Duration
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -63,7 +73,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.events, "events", 20000, "webhooks per run")
 	fs.IntVar(&o.senders, "senders", 64, "concurrent webhook senders")
 	fs.IntVar(&o.batchSize, "batch-size", 500, "processor batch size, also used by the plain insert")
-	fs.IntVar(&o.workers, "workers", 2, "processor workers")
+	fs.IntVar(&o.workers, "workers", 2, "processor workers, also the plain insert's connections")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds of every measurement; the medians are reported")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -72,163 +83,211 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	const secret = "whsec_bench"
 
-	fmt.Fprintf(out, "generating %d events from stripe-mock fixtures…\n", o.events)
-	evs, err := corpus(o.events, 1)
-	if err != nil {
-		return err
-	}
-	e2eEvs, err := corpus(o.events, 2)
-	if err != nil {
-		return err
-	}
+	rounds := make([]round, o.rounds)
 	var size int
-	for _, ev := range evs {
-		size += len(ev.body)
+	for i := range rounds {
+		// Each round sends new event ids: JetStream would drop repeats as
+		// duplicates, which is cheaper than storing them.
+		evs, err := corpus(o.events, uint64(i+1))
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			for _, ev := range evs {
+				size += len(ev.body)
+			}
+			fmt.Fprintf(out, "%d events per run (mean %d bytes, from stripe-mock's fixtures); %d senders; %d rounds; %d CPUs\n",
+				len(evs), size/len(evs), o.senders, o.rounds, runtime.NumCPU())
+		}
+		if rounds[i], err = measure(ctx, o, work, fmt.Sprint(i), evs); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "round %d: ingest %.0f/s (trivial %.0f/s), processor %.0f/s (plain insert %.0f/s)\n", i+1,
+			rounds[i].ingest.perSecond(), rounds[i].trivial.perSecond(),
+			float64(o.events)/rounds[i].processor.Seconds(), float64(o.events)/rounds[i].plain.Seconds())
 	}
-	fmt.Fprintf(out, "mean event size %d bytes; %d senders; machine: %d CPUs\n\n", size/len(evs), o.senders, runtime.NumCPU())
 
-	// 1. Ingest beside a trivial handler.
-	trivialAddr := freeAddr()
-	trivial, err := start(ctx, work, "trivial", os.Args[0], []string{"trivial-server", trivialAddr}, nil)
+	e2eEvs, err := corpus(o.events, uint64(o.rounds+1))
 	if err != nil {
 		return err
+	}
+	e2eTime, e2eLoad, err := endToEnd(ctx, o, work, e2eEvs)
+	if err != nil {
+		return err
+	}
+
+	n := float64(o.events)
+	med := func(f func(r round) float64) float64 {
+		v := make([]float64, len(rounds))
+		for i, r := range rounds {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	ingestRate, trivialRate := med(func(r round) float64 { return r.ingest.perSecond() }), med(func(r round) float64 { return r.trivial.perSecond() })
+	procRate, plainRate := med(func(r round) float64 { return n / r.processor.Seconds() }), med(func(r round) float64 { return n / r.plain.Seconds() })
+	fmt.Fprintf(out, "\nmedians of %d rounds (share: median of the rounds' shares)\n", o.rounds)
+	fmt.Fprintf(out, "%-28s %12s %14s %8s\n", "figure", "measured", "ceiling", "share")
+	// A share is the median of the rounds' shares: each round measures a
+	// figure and its ceiling side by side.
+	fmt.Fprintf(out, "%-28s %12.0f %14.0f %7.0f%%   (ceiling: trivial handler, same load)\n", "ingest webhooks/s",
+		ingestRate, trivialRate, 100*med(func(r round) float64 { return r.ingest.perSecond() / r.trivial.perSecond() }))
+	fmt.Fprintf(out, "%-28s %9.1f ms %11.1f ms\n", "ingest p99 latency",
+		med(func(r round) float64 { return ms(r.ingest.p99) }), med(func(r round) float64 { return ms(r.trivial.p99) }))
+	fmt.Fprintf(out, "%-28s %9.1f ms %11.1f ms\n", "ingest p50 latency",
+		med(func(r round) float64 { return ms(r.ingest.p50) }), med(func(r round) float64 { return ms(r.trivial.p50) }))
+	fmt.Fprintf(out, "%-28s %12.0f %14.0f %7.0f%%   (ceiling: plain batched insert, batches of %d, %d at once)\n", "processor events/s",
+		procRate, plainRate, 100*med(func(r round) float64 { return r.plain.Seconds() / r.processor.Seconds() }), o.batchSize, o.workers)
+	fmt.Fprintf(out, "%-28s %12.0f %14s\n", "end-to-end events/s", n/e2eTime.Seconds(), "")
+	fmt.Fprintf(out, "%-28s %12.0f %14s\n", "  (ingest side of that run)", e2eLoad.perSecond(), "")
+	fmt.Fprintf(out, "\nprocessor: from its start (migrations checked) to its last acknowledgement, which follows the last commit\n")
+	return nil
+}
+
+const secret = "whsec_bench"
+
+// measure takes one round: the trivial handler and ingest under the same
+// load, then the plain insert and the processor on what ingest stored.
+func measure(ctx context.Context, o options, work, name string, evs []webhookEvent) (round, error) {
+	var r round
+	trivialAddr := freeAddr()
+	trivial, err := start(ctx, work, "trivial"+name, os.Args[0], []string{"trivial-server", trivialAddr}, nil)
+	if err != nil {
+		return r, err
 	}
 	if err := waitHTTP(ctx, "http://"+trivialAddr+"/", http.StatusOK); err != nil {
-		return err
+		return r, err
 	}
 	drive(ctx, "http://"+trivialAddr+"/", evs[:min(2000, len(evs))], secret, o.senders) // warm up
-	trivialRes, err := drive(ctx, "http://"+trivialAddr+"/", evs, secret, o.senders)
+	r.trivial, err = drive(ctx, "http://"+trivialAddr+"/", evs, secret, o.senders)
 	trivial.stop()
 	if err != nil {
-		return fmt.Errorf("trivial handler: %w", err)
+		return r, fmt.Errorf("trivial handler: %w", err)
 	}
 
-	natsURL, stopNATS, err := startNATS(ctx, work, "nats1", o.bin)
+	natsURL, stopNATS, err := startNATS(ctx, work, "nats"+name, o.bin)
 	if err != nil {
-		return err
+		return r, err
 	}
 	defer stopNATS()
 	ingestAddr := freeAddr()
-	ingestEnv := []string{"NATS_URL=" + natsURL, "INGEST_ADDR=" + ingestAddr, "STRIPE_WEBHOOK_SECRET=" + secret, "LOG_LEVEL=warn"}
-	ingest, err := start(ctx, work, "ingest", filepath.Join(o.bin, "ingest"), nil, ingestEnv)
+	ingest, err := start(ctx, work, "ingest"+name, filepath.Join(o.bin, "ingest"), nil,
+		[]string{"NATS_URL=" + natsURL, "INGEST_ADDR=" + ingestAddr, "STRIPE_WEBHOOK_SECRET=" + secret, "LOG_LEVEL=warn"})
 	if err != nil {
-		return err
+		return r, err
 	}
 	if err := waitHTTP(ctx, "http://"+ingestAddr+"/readyz", http.StatusOK); err != nil {
-		return err
+		return r, err
 	}
-	ingestRes, err := drive(ctx, "http://"+ingestAddr+"/webhooks/stripe", evs, secret, o.senders)
+	r.ingest, err = drive(ctx, "http://"+ingestAddr+"/webhooks/stripe", evs, secret, o.senders)
 	ingest.stop()
 	if err != nil {
-		return fmt.Errorf("ingest: %w", err)
+		return r, fmt.Errorf("ingest: %w", err)
 	}
 
-	// 2. The processor drains what ingest stored, beside a plain batched insert.
 	plainURL, dropPlain, err := freshDatabase(ctx, o.adminURL, "bench_plain")
 	if err != nil {
-		return err
+		return r, err
 	}
 	defer dropPlain()
 	plainPool, err := pgxpool.New(ctx, plainURL)
 	if err != nil {
-		return err
+		return r, err
 	}
-	plainTime, err := plainInsert(ctx, plainPool, evs, o.batchSize, o.workers)
+	r.plain, err = plainInsert(ctx, plainPool, evs, o.batchSize, o.workers)
 	plainPool.Close()
 	if err != nil {
-		return fmt.Errorf("plain insert: %w", err)
+		return r, fmt.Errorf("plain insert: %w", err)
 	}
 
 	procURL, dropProc, err := freshDatabase(ctx, o.adminURL, "bench_processor")
 	if err != nil {
-		return err
+		return r, err
 	}
 	defer dropProc()
 	procPool, err := pgxpool.New(ctx, procURL)
 	if err != nil {
-		return err
+		return r, err
 	}
 	defer procPool.Close()
-	procEnv := []string{"NATS_URL=" + natsURL, "DATABASE_URL=" + procURL, "PROCESSOR_ADDR=" + freeAddr(), "LOG_LEVEL=warn",
-		fmt.Sprintf("PROCESSOR_BATCH_SIZE=%d", o.batchSize), fmt.Sprintf("PROCESSOR_WORKERS=%d", o.workers)}
 	procStart := time.Now()
-	proc, err := start(ctx, work, "processor", filepath.Join(o.bin, "processor"), nil, procEnv)
+	proc, err := start(ctx, work, "processor"+name, filepath.Join(o.bin, "processor"), nil, processorEnv(o, natsURL, procURL))
 	if err != nil {
-		return err
+		return r, err
 	}
-	procDone, err := waitForEvents(ctx, procPool, len(evs), 5*time.Minute)
+	procDone, err := waitForConsumer(ctx, natsURL, 5*time.Minute)
 	proc.stop()
+	if err == nil {
+		err = countEvents(ctx, procPool, len(evs))
+	}
 	if err != nil {
-		return fmt.Errorf("processor: %w", err)
+		return r, fmt.Errorf("processor: %w", err)
 	}
-	procTime := procDone.Sub(procStart)
-	stopNATS()
-
-	// 3. End to end: webhooks in, rows out, both services running.
-	natsURL2, stopNATS2, err := startNATS(ctx, work, "nats2", o.bin)
-	if err != nil {
-		return err
-	}
-	defer stopNATS2()
-	e2eURL, dropE2E, err := freshDatabase(ctx, o.adminURL, "bench_e2e")
-	if err != nil {
-		return err
-	}
-	defer dropE2E()
-	e2ePool, err := pgxpool.New(ctx, e2eURL)
-	if err != nil {
-		return err
-	}
-	defer e2ePool.Close()
-	ingestAddr2 := freeAddr()
-	procAddr2 := freeAddr()
-	ingest2, err := start(ctx, work, "ingest2", filepath.Join(o.bin, "ingest"), nil,
-		[]string{"NATS_URL=" + natsURL2, "INGEST_ADDR=" + ingestAddr2, "STRIPE_WEBHOOK_SECRET=" + secret, "LOG_LEVEL=warn"})
-	if err != nil {
-		return err
-	}
-	defer ingest2.stop()
-	proc2, err := start(ctx, work, "processor2", filepath.Join(o.bin, "processor"), nil,
-		[]string{"NATS_URL=" + natsURL2, "DATABASE_URL=" + e2eURL, "PROCESSOR_ADDR=" + procAddr2, "LOG_LEVEL=warn",
-			fmt.Sprintf("PROCESSOR_BATCH_SIZE=%d", o.batchSize), fmt.Sprintf("PROCESSOR_WORKERS=%d", o.workers)})
-	if err != nil {
-		return err
-	}
-	defer proc2.stop()
-	if err := waitHTTP(ctx, "http://"+ingestAddr2+"/readyz", http.StatusOK); err != nil {
-		return err
-	}
-	if err := waitHTTP(ctx, "http://"+procAddr2+"/readyz", http.StatusOK); err != nil {
-		return err
-	}
-	e2eStart := time.Now()
-	e2eLoad, err := drive(ctx, "http://"+ingestAddr2+"/webhooks/stripe", e2eEvs, secret, o.senders)
-	if err != nil {
-		return fmt.Errorf("end to end: %w", err)
-	}
-	e2eDone, err := waitForEvents(ctx, e2ePool, len(e2eEvs), 5*time.Minute)
-	if err != nil {
-		return fmt.Errorf("end to end: %w", err)
-	}
-	e2eTime := e2eDone.Sub(e2eStart)
-
-	n := float64(len(evs))
-	fmt.Fprintf(out, "%-28s %12s %14s %8s\n", "figure", "measured", "ceiling", "share")
-	fmt.Fprintf(out, "%-28s %12.0f %14.0f %7.0f%%   (ceiling: trivial handler)\n", "ingest webhooks/s",
-		ingestRes.perSecond(), trivialRes.perSecond(), 100*ingestRes.perSecond()/trivialRes.perSecond())
-	fmt.Fprintf(out, "%-28s %12s %14s\n", "ingest p99 latency", ms(ingestRes.p99), ms(trivialRes.p99))
-	fmt.Fprintf(out, "%-28s %12s %14s\n", "ingest p50 latency", ms(ingestRes.p50), ms(trivialRes.p50))
-	fmt.Fprintf(out, "%-28s %12.0f %14.0f %7.0f%%   (ceiling: plain batched insert, batches of %d, %d at once)\n", "processor events/s",
-		n/procTime.Seconds(), n/plainTime.Seconds(), 100*plainTime.Seconds()/procTime.Seconds(), o.batchSize, o.workers)
-	fmt.Fprintf(out, "%-28s %12.0f %14s\n", "end-to-end events/s", float64(len(e2eEvs))/e2eTime.Seconds(), "")
-	fmt.Fprintf(out, "%-28s %12.0f %14s\n", "  (ingest side of that run)", e2eLoad.perSecond(), "")
-	fmt.Fprintf(out, "\n%d events per run; processor time includes its start-up and migrations check.\n", len(evs))
-	return nil
+	r.processor = procDone.Sub(procStart)
+	return r, nil
 }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+func processorEnv(o options, natsURL, dbURL string) []string {
+	return []string{"NATS_URL=" + natsURL, "DATABASE_URL=" + dbURL, "PROCESSOR_ADDR=" + freeAddr(), "LOG_LEVEL=warn",
+		fmt.Sprintf("PROCESSOR_BATCH_SIZE=%d", o.batchSize), fmt.Sprintf("PROCESSOR_WORKERS=%d", o.workers)}
+}
+
+// endToEnd sends evs through ingest with the processor running, and times
+// the first send to the last event applied.
+func endToEnd(ctx context.Context, o options, work string, evs []webhookEvent) (time.Duration, loadResult, error) {
+	natsURL, stopNATS, err := startNATS(ctx, work, "nats-e2e", o.bin)
+	if err != nil {
+		return 0, loadResult{}, err
+	}
+	defer stopNATS()
+	dbURL, dropDB, err := freshDatabase(ctx, o.adminURL, "bench_e2e")
+	if err != nil {
+		return 0, loadResult{}, err
+	}
+	defer dropDB()
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return 0, loadResult{}, err
+	}
+	defer pool.Close()
+	ingestAddr := freeAddr()
+	ingest, err := start(ctx, work, "ingest-e2e", filepath.Join(o.bin, "ingest"), nil,
+		[]string{"NATS_URL=" + natsURL, "INGEST_ADDR=" + ingestAddr, "STRIPE_WEBHOOK_SECRET=" + secret, "LOG_LEVEL=warn"})
+	if err != nil {
+		return 0, loadResult{}, err
+	}
+	defer ingest.stop()
+	procEnv := processorEnv(o, natsURL, dbURL)
+	proc, err := start(ctx, work, "processor-e2e", filepath.Join(o.bin, "processor"), nil, procEnv)
+	if err != nil {
+		return 0, loadResult{}, err
+	}
+	defer proc.stop()
+	if err := waitHTTP(ctx, "http://"+ingestAddr+"/readyz", http.StatusOK); err != nil {
+		return 0, loadResult{}, err
+	}
+	procAddr := strings.TrimPrefix(procEnv[2], "PROCESSOR_ADDR=")
+	if err := waitHTTP(ctx, "http://"+procAddr+"/readyz", http.StatusOK); err != nil {
+		return 0, loadResult{}, err
+	}
+	start := time.Now()
+	load, err := drive(ctx, "http://"+ingestAddr+"/webhooks/stripe", evs, secret, o.senders)
+	if err != nil {
+		return 0, loadResult{}, fmt.Errorf("end to end: %w", err)
+	}
+	done, err := waitForConsumer(ctx, natsURL, 5*time.Minute)
+	if err == nil {
+		err = countEvents(ctx, pool, len(evs))
+	}
+	if err != nil {
+		return 0, loadResult{}, fmt.Errorf("end to end: %w", err)
+	}
+	return done.Sub(start), load, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 type proc struct {
 	cmd  *exec.Cmd

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/url"
@@ -9,7 +10,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stripesync/stripesync/db"
@@ -55,25 +59,47 @@ func freshDatabase(ctx context.Context, adminURL, name string) (string, func(), 
 	return u.String(), drop, nil
 }
 
-// waitForEvents polls until stripe.events holds n rows and returns when that
-// was first seen.
-func waitForEvents(ctx context.Context, pool *pgxpool.Pool, n int, timeout time.Duration) (time.Time, error) {
+// waitForConsumer polls the processor's consumer until it has acknowledged
+// every message on the stream, and returns when it first saw that. The
+// processor acknowledges only after its transaction commits. Polling NATS
+// rather than counting rows keeps the measurement off PostgreSQL, which a
+// count(*) every few milliseconds would slow down.
+func waitForConsumer(ctx context.Context, natsURL string, timeout time.Duration) (time.Time, error) {
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return time.Time{}, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
-		var have int
-		if err := pool.QueryRow(ctx, "SELECT count(*) FROM stripe.events").Scan(&have); err != nil {
-			return time.Time{}, fmt.Errorf("count events (waiting for %d): %w", n, err)
-		}
-		if have >= n {
-			return time.Now(), nil
+		if c, err := js.Consumer(ctx, events.StreamName, events.ConsumerName); err == nil {
+			if info, err := c.Info(ctx); err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.Delivered.Stream > 0 {
+				return time.Now(), nil
+			}
 		}
 		select {
 		case <-ctx.Done():
-			return time.Time{}, fmt.Errorf("waiting for %d events, have %d: %w", n, have, ctx.Err())
-		case <-time.After(5 * time.Millisecond):
+			return time.Time{}, fmt.Errorf("waiting for the processor: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// countEvents checks that every event reached stripe.events.
+func countEvents(ctx context.Context, pool *pgxpool.Pool, want int) error {
+	var have int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM stripe.events").Scan(&have); err != nil {
+		return err
+	}
+	if have != want {
+		return fmt.Errorf("stripe.events holds %d events, want %d", have, want)
+	}
+	return nil
 }
 
 // plainInsert is the processor's ceiling: the same rows written in batches of
@@ -124,27 +150,29 @@ func plainInsert(ctx context.Context, pool *pgxpool.Pool, evs []webhookEvent, ba
 	g.SetLimit(workers)
 	for _, b := range batches {
 		g.Go(func() error {
-			return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-				if _, err := tx.Exec(ctx, `INSERT INTO stripe.events (id, type, livemode, created, data)
+			return retryDeadlock(func() error {
+				return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+					if _, err := tx.Exec(ctx, `INSERT INTO stripe.events (id, type, livemode, created, data)
 				SELECT unnest($1::text[]), unnest($2::text[]), false, unnest($3::timestamptz[]), unnest($4::jsonb[])`,
-					b.ids, b.types, b.createds, b.datas); err != nil {
-					return fmt.Errorf("insert events: %w", err)
-				}
-				for _, table := range slices.Sorted(maps.Keys(b.objects)) {
-					var ids, eventIDs []string
-					var datas [][]byte
-					var createds []time.Time
-					for _, o := range b.objects[table] {
-						ids, eventIDs, datas, createds = append(ids, o.id), append(eventIDs, o.eventID), append(datas, o.data), append(createds, o.created)
+						b.ids, b.types, b.createds, b.datas); err != nil {
+						return fmt.Errorf("insert events: %w", err)
 					}
-					if _, err := tx.Exec(ctx, `INSERT INTO stripe.`+table+` (id, livemode, data, state_at, last_event_id)
+					for _, table := range slices.Sorted(maps.Keys(b.objects)) {
+						var ids, eventIDs []string
+						var datas [][]byte
+						var createds []time.Time
+						for _, o := range b.objects[table] {
+							ids, eventIDs, datas, createds = append(ids, o.id), append(eventIDs, o.eventID), append(datas, o.data), append(createds, o.created)
+						}
+						if _, err := tx.Exec(ctx, `INSERT INTO stripe.`+table+` (id, livemode, data, state_at, last_event_id)
 					SELECT unnest($1::text[]), false, unnest($2::jsonb[]), unnest($3::timestamptz[]), unnest($4::text[])
 					ON CONFLICT (id) DO UPDATE SET data = excluded.data, state_at = excluded.state_at, last_event_id = excluded.last_event_id`,
-						ids, datas, createds, eventIDs); err != nil {
-						return fmt.Errorf("insert %s: %w", table, err)
+							ids, datas, createds, eventIDs); err != nil {
+							return fmt.Errorf("insert %s: %w", table, err)
+						}
 					}
-				}
-				return nil
+					return nil
+				})
 			})
 		})
 	}
@@ -152,4 +180,17 @@ func plainInsert(ctx context.Context, pool *pgxpool.Pool, evs []webhookEvent, ba
 		return 0, err
 	}
 	return time.Since(start), nil
+}
+
+// retryDeadlock retries f when PostgreSQL broke a deadlock between two
+// batches upserting the same objects (the processor retries those too).
+func retryDeadlock(f func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := f()
+		var pgErr *pgconn.PgError
+		if attempt < 5 && errors.As(err, &pgErr) && pgErr.Code == "40P01" {
+			continue
+		}
+		return err
+	}
 }
