@@ -224,7 +224,7 @@ func TestBackfill(t *testing.T) {
 
 	t.Run("SeededAccountEndsUpCompleteInPostgres", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, fakestripe.Options{}, fakestripe.SeedOptions{Customers: 40, ConnectedAccounts: 2, ConnectedCustomers: 8})
+		b := setup(t, fakestripe.Options{}, fakestripe.SeedOptions{Customers: 100, ConnectedAccounts: 2, ConnectedCustomers: 20})
 		require.NoError(t, b.syncer(t.Context(), t, "backfill"))
 		b.applied(t)
 		b.requireComplete(t)
