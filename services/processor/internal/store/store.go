@@ -150,8 +150,10 @@ func apply(ctx context.Context, tx pgx.Tx, b Batch) (Stats, error) {
 			return Stats{}, permanent(fmt.Errorf("event %s: %w", ev.ID, err))
 		}
 		res, ok := events.ResourceFor(ref.Object)
-		if !ok || ref.ID == "" {
-			continue // kept in stripe.events only
+		if !ok || ref.ID == "" || res.Parent != "" {
+			// Kept in stripe.events only: not mirrored, or an item of a
+			// nested list, whose parent only the syncer knows.
+			continue
 		}
 		keep(res, objectRow{
 			id:       ref.ID,
