@@ -10,6 +10,7 @@ require (
 	github.com/stripe/stripe-go/v76 v76.25.0
 	github.com/stripesync/stripesync/db v0.0.0
 	github.com/stripesync/stripesync/pkg/events v0.0.0
+	github.com/stripesync/stripesync/pkg/stripeapi v0.0.0
 	go.uber.org/goleak v1.3.0
 	golang.org/x/sync v0.25.0
 )
@@ -50,3 +51,5 @@ replace (
 	github.com/stripesync/stripesync/db => ../../db
 	github.com/stripesync/stripesync/pkg/events => ../../pkg/events
 )
+
+replace github.com/stripesync/stripesync/pkg/stripeapi => ../../pkg/stripeapi

@@ -18,6 +18,7 @@ import (
 
 	"github.com/stripesync/stripesync/db"
 	"github.com/stripesync/stripesync/pkg/events"
+	"github.com/stripesync/stripesync/pkg/stripeapi"
 	"github.com/stripesync/stripesync/services/processor/internal/consume"
 	"github.com/stripesync/stripesync/services/processor/internal/refetch"
 	"github.com/stripesync/stripesync/services/processor/internal/store"
@@ -65,7 +66,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	var refetcher *refetch.Refetcher
 	if cfg.StripeAPIKey != "" {
-		refetcher = refetch.New(log, refetch.NewBackend(cfg.StripeAPIBase, log), string(cfg.StripeAPIKey), st, reg)
+		// Well under Stripe's read limits: refetches are rare, and the
+		// syncer may share the key.
+		api := stripeapi.New(cfg.StripeAPIBase, string(cfg.StripeAPIKey), stripeapi.NewLimiter(10, 5), log)
+		refetcher = refetch.New(log, api, st, reg)
 		consumeCfg.TiesFunc = refetcher.Enqueue
 	}
 	consumer := consume.New(log, st, consumeCfg, consume.NewMetrics(reg))

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stripesync/stripesync/pkg/stripeapi"
 	"github.com/stripesync/stripesync/services/syncer/internal/backfill"
-	"github.com/stripesync/stripesync/services/syncer/internal/stripeapi"
 )
 
 // display shows a backfill's progress: a bar per resource, redrawn in place,

@@ -10,8 +10,8 @@ require (
 	github.com/stripe/stripe-go/v76 v76.25.0
 	github.com/stripesync/stripesync/db v0.0.0
 	github.com/stripesync/stripesync/pkg/events v0.0.0
+	github.com/stripesync/stripesync/pkg/stripeapi v0.0.0
 	golang.org/x/sync v0.25.0
-	golang.org/x/time v0.16.0
 )
 
 require (
@@ -44,6 +44,7 @@ require (
 	github.com/xeipuuv/gojsonschema v1.2.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
 	golang.org/x/text v0.44.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
@@ -62,3 +63,5 @@ replace github.com/stripesync/stripesync/pkg/events => ../../pkg/events
 replace github.com/stripesync/stripesync/db => ../../db
 
 tool github.com/stripe/stripe-mock
+
+replace github.com/stripesync/stripesync/pkg/stripeapi => ../../pkg/stripeapi

@@ -15,9 +15,9 @@ import (
 
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/events/envflag"
+	"github.com/stripesync/stripesync/pkg/stripeapi"
 	"github.com/stripesync/stripesync/services/syncer/internal/backfill"
 	"github.com/stripesync/stripesync/services/syncer/internal/catchup"
-	"github.com/stripesync/stripesync/services/syncer/internal/stripeapi"
 )
 
 const usage = `usage: syncer <command> [flags]

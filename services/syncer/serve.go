@@ -20,9 +20,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stripesync/stripesync/pkg/events"
+	"github.com/stripesync/stripesync/pkg/stripeapi"
 	"github.com/stripesync/stripesync/services/syncer/internal/backfill"
 	"github.com/stripesync/stripesync/services/syncer/internal/catchup"
-	"github.com/stripesync/stripesync/services/syncer/internal/stripeapi"
 )
 
 // eventsOverlap is how far before its cursor each catch-up starts again: an

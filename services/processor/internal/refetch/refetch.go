@@ -14,11 +14,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stripe/stripe-go/v76"
 
+	"github.com/stripesync/stripesync/pkg/stripeapi"
 	"github.com/stripesync/stripesync/services/processor/internal/store"
 )
 
@@ -31,34 +31,19 @@ type Store interface {
 // bounded queue.
 type Refetcher struct {
 	log     *slog.Logger
-	backend stripe.Backend
-	key     string
+	api     *stripeapi.Client
 	store   Store
 	queue   chan store.Tie
 	outcome *prometheus.CounterVec
 }
 
-// NewBackend returns the stripe-go backend for the API at baseURL, with
-// stripe-go's retries (which honour Stripe's 429s and Retry-After) and its
-// logs sent to log at debug level.
-func NewBackend(baseURL string, log *slog.Logger) stripe.Backend {
-	return stripe.GetBackendWithConfig(stripe.APIBackend, &stripe.BackendConfig{
-		URL:               stripe.String(baseURL),
-		MaxNetworkRetries: stripe.Int64(3),
-		HTTPClient:        &http.Client{Timeout: 30 * time.Second},
-		LeveledLogger:     leveledLogger{log},
-	})
-}
-
-// New returns a Refetcher calling backend with key, and registers its metric
-// with reg.
-func New(log *slog.Logger, backend stripe.Backend, key string, s Store, reg prometheus.Registerer) *Refetcher {
+// New returns a Refetcher calling api, and registers its metric with reg.
+func New(log *slog.Logger, api *stripeapi.Client, s Store, reg prometheus.Registerer) *Refetcher {
 	r := &Refetcher{
-		log:     log,
-		backend: backend,
-		key:     key,
-		store:   s,
-		queue:   make(chan store.Tie, 1000),
+		log:   log,
+		api:   api,
+		store: s,
+		queue: make(chan store.Tie, 1000),
 		outcome: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "stripe_sync_processor_refetches_total",
 			Help: "Objects fetched from the Stripe API to settle a tie of the version rule, by outcome.",
@@ -97,33 +82,22 @@ func (r *Refetcher) Run(ctx context.Context) error {
 	}
 }
 
-// rawObject keeps only the response: the object is stored as Stripe
-// rendered it, never re-marshalled from a typed struct.
-type rawObject struct {
-	stripe.APIResource
-}
-
 func (r *Refetcher) settle(ctx context.Context, t store.Tie) (outcome string, err error) {
 	if t.Resource.Path == "" {
 		return "not_retrievable", nil
 	}
-	params := &stripe.Params{Context: ctx}
-	if t.Account != "" {
-		params.SetStripeAccount(t.Account)
-	}
-	at := time.Now()
-	var obj rawObject
-	if err := r.backend.Call(http.MethodGet, t.Resource.Path+"/"+url.PathEscape(t.ID), r.key, params, &obj); err != nil {
+	data, at, err := r.api.Get(ctx, t.Resource.Path+"/"+url.PathEscape(t.ID), t.Account)
+	if err != nil {
 		if stripeErr := (*stripe.Error)(nil); errors.As(err, &stripeErr) && stripeErr.HTTPStatusCode == http.StatusNotFound {
 			return "not_found", nil
 		}
-		return "failed", fmt.Errorf("get %s %s: %w", t.Resource.Object, t.ID, err)
+		return "failed", err
 	}
 	err = r.store.ApplyFetched(ctx, store.Fetched{
 		Resource: t.Resource,
 		Account:  t.Account,
 		Livemode: t.Livemode,
-		Data:     obj.LastResponse.RawJSON,
+		Data:     data,
 		At:       at,
 		Settles:  true,
 	})
@@ -131,21 +105,4 @@ func (r *Refetcher) settle(ctx context.Context, t store.Tie) (outcome string, er
 		return "failed", fmt.Errorf("store %s %s: %w", t.Resource.Object, t.ID, err)
 	}
 	return "settled", nil
-}
-
-// leveledLogger sends stripe-go's logs to slog. stripe-go logs each request
-// at info level; here that is debug.
-type leveledLogger struct{ log *slog.Logger }
-
-func (l leveledLogger) Debugf(format string, v ...any) {
-	l.log.Debug("stripe: " + fmt.Sprintf(format, v...))
-}
-func (l leveledLogger) Infof(format string, v ...any) {
-	l.log.Debug("stripe: " + fmt.Sprintf(format, v...))
-}
-func (l leveledLogger) Warnf(format string, v ...any) {
-	l.log.Warn("stripe: " + fmt.Sprintf(format, v...))
-}
-func (l leveledLogger) Errorf(format string, v ...any) {
-	l.log.Error("stripe: " + fmt.Sprintf(format, v...))
 }

@@ -34,7 +34,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stripesync/stripesync/pkg/events"
-	"github.com/stripesync/stripesync/services/syncer/internal/stripeapi"
+	"github.com/stripesync/stripesync/pkg/stripeapi"
 )
 
 // Request says what to backfill.

@@ -17,7 +17,7 @@ import (
 	"github.com/stripe/stripe-go/v76/form"
 
 	"github.com/stripesync/stripesync/pkg/events"
-	"github.com/stripesync/stripesync/services/syncer/internal/stripeapi"
+	"github.com/stripesync/stripesync/pkg/stripeapi"
 )
 
 // Horizon is how far back Stripe's Events API goes.

@@ -1,6 +1,6 @@
-// Package stripeapi is the syncer's way to the Stripe API: stripe-go's
-// backend behind one shared rate limiter that also waits out 429s, and list
-// pages kept as the raw bytes Stripe sent.
+// Package stripeapi is the services' way to the Stripe API: stripe-go's
+// backend behind one rate limiter per process that also waits out 429s, and
+// objects and list pages kept as the raw bytes Stripe sent.
 package stripeapi
 
 import (

@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/stripesync/stripesync/services/syncer/internal/stripeapi"
+	"github.com/stripesync/stripesync/pkg/stripeapi"
 )
 
 func TestLimiterWaitsOutRateLimits(t *testing.T) {
