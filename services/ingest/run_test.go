@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -40,7 +39,7 @@ type testBundle struct {
 func setup(t *testing.T, extraEnv map[string]string) *testBundle {
 	t.Helper()
 	ns := eventstest.RunServer(t)
-	addr := freeAddr(t)
+	addr := eventstest.FreeAddr(t)
 	env := map[string]string{
 		"NATS_URL":               ns.ClientURL(),
 		"INGEST_ADDR":            addr,
@@ -75,14 +74,6 @@ func setup(t *testing.T, extraEnv map[string]string) *testBundle {
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	return &testBundle{nats: ns, url: base, js: js}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func post(t *testing.T, url string, body []byte, signature string) (int, string) {

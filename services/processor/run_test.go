@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -60,7 +59,7 @@ func setup(t *testing.T) *testBundle {
 		env: map[string]string{
 			"DATABASE_URL":         dbURL,
 			"NATS_URL":             ns.ClientURL(),
-			"PROCESSOR_ADDR":       freeAddr(t),
+			"PROCESSOR_ADDR":       eventstest.FreeAddr(t),
 			"PROCESSOR_BATCH_SIZE": "50",
 			"LOG_LEVEL":            "debug",
 		},
@@ -110,25 +109,10 @@ func (b *testBundle) waitCount(t *testing.T, want int, sql string, args ...any) 
 		"waiting for %d from %s", want, sql)
 }
 
-// settled waits until the consumer has nothing pending or unacknowledged.
+// settled waits until the processor applied everything on the stream.
 func (b *testBundle) settled(t *testing.T) {
 	t.Helper()
-	require.Eventually(t, func() bool {
-		c, err := b.js.Consumer(t.Context(), events.StreamName, events.ConsumerName)
-		if err != nil {
-			return false
-		}
-		info, err := c.Info(t.Context())
-		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
-	}, 20*time.Second, 20*time.Millisecond)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
+	eventstest.WaitProcessed(t, b.js, 20*time.Second)
 }
 
 func customers(t *testing.T, n int, prefix string) []eventstest.Event {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -108,7 +107,7 @@ func (b *testBundle) startProcessor(t *testing.T) {
 	b.started = true
 	cmd := exec.Command(processorBin)
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+b.dbURL, "NATS_URL="+b.nats.ClientURL(),
-		"PROCESSOR_ADDR="+freeAddr(t), "LOG_LEVEL=warn")
+		"PROCESSOR_ADDR="+eventstest.FreeAddr(t), "LOG_LEVEL=warn")
 	cmd.Stdout, cmd.Stderr = t.Output(), t.Output()
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
@@ -121,22 +120,7 @@ func (b *testBundle) startProcessor(t *testing.T) {
 func (b *testBundle) applied(t *testing.T) {
 	t.Helper()
 	b.startProcessor(t)
-	require.Eventually(t, func() bool {
-		c, err := b.js.Consumer(t.Context(), events.StreamName, events.ConsumerName)
-		if err != nil {
-			return false
-		}
-		info, err := c.Info(t.Context())
-		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
-	}, 60*time.Second, 50*time.Millisecond)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
+	eventstest.WaitProcessed(t, b.js, 60*time.Second)
 }
 
 // ids returns the ids in a relation for one account ("" the platform).
@@ -288,7 +272,7 @@ func TestEventsCatchUpRepairsADroppedWebhook(t *testing.T) {
 	t.Parallel()
 	var dropped fakestripe.Event
 	b := setup(t, fakestripe.Options{
-		WebhookURL:      "http://" + freeAddr(t) + "/nobody", // deliveries fail or are dropped
+		WebhookURL:      "http://" + eventstest.FreeAddr(t) + "/nobody", // deliveries fail or are dropped
 		DropWebhookFunc: func(ev fakestripe.Event) bool { dropped = ev; return true },
 	}, fakestripe.SeedOptions{Customers: 3})
 	require.NoError(t, b.syncer(t.Context(), t, "backfill", "-resources", "customers"))
@@ -312,13 +296,13 @@ func TestEventsCatchUpRepairsADroppedWebhook(t *testing.T) {
 func TestServe(t *testing.T) {
 	t.Parallel()
 	b := setup(t, fakestripe.Options{
-		WebhookURL:      "http://" + freeAddr(t) + "/nobody",
+		WebhookURL:      "http://" + eventstest.FreeAddr(t) + "/nobody",
 		DropWebhookFunc: func(fakestripe.Event) bool { return true },
 	}, fakestripe.SeedOptions{Customers: 5})
 	var out strings.Builder
 	require.ErrorContains(t, b.syncer(t.Context(), t, "request", "-resources", "customers"), "no syncer is serving")
 
-	addr := freeAddr(t)
+	addr := eventstest.FreeAddr(t)
 	b.env["SYNCER_ADDR"] = addr
 	b.env["SYNCER_BACKFILL_INTERVAL"] = "0"
 	b.env["SYNCER_EVENTS_INTERVAL"] = "200ms"
@@ -376,7 +360,7 @@ func TestUsageAndConfigErrors(t *testing.T) {
 // API, and its objects parse and reach the stream as the right resources.
 func TestAgainstStripeMock(t *testing.T) {
 	t.Parallel()
-	addr := freeAddr(t)
+	addr := eventstest.FreeAddr(t)
 	mock := exec.Command(stripeMockBin, "-http-addr", addr)
 	mock.Stdout, mock.Stderr = t.Output(), t.Output()
 	require.NoError(t, mock.Start())

@@ -1,0 +1,42 @@
+package eventstest
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stripesync/stripesync/pkg/events"
+)
+
+// WaitProcessed waits until the processor's consumer has nothing pending and
+// nothing unacknowledged: every message on the stream is applied (the
+// processor acknowledges after its commit) or kept as a dead letter.
+func WaitProcessed(t testing.TB, js jetstream.JetStream, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if c, err := js.Consumer(t.Context(), events.StreamName, events.ConsumerName); err == nil {
+			if info, err := c.Info(t.Context()); err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the processor did not finish the stream within %s", within)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// FreeAddr returns a loopback address with a port free at the time of the
+// call, for a server the test starts.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
