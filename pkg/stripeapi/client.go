@@ -101,6 +101,10 @@ func (c *Client) List(ctx context.Context, path string, p ListParams, page func(
 			p.Filters = nil
 		}
 		pg.FetchedAt = time.Now()
+		// CallRaw decodes the page with encoding/json (twice, through
+		// stripe-go's metrics wrapper), the main CPU cost of a backfill.
+		// CallStreaming would leave decoding to us, but stripe-go v76's
+		// DoStreaming dereferences a nil response on transport errors.
 		if err := c.backend.CallRaw(http.MethodGet, path, c.key, fv, sp, pg); err != nil {
 			return stop(fmt.Errorf("list %s: %w", path, err))
 		}

@@ -158,22 +158,50 @@ func (e *Engine) plan(ctx context.Context, req Request, rules []Rule) ([]*task, 
 	}
 	until := time.Now().Unix() + 1
 	var tasks []*task
+	add := func(acct, table string, from, to int64) {
+		tasks = append(tasks, &task{ID: strconv.Itoa(len(tasks)), Account: acct, Table: table, From: from, To: to})
+	}
 	for _, acct := range accounts {
+		// Splitting halves a created range; starting from the account's
+		// creation rather than 1970 makes the halves hold objects. Anything
+		// older (imported data) has a range of its own.
+		born := int64(0)
+		if req.Since.IsZero() {
+			born = e.accountCreated(ctx, acct)
+		}
 		for _, rule := range rules {
-			if rule.PlatformOnly && acct != "" {
-				continue
+			switch {
+			case rule.PlatformOnly && acct != "":
+			case !rule.Created && !rule.PerCustomer:
+				add(acct, rule.Table, 0, 0)
+			case !req.Since.IsZero():
+				add(acct, rule.Table, req.Since.Unix(), until)
+			case born > 0:
+				add(acct, rule.Table, 0, born)
+				add(acct, rule.Table, born, until)
+			default:
+				add(acct, rule.Table, 0, until)
 			}
-			t := &task{ID: strconv.Itoa(len(tasks)), Account: acct, Table: rule.Table}
-			if rule.Created || rule.PerCustomer {
-				t.From, t.To = req.Since.Unix(), until
-				if req.Since.IsZero() {
-					t.From = 0
-				}
-			}
-			tasks = append(tasks, t)
 		}
 	}
 	return tasks, nil
+}
+
+// accountCreated returns when acct ("" the platform) was created, or 0 when
+// that cannot be read.
+func (e *Engine) accountCreated(ctx context.Context, acct string) int64 {
+	raw, _, err := e.api.Get(ctx, "/v1/account", acct)
+	if err != nil {
+		e.log.Warn("account creation time unknown; created ranges start in 1970", "account", acct, "err", err)
+		return 0
+	}
+	var a struct {
+		Created int64 `json:"created"`
+	}
+	if err := gojson.Unmarshal(raw, &a); err != nil {
+		return 0
+	}
+	return a.Created
 }
 
 func (e *Engine) connectedAccounts(ctx context.Context) ([]string, error) {
