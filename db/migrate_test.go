@@ -42,9 +42,7 @@ func TestMigrate(t *testing.T) {
 			cols := columns(t, pool, r.Table)
 			want := []string{"id", "account", "livemode", "deleted", "data", "state_at", "last_event_id", "updated_at"}
 			if r.Parent != "" {
-				want = append(want, "parent") // line items have no created of their own
-			} else {
-				want = append(want, "created")
+				want = append(want, "parent")
 			}
 			for _, c := range want {
 				require.Contains(t, cols, c, "stripe.%s", r.Table)

@@ -27,6 +27,18 @@ var objectUpserts = map[string]func(context.Context, dbsqlc.DBTX, ObjectRows) ([
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
 	},
+	"bank_accounts": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.BankAccountsUpsert(ctx, tx, dbsqlc.BankAccountsUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
+	},
+	"cards": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.CardsUpsert(ctx, tx, dbsqlc.CardsUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
+	},
 	"charges": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
 		return queries.ChargesUpsert(ctx, tx, dbsqlc.ChargesUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
@@ -167,6 +179,12 @@ var objectUpserts = map[string]func(context.Context, dbsqlc.DBTX, ObjectRows) ([
 	},
 	"setup_intents": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
 		return queries.SetupIntentsUpsert(ctx, tx, dbsqlc.SetupIntentsUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
+		})
+	},
+	"sources": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
+		return queries.SourcesUpsert(ctx, tx, dbsqlc.SourcesUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})

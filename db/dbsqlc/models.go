@@ -63,6 +63,43 @@ type StripeBalanceTransaction struct {
 	UpdatedAt   time.Time
 }
 
+type StripeBankAccount struct {
+	ID               string
+	Account          pgtype.Text
+	Livemode         bool
+	Deleted          bool
+	Customer         pgtype.Text
+	ConnectedAccount pgtype.Text
+	BankName         pgtype.Text
+	Last4            pgtype.Text
+	Country          pgtype.Text
+	Currency         pgtype.Text
+	Status           pgtype.Text
+	Data             []byte
+	StateAt          time.Time
+	LastEventID      pgtype.Text
+	UpdatedAt        time.Time
+}
+
+type StripeCard struct {
+	ID               string
+	Account          pgtype.Text
+	Livemode         bool
+	Deleted          bool
+	Customer         pgtype.Text
+	ConnectedAccount pgtype.Text
+	Brand            pgtype.Text
+	Last4            pgtype.Text
+	ExpMonth         pgtype.Int8
+	ExpYear          pgtype.Int8
+	Funding          pgtype.Text
+	Country          pgtype.Text
+	Data             []byte
+	StateAt          time.Time
+	LastEventID      pgtype.Text
+	UpdatedAt        time.Time
+}
+
 type StripeCharge struct {
 	ID                 string
 	Account            pgtype.Text
@@ -503,6 +540,22 @@ type StripeSetupIntent struct {
 	StateAt       time.Time
 	LastEventID   pgtype.Text
 	UpdatedAt     time.Time
+}
+
+type StripeSource struct {
+	ID          string
+	Account     pgtype.Text
+	Livemode    bool
+	Deleted     bool
+	Created     pgtype.Timestamptz
+	Customer    pgtype.Text
+	Type        pgtype.Text
+	Status      pgtype.Text
+	Usage       pgtype.Text
+	Data        []byte
+	StateAt     time.Time
+	LastEventID pgtype.Text
+	UpdatedAt   time.Time
 }
 
 type StripeSubscription struct {

@@ -255,6 +255,168 @@ func (q *Queries) BalanceTransactionsUpsert(ctx context.Context, db DBTX, arg Ba
 	return items, nil
 }
 
+const bankAccountsUpsert = `-- name: BankAccountsUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.bank_accounts AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.bank_accounts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
+`
+
+type BankAccountsUpsertParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Deleteds     []bool
+	Datas        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// BankAccountsUpsert writes a batch of objects given as arrays, one element per
+// object and each id once. The WHERE clause is the version rule: a row is
+// replaced only by state at least as new as the state it holds (state_at),
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) BankAccountsUpsert(ctx context.Context, db DBTX, arg BankAccountsUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, bankAccountsUpsert,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Deleteds,
+		arg.Datas,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const cardsUpsert = `-- name: CardsUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.cards AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.cards AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
+`
+
+type CardsUpsertParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Deleteds     []bool
+	Datas        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// CardsUpsert writes a batch of objects given as arrays, one element per
+// object and each id once. The WHERE clause is the version rule: a row is
+// replaced only by state at least as new as the state it holds (state_at),
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) CardsUpsert(ctx context.Context, db DBTX, arg CardsUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, cardsUpsert,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Deleteds,
+		arg.Datas,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const chargesUpsert = `-- name: ChargesUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
@@ -2185,6 +2347,87 @@ type SetupIntentsUpsertParams struct {
 // ties with the stored one: same state_at, written by another event.
 func (q *Queries) SetupIntentsUpsert(ctx context.Context, db DBTX, arg SetupIntentsUpsertParams) ([]string, error) {
 	rows, err := db.Query(ctx, setupIntentsUpsert,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Deleteds,
+		arg.Datas,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const sourcesUpsert = `-- name: SourcesUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.sources AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.sources AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+)
+SELECT input.id::text AS id FROM input JOIN prev USING (id)
+WHERE NOT prev.deleted
+    AND prev.state_at = input.state_at
+    AND prev.last_event_id IS DISTINCT FROM input.last_event_id
+`
+
+type SourcesUpsertParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Deleteds     []bool
+	Datas        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// SourcesUpsert writes a batch of objects given as arrays, one element per
+// object and each id once. The WHERE clause is the version rule: a row is
+// replaced only by state at least as new as the state it holds (state_at),
+// and never once it is marked deleted. It returns the ids whose new state
+// ties with the stored one: same state_at, written by another event.
+func (q *Queries) SourcesUpsert(ctx context.Context, db DBTX, arg SourcesUpsertParams) ([]string, error) {
+	rows, err := db.Query(ctx, sourcesUpsert,
 		arg.Ids,
 		arg.Accounts,
 		arg.Livemodes,

@@ -10,8 +10,8 @@ type Resource struct {
 	Table string
 	// Path is the API collection the object is retrieved from by id
 	// (Path + "/" + id), for example "/v1/checkout/sessions"; empty when
-	// Stripe has no such endpoint for it (discounts, and tax ids, which live
-	// under their customer).
+	// Stripe has no such endpoint for it (discounts; tax ids, cards and bank
+	// accounts, which live under their customer or account).
 	Path string
 	// Parent is set for items of a nested list (an invoice's lines): the
 	// object whose list holds them. Such a table has a parent column, filled
@@ -29,6 +29,8 @@ var Resources = []Resource{
 	{Object: "account", Table: "accounts", Path: "/v1/accounts"},
 	{Object: "application_fee", Table: "application_fees", Path: "/v1/application_fees"},
 	{Object: "balance_transaction", Table: "balance_transactions", Path: "/v1/balance_transactions"},
+	{Object: "bank_account", Table: "bank_accounts"},
+	{Object: "card", Table: "cards"},
 	{Object: "charge", Table: "charges", Path: "/v1/charges"},
 	{Object: "checkout.session", Table: "checkout_sessions", Path: "/v1/checkout/sessions"},
 	{Object: "coupon", Table: "coupons", Path: "/v1/coupons"},
@@ -53,6 +55,7 @@ var Resources = []Resource{
 	{Object: "refund", Table: "refunds", Path: "/v1/refunds"},
 	{Object: "review", Table: "reviews", Path: "/v1/reviews"},
 	{Object: "setup_intent", Table: "setup_intents", Path: "/v1/setup_intents"},
+	{Object: "source", Table: "sources", Path: "/v1/sources"},
 	{Object: "subscription", Table: "subscriptions", Path: "/v1/subscriptions"},
 	{Object: "subscription_item", Table: "subscription_items", Path: "/v1/subscription_items"},
 	{Object: "subscription_schedule", Table: "subscription_schedules", Path: "/v1/subscription_schedules"},
