@@ -23,8 +23,8 @@ type Rule struct {
 	Created bool
 	// PlatformOnly rules are not listed for connected accounts.
 	PlatformOnly bool
-	// PerCustomer rules are listed once per customer (payment methods and
-	// tax ids have no account-wide list).
+	// PerCustomer rules are listed once per customer (payment methods, tax
+	// ids and sources have no account-wide list).
 	PerCustomer bool
 	// Nested are lists inside each object, which Stripe truncates to ten
 	// items; they are paged to the end and each item published on its own.
@@ -57,7 +57,8 @@ var all = url.Values{"status": {"all"}}
 // list of their own (subscription items, discounts, line items) come from
 // the rules of the objects that hold them; see derived.
 var Rules = []Rule{
-	{Table: "accounts", Path: "/v1/accounts", Created: true, PlatformOnly: true},
+	{Table: "accounts", Path: "/v1/accounts", Created: true, PlatformOnly: true,
+		Nested: []Nested{{Field: "external_accounts", Path: "/v1/accounts/%s/external_accounts"}}},
 	{Table: "application_fees", Path: "/v1/application_fees", Created: true, PlatformOnly: true},
 	{Table: "balance_transactions", Path: "/v1/balance_transactions", Created: true},
 	{Table: "charges", Path: "/v1/charges", Created: true},
@@ -83,6 +84,7 @@ var Rules = []Rule{
 	{Table: "refunds", Path: "/v1/refunds", Created: true},
 	{Table: "reviews", Path: "/v1/reviews", Created: true},
 	{Table: "setup_intents", Path: "/v1/setup_intents", Created: true},
+	{Table: "sources", Path: "/v1/customers/%s/sources", PerCustomer: true},
 	{Table: "subscription_schedules", Path: "/v1/subscription_schedules", Created: true},
 	{Table: "subscriptions", Path: "/v1/subscriptions", Filters: all, Created: true, Embedded: []string{"discount"},
 		Nested: []Nested{{Field: "items", Path: "/v1/subscription_items", ParentParam: "subscription"}}},
@@ -94,6 +96,9 @@ var Rules = []Rule{
 // derived maps the resources without a list of their own to the rules that
 // yield them.
 var derived = map[string][]string{
+	// A customer's sources and a connected account's external accounts.
+	"cards":                       {"sources", "accounts"},
+	"bank_accounts":               {"sources", "accounts"},
 	"subscription_items":          {"subscriptions"},
 	"discounts":                   {"customers", "subscriptions"},
 	"invoice_line_items":          {"invoices"},

@@ -28,7 +28,10 @@ func (s *Server) IDs(accountID, object string) []string {
 
 // ChildIDs returns the ids of the children of parentID in list order: the
 // lines of an invoice ("line_item"), the items of a subscription, the
-// payment methods of a customer.
+// payment methods of a customer. For "card", "bank_account" and "source" it
+// returns the sources of that type of a customer, or, with parentID the
+// connected account's own id (and accountID that account), its external
+// accounts of that type: what GET …/sources?object=card lists.
 func (s *Server) ChildIDs(accountID, object, parentID string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -41,6 +44,23 @@ func (s *Server) ChildIDs(accountID, object, parentID string) []string {
 		ids = append(ids, r.id)
 	}
 	return ids
+}
+
+// SourceIDs returns the ids of a customer's cards, bank accounts and
+// sources together, in the order GET /v1/customers/{id}/sources lists them
+// (newest first).
+func (s *Server) SourceIDs(accountID, customerID string) []string {
+	return s.ChildIDs(accountID, paymentSource, customerID)
+}
+
+// ExternalAccountIDs returns the ids of a connected account's external
+// accounts (bank accounts and debit cards) in the order GET
+// /v1/accounts/{id}/external_accounts lists them. Read them with
+// Object(connectedAccountID, "bank_account"|"card", id): they live on the
+// connected account, though the platform lists them without a
+// Stripe-Account header.
+func (s *Server) ExternalAccountIDs(connectedAccountID string) []string {
+	return s.ChildIDs(connectedAccountID, externalAccount, connectedAccountID)
 }
 
 // Object returns a deep copy of an object as GET would render it, nested

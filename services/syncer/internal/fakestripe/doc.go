@@ -29,6 +29,12 @@
 //     carry the first 10 items, has_more, total_count and the url that pages
 //     the rest. charge.refunds and checkout session line_items appear only
 //     when expanded. expand[] works one level deep on id fields.
+//   - Legacy payment sources: a customer's cards, bank accounts and source
+//     objects at /v1/customers/{id}/sources (object filter), and a
+//     connected account's external accounts at
+//     /v1/accounts/{id}/external_accounts, which the platform reads without
+//     a Stripe-Account header and which the account object embeds (first
+//     10, has_more, total_count). customer.sources appears when expanded.
 //   - Stripe-Account scopes a request to a connected account (403
 //     account_invalid for others). A Bearer (or basic auth) sk_test_/rk_test_
 //     key is required (401 otherwise).

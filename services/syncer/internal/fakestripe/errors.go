@@ -68,6 +68,8 @@ func humanName(object string) string {
 		return "early fraud warning"
 	case "invoiceitem":
 		return "invoice item"
+	case paymentSource:
+		return "source"
 	}
 	b := []byte(object)
 	for i, c := range b {

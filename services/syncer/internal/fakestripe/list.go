@@ -167,7 +167,7 @@ func (a *account) page(c *collection, object string, lq listQuery, pred func(*re
 	}
 	switch {
 	case lq.endingBefore != "":
-		cur := a.get(object, lq.endingBefore)
+		cur := a.find(object, lq.endingBefore)
 		if cur == nil {
 			return nil, cursorMissing(object, lq.endingBefore, "ending_before")
 		}
@@ -181,7 +181,7 @@ func (a *account) page(c *collection, object string, lq listQuery, pred func(*re
 	default:
 		start := 0
 		if lq.startingAfter != "" {
-			cur := a.get(object, lq.startingAfter)
+			cur := a.find(object, lq.startingAfter)
 			if cur == nil {
 				return nil, cursorMissing(object, lq.startingAfter, "starting_after")
 			}

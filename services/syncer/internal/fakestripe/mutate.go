@@ -53,6 +53,9 @@ var eventTypes = map[string][3]string{
 	"review":                    {"review.opened", "", ""},
 	"file":                      {"file.created", "", ""},
 	"radar.early_fraud_warning": {"radar.early_fraud_warning.created", "radar.early_fraud_warning.updated", ""},
+	"card":                      {"customer.source.created", "customer.source.updated", "customer.source.deleted"},
+	"bank_account":              {"customer.source.created", "customer.source.updated", "customer.source.deleted"},
+	"source":                    {"customer.source.created", "customer.source.updated", "customer.source.deleted"},
 	"balance_transaction":       {"", "", ""},
 	"subscription_item":         {"", "", ""}, // Stripe sends customer.subscription.updated instead
 	"line_item":                 {"", "", ""},
@@ -80,6 +83,9 @@ var parentFields = map[string]string{
 	"tax_id":            "customer",
 	"subscription_item": "subscription",
 	"refund":            "charge",
+	"card":              "customer", // external accounts: see AttachCard and Seed
+	"bank_account":      "customer",
+	"source":            "customer",
 }
 
 // Create stores a new object and records its creation event (customer.created,
@@ -113,7 +119,7 @@ func (s *Server) Create(accountID, object string, fields map[string]any) (Event,
 			s.accounts[id].self = r
 		}
 		a.insert(r)
-		return a.event(rand.IntN, eventType(object, verbCreated), r, nil, now), nil
+		return a.event(rand.IntN, eventTypeOf(r, verbCreated), r, nil, now), nil
 	})
 }
 
@@ -147,18 +153,25 @@ func (s *Server) Update(accountID, object, id string, fields map[string]any) (Ev
 // when Stripe has no update event for the type (use MutateAs). fn must not
 // change the id.
 func (s *Server) Mutate(accountID, object, id string, fn func(obj map[string]any)) (Event, error) {
-	return s.MutateAs(accountID, object, id, eventType(object, verbUpdated), fn)
+	return s.mutate(accountID, object, id, func(r *record) string { return eventTypeOf(r, verbUpdated) }, fn)
 }
 
 // MutateAs is Mutate recording an event of the given type, e.g.
 // "invoice.paid" or "customer.subscription.deleted". previous_attributes is
 // included for *.updated types only, as in Stripe. An empty type records none.
 func (s *Server) MutateAs(accountID, object, id, typ string, fn func(obj map[string]any)) (Event, error) {
+	return s.mutate(accountID, object, id, func(*record) string { return typ }, fn)
+}
+
+// mutate is MutateAs with the event type chosen from the record, since a
+// card's depends on whether a customer or an account holds it.
+func (s *Server) mutate(accountID, object, id string, typeOf func(*record) string, fn func(obj map[string]any)) (Event, error) {
 	return s.commit(accountID, func(a *account, now int64) ([]*record, error) {
 		r := a.get(object, id)
 		if r == nil || r.deleted {
 			return nil, missing(object, id, "id")
 		}
+		typ := typeOf(r)
 		before, _ := a.render(r, nil)
 		before = copyMap(before)
 		fn(r.data)
@@ -197,8 +210,17 @@ func (s *Server) Delete(accountID, object, id string) (Event, error) {
 				}
 			}
 		}
-		events = append(events, a.event(rand.IntN, eventType(object, verbDeleted), r, nil, now)...)
+		events = append(events, a.event(rand.IntN, eventTypeOf(r, verbDeleted), r, nil, now)...)
 		a.remove(r)
+		if cust := a.get("customer", r.parent); group(r) == paymentSource && cust != nil && cust.data["default_source"] == id {
+			// Stripe moves default_source to another source, or to null.
+			var next any
+			if rest := a.list(paymentSource, cust.id).all(); len(rest) > 0 {
+				next = rest[0].id
+			}
+			cust.data["default_source"] = next
+			events = append(events, a.event(rand.IntN, "customer.updated", cust, map[string]any{"default_source": id}, now)...)
+		}
 		return events, nil
 	})
 }

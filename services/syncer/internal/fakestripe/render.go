@@ -21,6 +21,10 @@ var nestedLists = map[string][]nestedList{
 	"credit_note":      {{field: "lines", child: "credit_note_line_item", url: "/v1/credit_notes/%s/lines"}},
 	"charge":           {{field: "refunds", child: "refund", url: "/v1/charges/%s/refunds", expandOnly: true}},
 	"checkout.session": {{field: "line_items", child: "item", url: "/v1/checkout/sessions/%s/line_items", expandOnly: true}},
+	// Since 2020-08-27 a customer shows its sources only when expanded.
+	"customer": {{field: "sources", child: paymentSource, url: "/v1/customers/%s/sources", expandOnly: true}},
+	// Stripe embeds external accounts in the accounts a platform controls.
+	"account": {{field: "external_accounts", child: externalAccount, url: "/v1/accounts/%s/external_accounts"}},
 }
 
 // nestedPageSize is how many items Stripe puts in a nested list.
@@ -50,10 +54,17 @@ func (a *account) render(r *record, expand []string) (map[string]any, error) {
 }
 
 func (a *account) nested(r *record, n nestedList) map[string]any {
-	items := a.list(n.child, r.id).all()
+	owner := a
+	if n.child == externalAccount && r.id != a.id {
+		owner = a.peers[r.id] // the platform rendering a connected account
+	}
+	var items []*record
+	if owner != nil {
+		items = owner.list(n.child, r.id).all()
+	}
 	data := make([]any, 0, min(len(items), nestedPageSize))
 	for _, c := range items[:min(len(items), nestedPageSize)] {
-		m, _ := a.render(c, nil) // children have no expansions to fail
+		m, _ := owner.render(c, nil) // children have no expansions to fail
 		data = append(data, m)
 	}
 	return map[string]any{

@@ -65,7 +65,7 @@ func (s *Server) routes() {
 		if err := checkParams(query(r), []string{"expand[]"}); err != nil {
 			return nil, err
 		}
-		return a.self.data, nil
+		return a.render(a.self, nil) // with its external accounts
 	}))
 
 	s.mux.HandleFunc("GET /v1/subscription_items", s.handle(s.listChildren("subscription", "subscription_item", "subscription", nil)))
@@ -82,6 +82,16 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/customers/{id}/payment_methods", s.handle(s.listChildren("customer", "payment_method", "", []string{"type"})))
 	s.mux.HandleFunc("GET /v1/customers/{id}/payment_methods/{child}", s.handle(s.retrieve("payment_method", "customer")))
 	s.mux.HandleFunc("GET /v1/payment_methods/{id}", s.handle(s.retrieve("payment_method", "")))
+	// Legacy cards, bank accounts and sources of a customer, in one list.
+	// https://docs.stripe.com/api/cards/list
+	s.mux.HandleFunc("GET /v1/customers/{id}/sources", s.handle(objectParam(
+		s.listChildren("customer", paymentSource, "", []string{"object"}), groupMembers[paymentSource])))
+	s.mux.HandleFunc("GET /v1/customers/{id}/sources/{child}", s.handle(s.retrieve(paymentSource, "customer")))
+	// A connected account's bank accounts and debit cards, read by the
+	// platform. https://docs.stripe.com/api/external_accounts
+	s.mux.HandleFunc("GET /v1/accounts/{id}/external_accounts", s.handle(objectParam(
+		s.listExternalAccounts, groupMembers[externalAccount])))
+	s.mux.HandleFunc("GET /v1/accounts/{id}/external_accounts/{child}", s.handle(s.retrieveExternalAccount))
 
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &Error{Status: http.StatusNotFound, Type: "invalid_request_error",
@@ -177,7 +187,7 @@ func (s *Server) retrieve(object, parentField string) handlerFunc {
 		if parentField != "" {
 			id = r.PathValue("child")
 		}
-		rec := a.get(object, id)
+		rec := a.find(object, id)
 		switch {
 		case rec == nil,
 			rec.deleted && object != "customer", // deleted customers stay readable, as {"deleted": true}

@@ -43,6 +43,15 @@ type SeedOptions struct {
 // 12 line items, a charge with 12 refunds, a tax id, and a charge with a
 // review, an early fraud warning and a dispute. The second customer (or the
 // only one) has a canceled subscription. The rest is drawn at random.
+//
+// Legacy payment sources come last, from a random stream of their own so
+// that they leave the ids and contents above as they were (bar the
+// customers' default_source): the first customer of every account has a
+// card, a bank account and a source object, about one in four of the other
+// customers has 1–3 sources (mostly cards), and each connected account has
+// 1–3 external accounts (bank accounts, now and then a debit card), and the
+// first connected account seeded has 12, past the 10 its account object
+// embeds.
 func Seed(s *Server, opts SeedOptions) error {
 	if opts.Customers < 0 || opts.ConnectedAccounts < 0 || opts.ConnectedCustomers < 0 {
 		return fmt.Errorf("seed: negative size in %+v", opts)
@@ -74,7 +83,8 @@ func Seed(s *Server, opts SeedOptions) error {
 	for _, c := range connected {
 		platform.connect(c)
 	}
-	for _, sd := range append(connected, platform) {
+	late := seedPaymentSources(opts.RandSeed, connected, platform)
+	for _, sd := range append(append(connected, platform), late...) {
 		sd.events()
 	}
 	return nil
@@ -92,6 +102,8 @@ type seeder struct {
 	coupons  []*record
 	promos   []*record
 	charges  []*record
+	// customers in creation order, for the sources seeded after them
+	customers []*record
 }
 
 func newSeeder(r *rand.Rand, a *account, now, start int64, currency string) *seeder {
@@ -185,6 +197,7 @@ func (sd *seeder) customerHistory(i, n int) {
 		created = sd.between(sd.start, sd.start+span/4) // room for many billing periods
 	}
 	cust := sd.put("customer", "", created, sd.customer(created))
+	sd.customers = append(sd.customers, cust)
 	var pms []*record
 	for range 1 + sd.r.IntN(2) {
 		t := sd.later(created, 7*day)
@@ -743,7 +756,7 @@ func (sd *seeder) events() {
 	horizon := sd.now - 35*day
 	for _, r := range sd.all {
 		if r.created >= horizon && r.created <= sd.now {
-			sd.a.event(sd.r.IntN, eventType(r.object, verbCreated), r, nil, r.created)
+			sd.a.event(sd.r.IntN, eventTypeOf(r, verbCreated), r, nil, r.created)
 		}
 	}
 }

@@ -127,6 +127,7 @@ func New(opts Options) *Server {
 	s.platform = newAccount(opts.AccountID, false)
 	s.platform.self = &record{object: "account", id: opts.AccountID, data: accountObject(opts.AccountID, "standard", "US", "usd", s.now().Add(-3*365*24*time.Hour).Unix(), false)}
 	s.accounts[opts.AccountID] = s.platform
+	s.platform.peers = s.accounts
 	s.routes()
 	return s
 }

@@ -97,9 +97,13 @@ type account struct {
 	token     string // the last 10 characters of id, which Stripe embeds in object ids
 	connected bool
 	self      *record // the account object, for GET /v1/account
-	seq       int64
-	records   map[string]*record // by recordKey, deleted ones included
-	lists     map[string]*collection
+	// peers are the accounts by id (Server.accounts), set on the platform
+	// only: rendering a connected account object embeds its external
+	// accounts, which live in that account's own store.
+	peers   map[string]*account
+	seq     int64
+	records map[string]*record // by recordKey, deleted ones included
+	lists   map[string]*collection
 }
 
 func newAccount(id string, connected bool) *account {
@@ -121,7 +125,8 @@ func (a *account) list(object, parent string) *collection { return a.lists[listK
 // parent (GET /v1/invoices/{id}/lines, /v1/subscription_items?subscription=).
 func topLevel(object string) bool {
 	switch object {
-	case "subscription_item", "payment_method", "tax_id", "line_item", "credit_note_line_item", "item":
+	case "subscription_item", "payment_method", "tax_id", "line_item", "credit_note_line_item", "item",
+		"card", "bank_account", "source":
 		return false
 	}
 	return true
@@ -147,6 +152,9 @@ func (a *account) insert(r *record) {
 	if r.parent != "" {
 		a.collection(listKey(r.object, r.parent)).add(r)
 	}
+	if g := group(r); g != "" {
+		a.collection(listKey(g, r.parent)).add(r)
+	}
 }
 
 func (a *account) collection(key string) *collection {
@@ -168,5 +176,8 @@ func (a *account) remove(r *record) {
 	}
 	if r.parent != "" {
 		a.list(r.object, r.parent).remove(r)
+	}
+	if g := group(r); g != "" {
+		a.list(g, r.parent).remove(r)
 	}
 }
