@@ -17,7 +17,6 @@ type loadResult struct {
 	requests int
 	elapsed  time.Duration
 	p50, p99 time.Duration
-	failures int
 }
 
 func (r loadResult) perSecond() float64 { return float64(r.requests) / r.elapsed.Seconds() }

@@ -28,7 +28,7 @@ commands:
   events     publish events from Stripe's Events API
   request    ask a running syncer for a backfill
 
-"syncer <command> -h" lists a command's flags.`
+"syncer <command> -h" lists a command's flags`
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) == 0 {

@@ -32,5 +32,5 @@ func TestMarshalMatchesIndentedJSON(t *testing.T) {
 
 	var reindented bytes.Buffer
 	require.NoError(t, json.Indent(&reindented, got, "", "  "))
-	require.Equal(t, string(reindented.Bytes()), string(got), "already indented as json.Indent would")
+	require.Equal(t, reindented.String(), string(got), "already indented as json.Indent would")
 }
