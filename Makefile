@@ -5,6 +5,7 @@ PKGS := $(shell go list -m -f '{{.Path}}/...')
 DIRS := $(shell go list -m -f '{{.Dir}}')
 # Pinned; the first run compiles it with cgo (a few minutes), later runs come from the build cache.
 SQLC := go run github.com/sqlc-dev/sqlc/cmd/sqlc@v1.31.1
+STATICCHECK := go run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 build: ## bin/ingest bin/processor bin/syncer
 	go build -o bin/ ./services/ingest ./services/processor ./services/syncer ./services/ingest/cmd/send-test-event
@@ -24,8 +25,9 @@ verify: ## generated code, go.mod files and formatting are current
 	for d in $(DIRS); do (cd $$d && GOWORK=off go mod tidy -diff) || exit 1; done
 	@out=$$(gofmt -l $(DIRS)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-lint: ## go vet in every module
+lint: ## go vet and staticcheck in every module
 	go vet $(PKGS)
+	$(STATICCHECK) $(PKGS)
 
 run: build services ## run ingest and processor against this machine's PostgreSQL and NATS
 	@scripts/run-local
