@@ -23,6 +23,8 @@ import (
 //
 //	go test -run '^$' -bench Backfill -benchtime 1x ./services/syncer/
 //
+// Objects count everything stored, the items of nested lists that come
+// inside a page included (invoice lines), so a page can bring more than 100.
 // Resources with an account-wide list can reach the ceiling. Payment methods
 // and tax ids are listed per customer (Stripe has no account-wide list), a
 // request for one or two objects, so a whole account stays below it; for it
@@ -67,6 +69,7 @@ func BenchmarkBackfill(b *testing.B) {
 				b.ReportMetric(ceiling, "ceiling-objects/s")
 				b.ReportMetric(100*float64(objects)/elapsed/ceiling, "%-of-ceiling")
 				b.ReportMetric(float64(after.Requests-before.Requests)/elapsed, "requests/s")
+				b.ReportMetric(100*float64(after.Requests-before.Requests)/elapsed/syncerRate, "%-of-rate")
 				b.ReportMetric(float64(objects)/float64(after.Requests-before.Requests), "objects/request")
 				b.ReportMetric(float64(after.RateLimited-before.RateLimited), "429s")
 			}
