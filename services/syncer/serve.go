@@ -195,14 +195,22 @@ func catchUp(ctx context.Context, log *slog.Logger, d *deps) (int, error) {
 			log.Warn("events cursor is near Stripe's 30-day horizon: events older than that cannot be caught up; run a backfill",
 				"account", acct, "cursor", cursor, "age", age.Round(time.Hour).String())
 		}
+		started := time.Now()
 		res, err := catchup.Run(ctx, log, d.api, d.js, catchup.Options{Since: cursor.Add(-eventsOverlap), Account: acct})
 		total += res.Published
 		if err != nil {
 			errs = append(errs, fmt.Errorf("account %q: %w", acct, err))
 			continue
 		}
-		if res.Newest.After(cursor) {
-			if _, err := d.kv.Put(ctx, key, []byte(res.Newest.UTC().Format(time.RFC3339))); err != nil {
+		// Everything created before the listing started was listed, but for
+		// events that show up late, which the overlap catches next time. A
+		// quiet account's cursor moves on too.
+		next := started.Add(-eventsOverlap)
+		if res.Newest.After(next) {
+			next = res.Newest
+		}
+		if next.After(cursor) {
+			if _, err := d.kv.Put(ctx, key, []byte(next.UTC().Format(time.RFC3339))); err != nil {
 				errs = append(errs, err)
 			}
 		}
