@@ -34,18 +34,53 @@ type ObjectRows struct {
 	Parents []string
 }
 
+// Upserted says what UpsertObjects did with one object.
+type Upserted struct {
+	ID string
+	// Applied is true when the object's state was written: it was new, or at
+	// least as new as the stored state.
+	Applied bool
+	// Tie is true when the stored state had the same state_at and was
+	// written by another event: a tie the version rule cannot decide.
+	Tie bool
+}
+
 // UpsertObjects writes rows to the resource table named table under the
-// version rule (see queries/objects.sql). Each id must appear once. It
-// returns the ids whose new state has the same state_at as the state stored
-// before, written by another event: a tie the version rule cannot decide.
-func UpsertObjects(ctx context.Context, tx dbsqlc.DBTX, table string, rows ObjectRows) (ties []string, err error) {
+// version rule (see queries/objects.sql). Each id must appear once.
+func UpsertObjects(ctx context.Context, tx dbsqlc.DBTX, table string, rows ObjectRows) ([]Upserted, error) {
 	upsert, ok := objectUpserts[table]
 	if !ok {
 		return nil, fmt.Errorf("no upsert for table %q: is it in events.Resources?", table)
 	}
-	ties, err = upsert(ctx, tx, rows)
+	out, err := upsert(ctx, tx, rows)
 	if err != nil {
 		return nil, fmt.Errorf("upsert %s: %w", table, err)
 	}
-	return ties, nil
+	return out, nil
+}
+
+// MissingItems are complete nested lists, column by column: parent i's list
+// as of StateAts[i] (written by event LastEventIds[i], "" when fetched) holds
+// the KeptIds whose KeptParents entry is that parent. Each parent appears
+// once in Parents. Its fields match the parameters of every generated
+// <Table>MarkMissing query.
+type MissingItems struct {
+	Parents      []string
+	StateAts     []time.Time
+	LastEventIds []string
+	KeptParents  []string
+	KeptIds      []string
+}
+
+// MarkMissing marks deleted the items in table (a resource with a Parent)
+// that their parent's complete list no longer holds, under the version rule.
+func MarkMissing(ctx context.Context, tx dbsqlc.DBTX, table string, m MissingItems) error {
+	mark, ok := objectMarkMissing[table]
+	if !ok {
+		return fmt.Errorf("no items table %q: is it a resource with a Parent?", table)
+	}
+	if err := mark(ctx, tx, m); err != nil {
+		return fmt.Errorf("mark missing %s: %w", table, err)
+	}
+	return nil
 }

@@ -8,221 +8,416 @@ import (
 	"github.com/stripesync/stripesync/db/dbsqlc"
 )
 
-var objectUpserts = map[string]func(context.Context, dbsqlc.DBTX, ObjectRows) ([]string, error){
-	"accounts": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.AccountsUpsert(ctx, tx, dbsqlc.AccountsUpsertParams{
+var objectMarkMissing = map[string]func(context.Context, dbsqlc.DBTX, MissingItems) error{
+	"credit_note_line_items": func(ctx context.Context, tx dbsqlc.DBTX, m MissingItems) error {
+		return queries.CreditNoteLineItemsMarkMissing(ctx, tx, dbsqlc.CreditNoteLineItemsMarkMissingParams(m))
+	},
+	"checkout_session_line_items": func(ctx context.Context, tx dbsqlc.DBTX, m MissingItems) error {
+		return queries.CheckoutSessionLineItemsMarkMissing(ctx, tx, dbsqlc.CheckoutSessionLineItemsMarkMissingParams(m))
+	},
+	"invoice_line_items": func(ctx context.Context, tx dbsqlc.DBTX, m MissingItems) error {
+		return queries.InvoiceLineItemsMarkMissing(ctx, tx, dbsqlc.InvoiceLineItemsMarkMissingParams(m))
+	},
+	"subscription_items": func(ctx context.Context, tx dbsqlc.DBTX, m MissingItems) error {
+		return queries.SubscriptionItemsMarkMissing(ctx, tx, dbsqlc.SubscriptionItemsMarkMissingParams(m))
+	},
+}
+
+var objectUpserts = map[string]func(context.Context, dbsqlc.DBTX, ObjectRows) ([]Upserted, error){
+	"accounts": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.AccountsUpsert(ctx, tx, dbsqlc.AccountsUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"application_fees": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.ApplicationFeesUpsert(ctx, tx, dbsqlc.ApplicationFeesUpsertParams{
+	"application_fees": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.ApplicationFeesUpsert(ctx, tx, dbsqlc.ApplicationFeesUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"balance_transactions": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.BalanceTransactionsUpsert(ctx, tx, dbsqlc.BalanceTransactionsUpsertParams{
+	"balance_transactions": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.BalanceTransactionsUpsert(ctx, tx, dbsqlc.BalanceTransactionsUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"bank_accounts": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.BankAccountsUpsert(ctx, tx, dbsqlc.BankAccountsUpsertParams{
+	"bank_accounts": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.BankAccountsUpsert(ctx, tx, dbsqlc.BankAccountsUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"cards": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.CardsUpsert(ctx, tx, dbsqlc.CardsUpsertParams{
+	"cards": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.CardsUpsert(ctx, tx, dbsqlc.CardsUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"charges": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.ChargesUpsert(ctx, tx, dbsqlc.ChargesUpsertParams{
+	"charges": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.ChargesUpsert(ctx, tx, dbsqlc.ChargesUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"checkout_sessions": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.CheckoutSessionsUpsert(ctx, tx, dbsqlc.CheckoutSessionsUpsertParams{
+	"checkout_sessions": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.CheckoutSessionsUpsert(ctx, tx, dbsqlc.CheckoutSessionsUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"coupons": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.CouponsUpsert(ctx, tx, dbsqlc.CouponsUpsertParams{
+	"coupons": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.CouponsUpsert(ctx, tx, dbsqlc.CouponsUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"credit_notes": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.CreditNotesUpsert(ctx, tx, dbsqlc.CreditNotesUpsertParams{
+	"credit_notes": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.CreditNotesUpsert(ctx, tx, dbsqlc.CreditNotesUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"credit_note_line_items": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.CreditNoteLineItemsUpsert(ctx, tx, dbsqlc.CreditNoteLineItemsUpsertParams{
+	"credit_note_line_items": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.CreditNoteLineItemsUpsert(ctx, tx, dbsqlc.CreditNoteLineItemsUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds, Parents: r.Parents,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"customers": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.CustomersUpsert(ctx, tx, dbsqlc.CustomersUpsertParams{
+	"customers": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.CustomersUpsert(ctx, tx, dbsqlc.CustomersUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"discounts": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.DiscountsUpsert(ctx, tx, dbsqlc.DiscountsUpsertParams{
+	"discounts": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.DiscountsUpsert(ctx, tx, dbsqlc.DiscountsUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"disputes": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.DisputesUpsert(ctx, tx, dbsqlc.DisputesUpsertParams{
+	"disputes": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.DisputesUpsert(ctx, tx, dbsqlc.DisputesUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"files": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.FilesUpsert(ctx, tx, dbsqlc.FilesUpsertParams{
+	"files": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.FilesUpsert(ctx, tx, dbsqlc.FilesUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"invoices": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.InvoicesUpsert(ctx, tx, dbsqlc.InvoicesUpsertParams{
+	"invoices": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.InvoicesUpsert(ctx, tx, dbsqlc.InvoicesUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"invoiceitems": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.InvoiceitemsUpsert(ctx, tx, dbsqlc.InvoiceitemsUpsertParams{
+	"invoiceitems": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.InvoiceitemsUpsert(ctx, tx, dbsqlc.InvoiceitemsUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"checkout_session_line_items": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.CheckoutSessionLineItemsUpsert(ctx, tx, dbsqlc.CheckoutSessionLineItemsUpsertParams{
+	"checkout_session_line_items": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.CheckoutSessionLineItemsUpsert(ctx, tx, dbsqlc.CheckoutSessionLineItemsUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds, Parents: r.Parents,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"invoice_line_items": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.InvoiceLineItemsUpsert(ctx, tx, dbsqlc.InvoiceLineItemsUpsertParams{
+	"invoice_line_items": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.InvoiceLineItemsUpsert(ctx, tx, dbsqlc.InvoiceLineItemsUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds, Parents: r.Parents,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"payment_intents": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.PaymentIntentsUpsert(ctx, tx, dbsqlc.PaymentIntentsUpsertParams{
+	"payment_intents": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.PaymentIntentsUpsert(ctx, tx, dbsqlc.PaymentIntentsUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"payment_methods": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.PaymentMethodsUpsert(ctx, tx, dbsqlc.PaymentMethodsUpsertParams{
+	"payment_methods": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.PaymentMethodsUpsert(ctx, tx, dbsqlc.PaymentMethodsUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"payouts": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.PayoutsUpsert(ctx, tx, dbsqlc.PayoutsUpsertParams{
+	"payouts": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.PayoutsUpsert(ctx, tx, dbsqlc.PayoutsUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"plans": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.PlansUpsert(ctx, tx, dbsqlc.PlansUpsertParams{
+	"plans": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.PlansUpsert(ctx, tx, dbsqlc.PlansUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"prices": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.PricesUpsert(ctx, tx, dbsqlc.PricesUpsertParams{
+	"prices": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.PricesUpsert(ctx, tx, dbsqlc.PricesUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"products": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.ProductsUpsert(ctx, tx, dbsqlc.ProductsUpsertParams{
+	"products": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.ProductsUpsert(ctx, tx, dbsqlc.ProductsUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"promotion_codes": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.PromotionCodesUpsert(ctx, tx, dbsqlc.PromotionCodesUpsertParams{
+	"promotion_codes": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.PromotionCodesUpsert(ctx, tx, dbsqlc.PromotionCodesUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"radar_early_fraud_warnings": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.RadarEarlyFraudWarningsUpsert(ctx, tx, dbsqlc.RadarEarlyFraudWarningsUpsertParams{
+	"radar_early_fraud_warnings": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.RadarEarlyFraudWarningsUpsert(ctx, tx, dbsqlc.RadarEarlyFraudWarningsUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"refunds": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.RefundsUpsert(ctx, tx, dbsqlc.RefundsUpsertParams{
+	"refunds": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.RefundsUpsert(ctx, tx, dbsqlc.RefundsUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"reviews": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.ReviewsUpsert(ctx, tx, dbsqlc.ReviewsUpsertParams{
+	"reviews": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.ReviewsUpsert(ctx, tx, dbsqlc.ReviewsUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"setup_intents": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.SetupIntentsUpsert(ctx, tx, dbsqlc.SetupIntentsUpsertParams{
+	"setup_intents": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.SetupIntentsUpsert(ctx, tx, dbsqlc.SetupIntentsUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"sources": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.SourcesUpsert(ctx, tx, dbsqlc.SourcesUpsertParams{
+	"sources": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.SourcesUpsert(ctx, tx, dbsqlc.SourcesUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"subscriptions": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.SubscriptionsUpsert(ctx, tx, dbsqlc.SubscriptionsUpsertParams{
+	"subscriptions": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.SubscriptionsUpsert(ctx, tx, dbsqlc.SubscriptionsUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"subscription_items": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.SubscriptionItemsUpsert(ctx, tx, dbsqlc.SubscriptionItemsUpsertParams{
+	"subscription_items": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.SubscriptionItemsUpsert(ctx, tx, dbsqlc.SubscriptionItemsUpsertParams{
+			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
+			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds, Parents: r.Parents,
+		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
+	},
+	"subscription_schedules": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.SubscriptionSchedulesUpsert(ctx, tx, dbsqlc.SubscriptionSchedulesUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"subscription_schedules": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.SubscriptionSchedulesUpsert(ctx, tx, dbsqlc.SubscriptionSchedulesUpsertParams{
+	"tax_ids": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.TaxIdsUpsert(ctx, tx, dbsqlc.TaxIdsUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"tax_ids": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.TaxIdsUpsert(ctx, tx, dbsqlc.TaxIdsUpsertParams{
+	"tax_rates": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.TaxRatesUpsert(ctx, tx, dbsqlc.TaxRatesUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
-	"tax_rates": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.TaxRatesUpsert(ctx, tx, dbsqlc.TaxRatesUpsertParams{
+	"transfers": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]Upserted, error) {
+		rows, err := queries.TransfersUpsert(ctx, tx, dbsqlc.TransfersUpsertParams{
 			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
 			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
 		})
-	},
-	"transfers": func(ctx context.Context, tx dbsqlc.DBTX, r ObjectRows) ([]string, error) {
-		return queries.TransfersUpsert(ctx, tx, dbsqlc.TransfersUpsertParams{
-			Ids: r.Ids, Accounts: r.Accounts, Livemodes: r.Livemodes, Deleteds: r.Deleteds,
-			Datas: r.Datas, StateAts: r.StateAts, LastEventIds: r.LastEventIds,
-		})
+		out := make([]Upserted, len(rows))
+		for i, row := range rows {
+			out[i] = Upserted(row)
+		}
+		return out, err
 	},
 }

@@ -589,6 +589,7 @@ type StripeSubscriptionItem struct {
 	StateAt      time.Time
 	LastEventID  pgtype.Text
 	UpdatedAt    time.Time
+	Parent       pgtype.Text
 }
 
 type StripeSubscriptionSchedule struct {

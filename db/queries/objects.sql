@@ -4,8 +4,9 @@
 -- AccountsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -36,18 +37,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: ApplicationFeesUpsert :many
 -- ApplicationFeesUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -78,18 +84,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: BalanceTransactionsUpsert :many
 -- BalanceTransactionsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -120,18 +131,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: BankAccountsUpsert :many
 -- BankAccountsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -162,18 +178,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: CardsUpsert :many
 -- CardsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -204,18 +225,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: ChargesUpsert :many
 -- ChargesUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -246,18 +272,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: CheckoutSessionsUpsert :many
 -- CheckoutSessionsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -288,18 +319,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: CouponsUpsert :many
 -- CouponsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -330,18 +366,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: CreditNotesUpsert :many
 -- CreditNotesUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -372,18 +413,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: CreditNoteLineItemsUpsert :many
 -- CreditNoteLineItemsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, u.parent
@@ -416,18 +462,45 @@ upsert AS (
         parent = excluded.parent,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
+
+-- name: CreditNoteLineItemsMarkMissing :exec
+-- CreditNoteLineItemsMarkMissing marks deleted the items that their parent's complete
+-- list no longer holds: for each parent (given once, with the state_at of
+-- the list), every item of it not among the kept (parent, id) pairs. Items
+-- written by a newer state are left alone, as the version rule wants.
+WITH parents AS (
+    SELECT
+        unnest(@parents::text[]) AS parent,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+),
+kept AS (
+    SELECT unnest(@kept_parents::text[]) AS parent, unnest(@kept_ids::text[]) AS id
+)
+UPDATE stripe.credit_note_line_items AS t
+SET deleted = true, state_at = p.state_at, last_event_id = NULLIF(p.last_event_id, ''), updated_at = now()
+FROM parents AS p
+WHERE t.parent = p.parent
+    AND NOT t.deleted
+    AND t.state_at <= p.state_at
+    AND NOT EXISTS (SELECT 1 FROM kept AS k WHERE k.parent = t.parent AND k.id = t.id);
 
 -- name: CustomersUpsert :many
 -- CustomersUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -458,18 +531,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: DiscountsUpsert :many
 -- DiscountsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -500,18 +578,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: DisputesUpsert :many
 -- DisputesUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -542,18 +625,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: FilesUpsert :many
 -- FilesUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -584,18 +672,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: InvoicesUpsert :many
 -- InvoicesUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -626,18 +719,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: InvoiceitemsUpsert :many
 -- InvoiceitemsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -668,18 +766,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: CheckoutSessionLineItemsUpsert :many
 -- CheckoutSessionLineItemsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, u.parent
@@ -712,18 +815,45 @@ upsert AS (
         parent = excluded.parent,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
+
+-- name: CheckoutSessionLineItemsMarkMissing :exec
+-- CheckoutSessionLineItemsMarkMissing marks deleted the items that their parent's complete
+-- list no longer holds: for each parent (given once, with the state_at of
+-- the list), every item of it not among the kept (parent, id) pairs. Items
+-- written by a newer state are left alone, as the version rule wants.
+WITH parents AS (
+    SELECT
+        unnest(@parents::text[]) AS parent,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+),
+kept AS (
+    SELECT unnest(@kept_parents::text[]) AS parent, unnest(@kept_ids::text[]) AS id
+)
+UPDATE stripe.checkout_session_line_items AS t
+SET deleted = true, state_at = p.state_at, last_event_id = NULLIF(p.last_event_id, ''), updated_at = now()
+FROM parents AS p
+WHERE t.parent = p.parent
+    AND NOT t.deleted
+    AND t.state_at <= p.state_at
+    AND NOT EXISTS (SELECT 1 FROM kept AS k WHERE k.parent = t.parent AND k.id = t.id);
 
 -- name: InvoiceLineItemsUpsert :many
 -- InvoiceLineItemsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, u.parent
@@ -756,18 +886,45 @@ upsert AS (
         parent = excluded.parent,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
+
+-- name: InvoiceLineItemsMarkMissing :exec
+-- InvoiceLineItemsMarkMissing marks deleted the items that their parent's complete
+-- list no longer holds: for each parent (given once, with the state_at of
+-- the list), every item of it not among the kept (parent, id) pairs. Items
+-- written by a newer state are left alone, as the version rule wants.
+WITH parents AS (
+    SELECT
+        unnest(@parents::text[]) AS parent,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+),
+kept AS (
+    SELECT unnest(@kept_parents::text[]) AS parent, unnest(@kept_ids::text[]) AS id
+)
+UPDATE stripe.invoice_line_items AS t
+SET deleted = true, state_at = p.state_at, last_event_id = NULLIF(p.last_event_id, ''), updated_at = now()
+FROM parents AS p
+WHERE t.parent = p.parent
+    AND NOT t.deleted
+    AND t.state_at <= p.state_at
+    AND NOT EXISTS (SELECT 1 FROM kept AS k WHERE k.parent = t.parent AND k.id = t.id);
 
 -- name: PaymentIntentsUpsert :many
 -- PaymentIntentsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -798,18 +955,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: PaymentMethodsUpsert :many
 -- PaymentMethodsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -840,18 +1002,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: PayoutsUpsert :many
 -- PayoutsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -882,18 +1049,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: PlansUpsert :many
 -- PlansUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -924,18 +1096,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: PricesUpsert :many
 -- PricesUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -966,18 +1143,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: ProductsUpsert :many
 -- ProductsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -1008,18 +1190,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: PromotionCodesUpsert :many
 -- PromotionCodesUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -1050,18 +1237,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: RadarEarlyFraudWarningsUpsert :many
 -- RadarEarlyFraudWarningsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -1092,18 +1284,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: RefundsUpsert :many
 -- RefundsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -1134,18 +1331,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: ReviewsUpsert :many
 -- ReviewsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -1176,18 +1378,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: SetupIntentsUpsert :many
 -- SetupIntentsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -1218,18 +1425,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: SourcesUpsert :many
 -- SourcesUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -1260,18 +1472,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: SubscriptionsUpsert :many
 -- SubscriptionsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -1302,21 +1519,26 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: SubscriptionItemsUpsert :many
 -- SubscriptionItemsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, u.parent
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -1325,7 +1547,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@parents::text[]) AS parent
     ) AS u
 ),
 prev AS (
@@ -1333,8 +1556,8 @@ prev AS (
     FROM stripe.subscription_items AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.subscription_items AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.subscription_items AS t (id, account, livemode, deleted, data, state_at, last_event_id, parent)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, parent FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1342,20 +1565,48 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        parent = excluded.parent,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
+
+-- name: SubscriptionItemsMarkMissing :exec
+-- SubscriptionItemsMarkMissing marks deleted the items that their parent's complete
+-- list no longer holds: for each parent (given once, with the state_at of
+-- the list), every item of it not among the kept (parent, id) pairs. Items
+-- written by a newer state are left alone, as the version rule wants.
+WITH parents AS (
+    SELECT
+        unnest(@parents::text[]) AS parent,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+),
+kept AS (
+    SELECT unnest(@kept_parents::text[]) AS parent, unnest(@kept_ids::text[]) AS id
+)
+UPDATE stripe.subscription_items AS t
+SET deleted = true, state_at = p.state_at, last_event_id = NULLIF(p.last_event_id, ''), updated_at = now()
+FROM parents AS p
+WHERE t.parent = p.parent
+    AND NOT t.deleted
+    AND t.state_at <= p.state_at
+    AND NOT EXISTS (SELECT 1 FROM kept AS k WHERE k.parent = t.parent AND k.id = t.id);
 
 -- name: SubscriptionSchedulesUpsert :many
 -- SubscriptionSchedulesUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -1386,18 +1637,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: TaxIdsUpsert :many
 -- TaxIdsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -1428,18 +1684,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: TaxRatesUpsert :many
 -- TaxRatesUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -1470,18 +1731,23 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);
 
 -- name: TransfersUpsert :many
 -- TransfersUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
 -- replaced only by state at least as new as the state it holds (state_at),
--- and never once it is marked deleted. It returns the ids whose new state
--- ties with the stored one: same state_at, written by another event.
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id
@@ -1512,8 +1778,12 @@ upsert AS (
         last_event_id = excluded.last_event_id,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
 )
-SELECT input.id::text AS id FROM input JOIN prev USING (id)
-WHERE NOT prev.deleted
-    AND prev.state_at = input.state_at
-    AND prev.last_event_id IS DISTINCT FROM input.last_event_id;
+SELECT
+    input.id::text AS id,
+    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input LEFT JOIN prev USING (id);

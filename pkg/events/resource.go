@@ -17,6 +17,17 @@ type Resource struct {
 	// object whose list holds them. Such a table has a parent column, filled
 	// from the message, because not every item names its parent itself.
 	Parent string
+	// Lists are the fields of this object that hold a list of child objects
+	// (an invoice's "lines"). The processor stores the children it finds
+	// there, and when a list is complete (has_more false) marks the
+	// children it no longer holds deleted.
+	Lists []List
+}
+
+// List is a field holding a nested list and the object its items are.
+type List struct {
+	Field string
+	Child string
 }
 
 // Resources is the registry of the Stripe objects mirrored in relations of
@@ -32,15 +43,15 @@ var Resources = []Resource{
 	{Object: "bank_account", Table: "bank_accounts"},
 	{Object: "card", Table: "cards"},
 	{Object: "charge", Table: "charges", Path: "/v1/charges"},
-	{Object: "checkout.session", Table: "checkout_sessions", Path: "/v1/checkout/sessions"},
+	{Object: "checkout.session", Table: "checkout_sessions", Path: "/v1/checkout/sessions", Lists: []List{{Field: "line_items", Child: "item"}}},
 	{Object: "coupon", Table: "coupons", Path: "/v1/coupons"},
-	{Object: "credit_note", Table: "credit_notes", Path: "/v1/credit_notes"},
+	{Object: "credit_note", Table: "credit_notes", Path: "/v1/credit_notes", Lists: []List{{Field: "lines", Child: "credit_note_line_item"}}},
 	{Object: "credit_note_line_item", Table: "credit_note_line_items", Parent: "credit_note"},
 	{Object: "customer", Table: "customers", Path: "/v1/customers"},
 	{Object: "discount", Table: "discounts"},
 	{Object: "dispute", Table: "disputes", Path: "/v1/disputes"},
 	{Object: "file", Table: "files", Path: "/v1/files"},
-	{Object: "invoice", Table: "invoices", Path: "/v1/invoices"},
+	{Object: "invoice", Table: "invoices", Path: "/v1/invoices", Lists: []List{{Field: "lines", Child: "line_item"}}},
 	{Object: "invoiceitem", Table: "invoiceitems", Path: "/v1/invoiceitems"},
 	{Object: "item", Table: "checkout_session_line_items", Parent: "checkout.session"},
 	{Object: "line_item", Table: "invoice_line_items", Parent: "invoice"},
@@ -56,8 +67,8 @@ var Resources = []Resource{
 	{Object: "review", Table: "reviews", Path: "/v1/reviews"},
 	{Object: "setup_intent", Table: "setup_intents", Path: "/v1/setup_intents"},
 	{Object: "source", Table: "sources", Path: "/v1/sources"},
-	{Object: "subscription", Table: "subscriptions", Path: "/v1/subscriptions"},
-	{Object: "subscription_item", Table: "subscription_items", Path: "/v1/subscription_items"},
+	{Object: "subscription", Table: "subscriptions", Path: "/v1/subscriptions", Lists: []List{{Field: "items", Child: "subscription_item"}}},
+	{Object: "subscription_item", Table: "subscription_items", Path: "/v1/subscription_items", Parent: "subscription"},
 	{Object: "subscription_schedule", Table: "subscription_schedules", Path: "/v1/subscription_schedules"},
 	{Object: "tax_id", Table: "tax_ids"},
 	{Object: "tax_rate", Table: "tax_rates", Path: "/v1/tax_rates"},

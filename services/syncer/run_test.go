@@ -197,6 +197,12 @@ func (b *testBundle) requireComplete(t *testing.T) {
 		have := append(b.ids(t, "bank_accounts", "", "connected_account = $2", ca), b.ids(t, "cards", "", "connected_account = $2", ca)...)
 		require.Equal(t, sorted(b.fake.ExternalAccountIDs(ca)), sorted(have), "external accounts of %s", ca)
 	}
+	// Nothing in the fake is deleted, so nothing in the mirror is either.
+	for _, r := range events.Resources {
+		var deleted int
+		require.NoError(t, b.pool.QueryRow(t.Context(), "SELECT count(*) FROM stripe."+r.Table+" WHERE deleted").Scan(&deleted))
+		require.Zero(t, deleted, "deleted rows in stripe.%s", r.Table)
+	}
 	// Contents: each object as the API renders it.
 	for object, table := range topLevel {
 		for _, id := range b.fake.IDs("", object) {

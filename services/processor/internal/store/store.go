@@ -6,12 +6,14 @@ package store
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"time"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -124,20 +126,11 @@ func apply(ctx context.Context, tx pgx.Tx, b Batch) (Stats, error) {
 	// The newest state of each object in the batch, per table. Events are
 	// visited in stream order, so of two in the same second the later wins,
 	// as it would in two batches.
-	latest := map[string]map[string]objectRow{}
+	latest := newestStates{}
 	var ties []Tie
 	keep := func(res events.Resource, row objectRow) {
-		rows := latest[res.Table]
-		if rows == nil {
-			rows = map[string]objectRow{}
-			latest[res.Table] = rows
-		}
-		prev, seen := rows[row.id]
-		if seen && prev.ties(row) {
+		if latest.keep(res, row) {
 			ties = append(ties, Tie{Resource: res, ID: row.id, Account: row.account, Livemode: row.livemode})
-		}
-		if !seen || prev.replacedBy(row) {
-			rows[row.id] = row
 		}
 	}
 	for _, ev := range evs {
@@ -155,7 +148,7 @@ func apply(ctx context.Context, tx pgx.Tx, b Batch) (Stats, error) {
 			// nested list, whose parent only the syncer knows.
 			continue
 		}
-		keep(res, objectRow{
+		row := objectRow{
 			id:       ref.ID,
 			account:  ev.Account,
 			livemode: ev.Livemode,
@@ -163,7 +156,8 @@ func apply(ctx context.Context, tx pgx.Tx, b Batch) (Stats, error) {
 			data:     ev.Object,
 			stateAt:  ev.Created,
 			eventID:  ev.ID,
-		})
+		}
+		keep(res, row)
 	}
 	for _, f := range b.Objects {
 		ref, err := events.ParseObjectRef(f.Data)
@@ -176,7 +170,7 @@ func apply(ctx context.Context, tx pgx.Tx, b Batch) (Stats, error) {
 		if f.Resource.Parent != "" && f.Parent == "" {
 			return Stats{}, permanent(fmt.Errorf("%s %s: no parent %s", ref.Object, ref.ID, f.Resource.Parent))
 		}
-		keep(f.Resource, objectRow{
+		row := objectRow{
 			id:       ref.ID,
 			account:  f.Account,
 			livemode: f.Livemode,
@@ -184,12 +178,68 @@ func apply(ctx context.Context, tx pgx.Tx, b Batch) (Stats, error) {
 			data:     f.Data,
 			stateAt:  f.stateAt(),
 			parent:   f.Parent,
-		})
+		}
+		keep(f.Resource, row)
 	}
-	for _, table := range slices.Sorted(maps.Keys(latest)) {
+	applied, err := latest.upsert(ctx, tx, func(res events.Resource, o objectRow) {
+		ties = append(ties, Tie{Resource: res, ID: o.id, Account: o.account, Livemode: o.livemode})
+	})
+	if err != nil {
+		return Stats{}, err
+	}
+
+	// The items of the nested lists of the objects just written, and only
+	// of those: a list older than the stored object could bring back an
+	// item removed since.
+	items, lists := newestStates{}, nestedLists{}
+	for _, o := range applied {
+		if err := lists.add(o.res, o.row, func(res events.Resource, row objectRow) { items.keep(res, row) }); err != nil {
+			return Stats{}, permanent(err)
+		}
+	}
+	if _, err := items.upsert(ctx, tx, nil); err != nil {
+		return Stats{}, err
+	}
+	if err := lists.markMissing(ctx, tx); err != nil {
+		return Stats{}, err
+	}
+	return Stats{Stored: len(newIDs), Duplicates: len(evs) - len(newIDs), Objects: len(b.Objects), Ties: ties}, nil
+}
+
+// newestStates holds the newest state of each object of a batch, by table
+// and id, as the version rule orders them: of two in the same second the
+// later in stream order.
+type newestStates map[string]map[string]objectRow
+
+// keep records row and reports whether it ties with the state it replaces.
+func (n newestStates) keep(res events.Resource, row objectRow) (tie bool) {
+	rows := n[res.Table]
+	if rows == nil {
+		rows = map[string]objectRow{}
+		n[res.Table] = rows
+	}
+	prev, seen := rows[row.id]
+	if !seen || prev.replacedBy(row) {
+		rows[row.id] = row
+	}
+	return seen && prev.ties(row)
+}
+
+type appliedRow struct {
+	res events.Resource
+	row objectRow
+}
+
+// upsert writes the states, a statement per table in table and id order
+// (one lock order for concurrent transactions), calls tied for each tie
+// with the stored state, and returns the states applied.
+func (n newestStates) upsert(ctx context.Context, tx pgx.Tx, tied func(events.Resource, objectRow)) ([]appliedRow, error) {
+	var applied []appliedRow
+	for _, table := range slices.Sorted(maps.Keys(n)) {
+		res, _ := resourceByTable(table)
 		var r db.ObjectRows
-		for _, id := range slices.Sorted(maps.Keys(latest[table])) {
-			o := latest[table][id]
+		for _, id := range slices.Sorted(maps.Keys(n[table])) {
+			o := n[table][id]
 			r.Ids = append(r.Ids, o.id)
 			r.Accounts = append(r.Accounts, o.account)
 			r.Livemodes = append(r.Livemodes, o.livemode)
@@ -199,17 +249,113 @@ func apply(ctx context.Context, tx pgx.Tx, b Batch) (Stats, error) {
 			r.LastEventIds = append(r.LastEventIds, o.eventID)
 			r.Parents = append(r.Parents, o.parent)
 		}
-		tied, err := db.UpsertObjects(ctx, tx, table, r)
+		results, err := db.UpsertObjects(ctx, tx, table, r)
 		if err != nil {
-			return Stats{}, err
+			return nil, err
 		}
-		for _, id := range tied {
-			o := latest[table][id]
-			res, _ := resourceByTable(table)
-			ties = append(ties, Tie{Resource: res, ID: id, Account: o.account, Livemode: o.livemode})
+		for _, u := range results {
+			o := n[table][u.ID]
+			if u.Tie && tied != nil {
+				tied(res, o)
+			}
+			if u.Applied {
+				applied = append(applied, appliedRow{res: res, row: o})
+			}
 		}
 	}
-	return Stats{Stored: len(newIDs), Duplicates: len(evs) - len(newIDs), Objects: len(b.Objects), Ties: ties}, nil
+	return applied, nil
+}
+
+// nestedLists collects, per items table, the newest complete list of each
+// parent seen in a batch.
+type nestedLists map[string]map[string]completeList
+
+type completeList struct {
+	stateAt time.Time
+	eventID string
+	ids     []string
+}
+
+// add stores the items of the nested lists of row (an object of res) with
+// keep, and remembers the lists that are complete. A deleted object's lists
+// are left as they were.
+func (n nestedLists) add(res events.Resource, row objectRow, keep func(events.Resource, objectRow)) error {
+	if len(res.Lists) == 0 || row.deleted {
+		return nil
+	}
+	var fields map[string]json.RawMessage
+	if err := gojson.Unmarshal(row.data, &fields); err != nil {
+		return fmt.Errorf("decode %s %s: %w", res.Object, row.id, err)
+	}
+	for _, l := range res.Lists {
+		raw := fields[l.Field]
+		if len(raw) == 0 || raw[0] != '{' {
+			continue // absent, or not expanded
+		}
+		var list struct {
+			Object  string            `json:"object"`
+			Data    []json.RawMessage `json:"data"`
+			HasMore bool              `json:"has_more"`
+		}
+		if err := gojson.Unmarshal(raw, &list); err != nil {
+			return fmt.Errorf("decode %s.%s of %s: %w", res.Object, l.Field, row.id, err)
+		}
+		child, ok := events.ResourceFor(l.Child)
+		if list.Object != "list" || !ok {
+			continue
+		}
+		var ids []string
+		for _, item := range list.Data {
+			ref, err := events.ParseObjectRef(item)
+			if err != nil {
+				return err
+			}
+			if ref.Object != l.Child || ref.ID == "" {
+				continue
+			}
+			keep(child, objectRow{
+				id: ref.ID, account: row.account, livemode: row.livemode, data: item,
+				stateAt: row.stateAt, eventID: row.eventID, parent: row.id,
+			})
+			ids = append(ids, ref.ID)
+		}
+		if list.HasMore {
+			continue // the rest is not here: nothing can be called missing
+		}
+		byParent := n[child.Table]
+		if byParent == nil {
+			byParent = map[string]completeList{}
+			n[child.Table] = byParent
+		}
+		// The newest list of a parent decides; an item of an older list
+		// that the newest leaves out is missing too.
+		if prev, ok := byParent[row.id]; !ok || !row.stateAt.Before(prev.stateAt) {
+			byParent[row.id] = completeList{stateAt: row.stateAt, eventID: row.eventID, ids: ids}
+		}
+	}
+	return nil
+}
+
+// markMissing marks deleted the items that complete lists no longer hold,
+// one statement per items table.
+func (n nestedLists) markMissing(ctx context.Context, tx pgx.Tx) error {
+	for _, table := range slices.Sorted(maps.Keys(n)) {
+		var m db.MissingItems
+		for _, parent := range slices.Sorted(maps.Keys(n[table])) {
+			l := n[table][parent]
+			m.Parents = append(m.Parents, parent)
+			m.StateAts = append(m.StateAts, l.stateAt)
+			m.LastEventIds = append(m.LastEventIds, l.eventID)
+			for _, id := range l.ids {
+				m.KeptParents = append(m.KeptParents, parent)
+				m.KeptIds = append(m.KeptIds, id)
+			}
+		}
+		if err := db.MarkMissing(ctx, tx, table, m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func resourceByTable(table string) (events.Resource, bool) {

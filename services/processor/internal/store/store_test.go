@@ -356,4 +356,69 @@ func TestApply(t *testing.T) {
 		got, _ = getRow(t, b, "customers", cus["id"].(string))
 		require.Equal(t, "Same second", got.Data["name"])
 	})
+
+	t.Run("NestedListsFollowTheirParent", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		item := func(id string) map[string]any {
+			return eventstest.With(eventstest.Object(t, "subscription_item"), map[string]any{"id": id, "subscription": "sub_nested"})
+		}
+		sub := func(eventID string, at time.Time, itemIDs ...string) store.Event {
+			var items []any
+			for _, id := range itemIDs {
+				items = append(items, item(id))
+			}
+			obj := eventstest.With(eventstest.Object(t, "subscription"), map[string]any{
+				"id":    "sub_nested",
+				"items": map[string]any{"object": "list", "data": items, "has_more": false, "url": "/v1/subscription_items?subscription=sub_nested"},
+			})
+			e := eventstest.NewEvent(eventID, "customer.subscription.updated", obj)
+			e.Created = at
+			return event(t, e)
+		}
+		live := func() []string {
+			rows, err := b.pool.Query(t.Context(), "SELECT id FROM stripe.subscription_items WHERE parent = 'sub_nested' AND NOT deleted ORDER BY id")
+			require.NoError(t, err)
+			var ids []string
+			for rows.Next() {
+				var id string
+				require.NoError(t, rows.Scan(&id))
+				ids = append(ids, id)
+			}
+			return ids
+		}
+
+		apply(t, b, sub("evt_n1", base, "si_a", "si_b"))
+		require.Equal(t, []string{"si_a", "si_b"}, live())
+
+		// An item taken off the subscription is marked deleted.
+		apply(t, b, sub("evt_n2", base.Add(2*time.Second), "si_b", "si_c"))
+		require.Equal(t, []string{"si_b", "si_c"}, live())
+		require.Equal(t, 3, count(t, b, "SELECT count(*) FROM stripe.subscription_items"), "the removed item keeps its row")
+
+		// A late, older list changes nothing: not even its item removed since.
+		apply(t, b, sub("evt_n0", base.Add(time.Second), "si_a", "si_b", "si_x"))
+		require.Equal(t, []string{"si_b", "si_c"}, live())
+		require.Zero(t, count(t, b, "SELECT count(*) FROM stripe.subscription_items WHERE id = 'si_x'"))
+
+		// A list cut short (has_more) adds what it shows and removes nothing.
+		partial := eventstest.With(eventstest.Object(t, "subscription"), map[string]any{
+			"id":    "sub_nested",
+			"items": map[string]any{"object": "list", "data": []any{item("si_d")}, "has_more": true, "url": "/v1/subscription_items?subscription=sub_nested"},
+		})
+		e := eventstest.NewEvent("evt_n3", "customer.subscription.updated", partial)
+		e.Created = base.Add(3 * time.Second)
+		apply(t, b, event(t, e))
+		require.Equal(t, []string{"si_b", "si_c", "si_d"}, live())
+	})
+
+	t.Run("InvoiceLinesFromWebhooks", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		inv := eventstest.Object(t, "invoice")
+		apply(t, b, event(t, eventstest.NewEvent("evt_inv_lines", "invoice.finalized", inv)))
+		lines := inv["lines"].(map[string]any)["data"].([]any)
+		require.NotEmpty(t, lines)
+		require.Equal(t, len(lines), count(t, b, "SELECT count(*) FROM stripe.invoice_line_items WHERE parent = $1", inv["id"]))
+	})
 }
