@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -108,9 +109,9 @@ func countEvents(ctx context.Context, pool *pgxpool.Pool, want int) error {
 // upsert (an object can recur).
 func plainInsert(ctx context.Context, pool *pgxpool.Pool, evs []webhookEvent, batchSize, workers int) (time.Duration, error) {
 	type objectRow struct {
-		id, eventID string
-		data        []byte
-		created     time.Time
+		id, eventID, parent string
+		data                []byte
+		created             time.Time
 	}
 	type batch struct {
 		ids, types []string
@@ -134,11 +135,27 @@ func plainInsert(ctx context.Context, pool *pgxpool.Pool, evs []webhookEvent, ba
 			if err != nil {
 				return 0, err
 			}
-			if res, ok := events.ResourceFor(ref.Object); ok {
-				if b.objects[res.Table] == nil {
-					b.objects[res.Table] = map[string]objectRow{}
+			res, ok := events.ResourceFor(ref.Object)
+			if !ok {
+				continue
+			}
+			add := func(table string, o objectRow) {
+				if b.objects[table] == nil {
+					b.objects[table] = map[string]objectRow{}
 				}
-				b.objects[res.Table][ref.ID] = objectRow{id: ref.ID, eventID: env.ID, data: env.Object, created: env.Created}
+				b.objects[table][o.id] = o
+			}
+			add(res.Table, objectRow{id: ref.ID, eventID: env.ID, data: env.Object, created: env.Created})
+			// The items of its nested lists are rows too (the processor
+			// writes them, with their parent).
+			items, err := nestedItems(res, env.Object)
+			if err != nil {
+				return 0, err
+			}
+			for table, list := range items {
+				for _, it := range list {
+					add(table, objectRow{id: it.id, eventID: env.ID, data: it.data, created: env.Created, parent: ref.ID})
+				}
 			}
 		}
 		batches = append(batches, b)
@@ -158,16 +175,24 @@ func plainInsert(ctx context.Context, pool *pgxpool.Pool, evs []webhookEvent, ba
 						return fmt.Errorf("insert events: %w", err)
 					}
 					for _, table := range slices.Sorted(maps.Keys(b.objects)) {
-						var ids, eventIDs []string
+						var ids, eventIDs, parents []string
 						var datas [][]byte
 						var createds []time.Time
 						for _, o := range b.objects[table] {
 							ids, eventIDs, datas, createds = append(ids, o.id), append(eventIDs, o.eventID), append(datas, o.data), append(createds, o.created)
+							parents = append(parents, o.parent)
 						}
-						if _, err := tx.Exec(ctx, `INSERT INTO stripe.`+table+` (id, livemode, data, state_at, last_event_id)
+						q := `INSERT INTO stripe.` + table + ` (id, livemode, data, state_at, last_event_id)
 					SELECT unnest($1::text[]), false, unnest($2::jsonb[]), unnest($3::timestamptz[]), unnest($4::text[])
-					ON CONFLICT (id) DO UPDATE SET data = excluded.data, state_at = excluded.state_at, last_event_id = excluded.last_event_id`,
-							ids, datas, createds, eventIDs); err != nil {
+					ON CONFLICT (id) DO UPDATE SET data = excluded.data, state_at = excluded.state_at, last_event_id = excluded.last_event_id`
+						args := []any{ids, datas, createds, eventIDs}
+						if res, _ := resourceByTable(table); res.Parent != "" {
+							q = `INSERT INTO stripe.` + table + ` (id, livemode, data, state_at, last_event_id, parent)
+					SELECT unnest($1::text[]), false, unnest($2::jsonb[]), unnest($3::timestamptz[]), unnest($4::text[]), unnest($5::text[])
+					ON CONFLICT (id) DO UPDATE SET data = excluded.data, state_at = excluded.state_at, last_event_id = excluded.last_event_id, parent = excluded.parent`
+							args = append(args, parents)
+						}
+						if _, err := tx.Exec(ctx, q, args...); err != nil {
 							return fmt.Errorf("insert %s: %w", table, err)
 						}
 					}
@@ -193,4 +218,51 @@ func retryDeadlock(f func() error) error {
 		}
 		return err
 	}
+}
+
+type item struct {
+	id   string
+	data []byte
+}
+
+// nestedItems returns the items of the nested lists of an object of res, by
+// the table they go to.
+func nestedItems(res events.Resource, object []byte) (map[string][]item, error) {
+	if len(res.Lists) == 0 {
+		return nil, nil
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(object, &fields); err != nil {
+		return nil, err
+	}
+	out := map[string][]item{}
+	for _, l := range res.Lists {
+		var list struct {
+			Data []json.RawMessage `json:"data"`
+		}
+		if raw := fields[l.Field]; len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &list) != nil {
+			continue
+		}
+		child, ok := events.ResourceFor(l.Child)
+		if !ok {
+			continue
+		}
+		for _, d := range list.Data {
+			ref, err := events.ParseObjectRef(d)
+			if err != nil {
+				return nil, err
+			}
+			out[child.Table] = append(out[child.Table], item{id: ref.ID, data: d})
+		}
+	}
+	return out, nil
+}
+
+func resourceByTable(table string) (events.Resource, bool) {
+	for _, r := range events.Resources {
+		if r.Table == table {
+			return r, true
+		}
+	}
+	return events.Resource{}, false
 }

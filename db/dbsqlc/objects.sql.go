@@ -46,11 +46,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type AccountsUpsertParams struct {
@@ -139,11 +141,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type ApplicationFeesUpsertParams struct {
@@ -231,11 +235,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type BalanceTransactionsUpsertParams struct {
@@ -323,11 +329,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type BankAccountsUpsertParams struct {
@@ -415,11 +423,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type CardsUpsertParams struct {
@@ -507,11 +517,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type ChargesUpsertParams struct {
@@ -643,11 +655,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type CheckoutSessionLineItemsUpsertParams struct {
@@ -737,11 +751,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type CheckoutSessionsUpsertParams struct {
@@ -829,11 +845,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type CouponsUpsertParams struct {
@@ -965,11 +983,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type CreditNoteLineItemsUpsertParams struct {
@@ -1059,11 +1079,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type CreditNotesUpsertParams struct {
@@ -1151,11 +1173,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type CustomersUpsertParams struct {
@@ -1243,11 +1267,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type DiscountsUpsertParams struct {
@@ -1335,11 +1361,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type DisputesUpsertParams struct {
@@ -1427,11 +1455,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type FilesUpsertParams struct {
@@ -1563,11 +1593,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type InvoiceLineItemsUpsertParams struct {
@@ -1657,11 +1689,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type InvoiceitemsUpsertParams struct {
@@ -1749,11 +1783,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type InvoicesUpsertParams struct {
@@ -1841,11 +1877,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type PaymentIntentsUpsertParams struct {
@@ -1933,11 +1971,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type PaymentMethodsUpsertParams struct {
@@ -2025,11 +2065,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type PayoutsUpsertParams struct {
@@ -2117,11 +2159,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type PlansUpsertParams struct {
@@ -2209,11 +2253,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type PricesUpsertParams struct {
@@ -2301,11 +2347,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type ProductsUpsertParams struct {
@@ -2393,11 +2441,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type PromotionCodesUpsertParams struct {
@@ -2485,11 +2535,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type RadarEarlyFraudWarningsUpsertParams struct {
@@ -2577,11 +2629,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type RefundsUpsertParams struct {
@@ -2669,11 +2723,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type ReviewsUpsertParams struct {
@@ -2761,11 +2817,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type SetupIntentsUpsertParams struct {
@@ -2853,11 +2911,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type SourcesUpsertParams struct {
@@ -2989,11 +3049,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type SubscriptionItemsUpsertParams struct {
@@ -3083,11 +3145,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type SubscriptionSchedulesUpsertParams struct {
@@ -3175,11 +3239,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type SubscriptionsUpsertParams struct {
@@ -3267,11 +3333,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type TaxIdsUpsertParams struct {
@@ -3359,11 +3427,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type TaxRatesUpsertParams struct {
@@ -3451,11 +3521,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id)
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
 `
 
 type TransfersUpsertParams struct {

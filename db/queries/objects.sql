@@ -41,11 +41,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: ApplicationFeesUpsert :many
 -- ApplicationFeesUpsert writes a batch of objects given as arrays, one element per
@@ -88,11 +90,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: BalanceTransactionsUpsert :many
 -- BalanceTransactionsUpsert writes a batch of objects given as arrays, one element per
@@ -135,11 +139,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: BankAccountsUpsert :many
 -- BankAccountsUpsert writes a batch of objects given as arrays, one element per
@@ -182,11 +188,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: CardsUpsert :many
 -- CardsUpsert writes a batch of objects given as arrays, one element per
@@ -229,11 +237,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: ChargesUpsert :many
 -- ChargesUpsert writes a batch of objects given as arrays, one element per
@@ -276,11 +286,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: CheckoutSessionsUpsert :many
 -- CheckoutSessionsUpsert writes a batch of objects given as arrays, one element per
@@ -323,11 +335,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: CouponsUpsert :many
 -- CouponsUpsert writes a batch of objects given as arrays, one element per
@@ -370,11 +384,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: CreditNotesUpsert :many
 -- CreditNotesUpsert writes a batch of objects given as arrays, one element per
@@ -417,11 +433,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: CreditNoteLineItemsUpsert :many
 -- CreditNoteLineItemsUpsert writes a batch of objects given as arrays, one element per
@@ -466,11 +484,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: CreditNoteLineItemsMarkMissing :exec
 -- CreditNoteLineItemsMarkMissing marks deleted the items that their parent's complete
@@ -535,11 +555,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: DiscountsUpsert :many
 -- DiscountsUpsert writes a batch of objects given as arrays, one element per
@@ -582,11 +604,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: DisputesUpsert :many
 -- DisputesUpsert writes a batch of objects given as arrays, one element per
@@ -629,11 +653,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: FilesUpsert :many
 -- FilesUpsert writes a batch of objects given as arrays, one element per
@@ -676,11 +702,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: InvoicesUpsert :many
 -- InvoicesUpsert writes a batch of objects given as arrays, one element per
@@ -723,11 +751,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: InvoiceitemsUpsert :many
 -- InvoiceitemsUpsert writes a batch of objects given as arrays, one element per
@@ -770,11 +800,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: CheckoutSessionLineItemsUpsert :many
 -- CheckoutSessionLineItemsUpsert writes a batch of objects given as arrays, one element per
@@ -819,11 +851,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: CheckoutSessionLineItemsMarkMissing :exec
 -- CheckoutSessionLineItemsMarkMissing marks deleted the items that their parent's complete
@@ -890,11 +924,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: InvoiceLineItemsMarkMissing :exec
 -- InvoiceLineItemsMarkMissing marks deleted the items that their parent's complete
@@ -959,11 +995,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: PaymentMethodsUpsert :many
 -- PaymentMethodsUpsert writes a batch of objects given as arrays, one element per
@@ -1006,11 +1044,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: PayoutsUpsert :many
 -- PayoutsUpsert writes a batch of objects given as arrays, one element per
@@ -1053,11 +1093,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: PlansUpsert :many
 -- PlansUpsert writes a batch of objects given as arrays, one element per
@@ -1100,11 +1142,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: PricesUpsert :many
 -- PricesUpsert writes a batch of objects given as arrays, one element per
@@ -1147,11 +1191,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: ProductsUpsert :many
 -- ProductsUpsert writes a batch of objects given as arrays, one element per
@@ -1194,11 +1240,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: PromotionCodesUpsert :many
 -- PromotionCodesUpsert writes a batch of objects given as arrays, one element per
@@ -1241,11 +1289,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: RadarEarlyFraudWarningsUpsert :many
 -- RadarEarlyFraudWarningsUpsert writes a batch of objects given as arrays, one element per
@@ -1288,11 +1338,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: RefundsUpsert :many
 -- RefundsUpsert writes a batch of objects given as arrays, one element per
@@ -1335,11 +1387,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: ReviewsUpsert :many
 -- ReviewsUpsert writes a batch of objects given as arrays, one element per
@@ -1382,11 +1436,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: SetupIntentsUpsert :many
 -- SetupIntentsUpsert writes a batch of objects given as arrays, one element per
@@ -1429,11 +1485,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: SourcesUpsert :many
 -- SourcesUpsert writes a batch of objects given as arrays, one element per
@@ -1476,11 +1534,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: SubscriptionsUpsert :many
 -- SubscriptionsUpsert writes a batch of objects given as arrays, one element per
@@ -1523,11 +1583,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: SubscriptionItemsUpsert :many
 -- SubscriptionItemsUpsert writes a batch of objects given as arrays, one element per
@@ -1572,11 +1634,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: SubscriptionItemsMarkMissing :exec
 -- SubscriptionItemsMarkMissing marks deleted the items that their parent's complete
@@ -1641,11 +1705,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: TaxIdsUpsert :many
 -- TaxIdsUpsert writes a batch of objects given as arrays, one element per
@@ -1688,11 +1754,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: TaxRatesUpsert :many
 -- TaxRatesUpsert writes a batch of objects given as arrays, one element per
@@ -1735,11 +1803,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 
 -- name: TransfersUpsert :many
 -- TransfersUpsert writes a batch of objects given as arrays, one element per
@@ -1782,8 +1852,10 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;

@@ -121,11 +121,13 @@ upsert AS (
 )
 SELECT
     input.id::text AS id,
-    EXISTS (SELECT 1 FROM upsert WHERE upsert.id = input.id) AS applied,
+    (upsert.id IS NOT NULL)::boolean AS applied,
     coalesce(NOT prev.deleted
         AND prev.state_at = input.state_at
         AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
-FROM input LEFT JOIN prev USING (id);
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
 {{if .Parent}}
 -- name: {{.Go}}MarkMissing :exec
 -- {{.Go}}MarkMissing marks deleted the items that their parent's complete
