@@ -193,7 +193,7 @@ func apply(ctx context.Context, tx pgx.Tx, b Batch) (Stats, error) {
 	// item removed since.
 	items, lists := newestStates{}, nestedLists{}
 	for _, o := range applied {
-		if err := lists.add(o.res, o.row, func(res events.Resource, row objectRow) { items.keep(res, row) }); err != nil {
+		if err := lists.add(o.res, o.row, items); err != nil {
 			return Stats{}, permanent(err)
 		}
 	}
@@ -276,10 +276,10 @@ type completeList struct {
 	ids     []string
 }
 
-// add stores the items of the nested lists of row (an object of res) with
-// keep, and remembers the lists that are complete. A deleted object's lists
+// add records the items of the nested lists of row (an object of res) in
+// items, and remembers the lists that are complete. A deleted object's lists
 // are left as they were.
-func (n nestedLists) add(res events.Resource, row objectRow, keep func(events.Resource, objectRow)) error {
+func (n nestedLists) add(res events.Resource, row objectRow, items newestStates) error {
 	if len(res.Lists) == 0 || row.deleted {
 		return nil
 	}
@@ -313,7 +313,7 @@ func (n nestedLists) add(res events.Resource, row objectRow, keep func(events.Re
 			if ref.Object != l.Child || ref.ID == "" {
 				continue
 			}
-			keep(child, objectRow{
+			items.keep(child, objectRow{
 				id: ref.ID, account: row.account, livemode: row.livemode, data: item,
 				stateAt: row.stateAt, eventID: row.eventID, parent: row.id,
 			})
