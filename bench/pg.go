@@ -186,7 +186,7 @@ func plainInsert(ctx context.Context, pool *pgxpool.Pool, evs []webhookEvent, ba
 					SELECT unnest($1::text[]), false, unnest($2::jsonb[]), unnest($3::timestamptz[]), unnest($4::text[])
 					ON CONFLICT (id) DO UPDATE SET data = excluded.data, state_at = excluded.state_at, last_event_id = excluded.last_event_id`
 						args := []any{ids, datas, createds, eventIDs}
-						if res, _ := resourceByTable(table); res.Parent != "" {
+						if res, _ := events.ResourceForTable(table); res.Parent != "" {
 							q = `INSERT INTO stripe.` + table + ` (id, livemode, data, state_at, last_event_id, parent)
 					SELECT unnest($1::text[]), false, unnest($2::jsonb[]), unnest($3::timestamptz[]), unnest($4::text[]), unnest($5::text[])
 					ON CONFLICT (id) DO UPDATE SET data = excluded.data, state_at = excluded.state_at, last_event_id = excluded.last_event_id, parent = excluded.parent`
@@ -256,13 +256,4 @@ func nestedItems(res events.Resource, object []byte) (map[string][]item, error) 
 		}
 	}
 	return out, nil
-}
-
-func resourceByTable(table string) (events.Resource, bool) {
-	for _, r := range events.Resources {
-		if r.Table == table {
-			return r, true
-		}
-	}
-	return events.Resource{}, false
 }

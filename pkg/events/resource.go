@@ -75,17 +75,25 @@ var Resources = []Resource{
 	{Object: "transfer", Table: "transfers", Path: "/v1/transfers"},
 }
 
-var resourceByObject = func() map[string]Resource {
-	m := make(map[string]Resource, len(Resources))
+var resourceByObject, resourceByTable = func() (map[string]Resource, map[string]Resource) {
+	byObject := make(map[string]Resource, len(Resources))
+	byTable := make(map[string]Resource, len(Resources))
 	for _, r := range Resources {
-		m[r.Object] = r
+		byObject[r.Object] = r
+		byTable[r.Table] = r
 	}
-	return m
+	return byObject, byTable
 }()
 
 // ResourceFor returns the resource that mirrors Stripe objects named object,
 // and false when the object is not mirrored in a relation of its own.
 func ResourceFor(object string) (Resource, bool) {
 	r, ok := resourceByObject[object]
+	return r, ok
+}
+
+// ResourceForTable returns the resource mirrored in the relation named table.
+func ResourceForTable(table string) (Resource, bool) {
+	r, ok := resourceByTable[table]
 	return r, ok
 }

@@ -161,6 +161,21 @@ func (c *Client) List(ctx context.Context, path string, p ListParams, page func(
 	return it.Err()
 }
 
+// ConnectedAccounts returns the ids of the platform's connected accounts.
+func (c *Client) ConnectedAccounts(ctx context.Context) ([]string, error) {
+	var ids []string
+	err := c.List(ctx, "/v1/accounts", ListParams{}, func(pg *Page, _ *form.Values) error {
+		for _, it := range pg.Items {
+			ids = append(ids, it.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list connected accounts: %w", err)
+	}
+	return ids, nil
+}
+
 // Get fetches one object, verbatim.
 func (c *Client) Get(ctx context.Context, path, account string) ([]byte, time.Time, error) {
 	params := &stripe.Params{Context: ctx}

@@ -135,6 +135,11 @@ func connect(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) {
 	}, nil
 }
 
+// engine returns a backfill engine on d's connections.
+func (d *deps) engine(cfg config, progress *backfill.Progress) *backfill.Engine {
+	return backfill.New(d.log, d.api, d.js, d.kv, backfill.Config{Livemode: cfg.livemode(), Concurrency: cfg.Concurrency}, progress)
+}
+
 func (d *deps) close() {
 	if err := d.nc.Drain(); err != nil {
 		d.log.Warn("drain nats", "err", err)
@@ -157,7 +162,7 @@ func backfillOnce(ctx context.Context, cfg config, req backfill.Request, stdout 
 	}
 	defer d.close()
 	progress := backfill.NewProgress()
-	engine := backfill.New(log, d.api, d.js, d.kv, backfill.Config{Livemode: cfg.livemode(), Concurrency: cfg.Concurrency}, progress)
+	engine := d.engine(cfg, progress)
 	stop := display.start(progress, d.limiter, log)
 	start := time.Now()
 	err = engine.Run(ctx, req)

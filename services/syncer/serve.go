@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/stripe/stripe-go/v76/form"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stripesync/stripesync/pkg/events"
@@ -39,7 +38,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	defer d.close()
 
 	progress := backfill.NewProgress()
-	engine := backfill.New(log, d.api, d.js, d.kv, backfill.Config{Livemode: cfg.livemode(), Concurrency: cfg.Concurrency}, progress)
+	engine := d.engine(cfg, progress)
 	reg := prometheus.NewRegistry()
 	m := newServeMetrics(reg, progress, d.limiter)
 
@@ -168,16 +167,11 @@ func every(ctx context.Context, interval time.Duration, f func()) error {
 // catchUp publishes the events of the platform and of every connected
 // account since each one's cursor, kept in the checkpoint bucket.
 func catchUp(ctx context.Context, log *slog.Logger, d *deps) (int, error) {
-	accounts := []string{""}
-	err := d.api.List(ctx, "/v1/accounts", stripeapi.ListParams{}, func(pg *stripeapi.Page, _ *form.Values) error {
-		for _, it := range pg.Items {
-			accounts = append(accounts, it.ID)
-		}
-		return nil
-	})
+	connected, err := d.api.ConnectedAccounts(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("list connected accounts: %w", err)
+		return 0, err
 	}
+	accounts := append([]string{""}, connected...)
 	total := 0
 	var errs []error
 	for _, acct := range accounts {

@@ -236,7 +236,7 @@ type appliedRow struct {
 func (n newestStates) upsert(ctx context.Context, tx pgx.Tx, tied func(events.Resource, objectRow)) ([]appliedRow, error) {
 	var applied []appliedRow
 	for _, table := range slices.Sorted(maps.Keys(n)) {
-		res, _ := resourceByTable(table)
+		res, _ := events.ResourceForTable(table)
 		var r db.ObjectRows
 		for _, id := range slices.Sorted(maps.Keys(n[table])) {
 			o := n[table][id]
@@ -356,15 +356,6 @@ func (n nestedLists) markMissing(ctx context.Context, tx pgx.Tx) error {
 		}
 	}
 	return nil
-}
-
-func resourceByTable(table string) (events.Resource, bool) {
-	for _, r := range events.Resources {
-		if r.Table == table {
-			return r, true
-		}
-	}
-	return events.Resource{}, false
 }
 
 type objectRow struct {

@@ -150,7 +150,7 @@ func (e *Engine) plan(ctx context.Context, req Request, rules []Rule) ([]*task, 
 	if req.Account != "" {
 		accounts = []string{req.Account}
 	} else if slices.ContainsFunc(rules, func(r Rule) bool { return !r.PlatformOnly }) {
-		connected, err := e.connectedAccounts(ctx)
+		connected, err := e.api.ConnectedAccounts(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -202,20 +202,6 @@ func (e *Engine) accountCreated(ctx context.Context, acct string) int64 {
 		return 0
 	}
 	return a.Created
-}
-
-func (e *Engine) connectedAccounts(ctx context.Context) ([]string, error) {
-	var ids []string
-	err := e.api.List(ctx, "/v1/accounts", stripeapi.ListParams{}, func(pg *stripeapi.Page, _ *form.Values) error {
-		for _, it := range pg.Items {
-			ids = append(ids, it.ID)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list connected accounts: %w", err)
-	}
-	return ids, nil
 }
 
 type runner struct {
