@@ -1,0 +1,9 @@
+module github.com/stripesync/stripesync/pkg/catalog
+
+go 1.26.0
+
+require github.com/goccy/go-json v0.12.0
+
+require github.com/stretchr/testify v1.12.1
+
+require go.yaml.in/yaml/v3 v3.0.5 // indirect
