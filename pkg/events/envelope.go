@@ -103,34 +103,3 @@ func checkEventType(t string) error {
 	}
 	return nil
 }
-
-// ObjectRef is the identity of a Stripe object.
-type ObjectRef struct {
-	ID     string `json:"id"`
-	Object string `json:"object"`
-	// Deleted is true on the stubs Stripe returns for deleted objects.
-	Deleted bool `json:"deleted"`
-}
-
-// ParseObjectRef reads the identity fields of a Stripe object.
-func ParseObjectRef(object []byte) (ObjectRef, error) {
-	var ref ObjectRef
-	if err := gojson.Unmarshal(object, &ref); err != nil {
-		return ObjectRef{}, fmt.Errorf("decode object: %w", err)
-	}
-	return ref, nil
-}
-
-// IsDeletion reports whether an event of type eventType carrying object ref
-// says that the object no longer exists.
-//
-// Every "*.deleted" type does, except customer.subscription.deleted: Stripe
-// sends it when a subscription ends, and the subscription still exists (with
-// status "canceled") and can still be read from the API.
-// https://docs.stripe.com/api/events/types#event_types-customer.subscription.deleted
-func IsDeletion(eventType string, ref ObjectRef) bool {
-	if ref.Deleted {
-		return true
-	}
-	return strings.HasSuffix(eventType, ".deleted") && eventType != "customer.subscription.deleted"
-}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/stripesync/stripesync/pkg/catalog"
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/events/eventstest"
 )
@@ -20,7 +21,7 @@ func TestParseEnvelope(t *testing.T) {
 	require.Equal(t, "acct_1", env.Account)
 	require.Equal(t, good.Created.Unix(), env.Created.Unix())
 	require.Equal(t, "2023-10-16", env.APIVersion)
-	ref, err := events.ParseObjectRef(env.Object)
+	ref, err := catalog.ParseRef(env.Object)
 	require.NoError(t, err)
 	require.Equal(t, "subscription", ref.Object)
 
@@ -42,15 +43,6 @@ func TestParseEnvelope(t *testing.T) {
 		_, err := events.ParseEnvelope([]byte(body))
 		require.ErrorIs(t, err, events.ErrNotEvent, name)
 	}
-}
-
-func TestIsDeletion(t *testing.T) {
-	t.Parallel()
-	require.True(t, events.IsDeletion("customer.deleted", events.ObjectRef{}))
-	require.True(t, events.IsDeletion("customer.discount.deleted", events.ObjectRef{}))
-	require.True(t, events.IsDeletion("whatever", events.ObjectRef{Deleted: true}))
-	require.False(t, events.IsDeletion("customer.subscription.deleted", events.ObjectRef{}))
-	require.False(t, events.IsDeletion("customer.updated", events.ObjectRef{}))
 }
 
 func FuzzParseEnvelope(f *testing.F) {

@@ -24,3 +24,7 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 )
+
+require github.com/stripesync/stripesync/pkg/catalog v0.0.0
+
+replace github.com/stripesync/stripesync/pkg/catalog => ../catalog

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/stripesync/stripesync/pkg/catalog"
 )
 
 // ObjectSubjectPrefix starts the subject of every object fetched from the
@@ -16,8 +18,8 @@ import (
 // that the processor stays the only writer and one version rule orders both.
 const ObjectSubjectPrefix = "stripe.object."
 
-// ObjectSubject is the subject an object named object is published on.
-func ObjectSubject(object string) string { return ObjectSubjectPrefix + object }
+// ObjectSubject is the subject an object of res is published on.
+func ObjectSubject(res *catalog.Resource) string { return ObjectSubjectPrefix + res.Object }
 
 // Headers of an object message.
 const (
@@ -30,15 +32,19 @@ const (
 	// HeaderLivemode is "true" for live-mode objects.
 	HeaderLivemode = "Stripesync-Livemode"
 	// HeaderParent is the id of the object whose nested list held this one
-	// (Resource.Parent), for example the invoice of an invoice line item.
+	// (catalog.Resource.Parent), for example the invoice of an invoice line
+	// item.
 	HeaderParent = "Stripesync-Parent"
 )
 
 // Object is a Stripe object as the API returned it, on its way to the
 // mirror.
 type Object struct {
-	Account   string
-	Livemode  bool
+	Resource *catalog.Resource
+	ID       string
+	Account  string // "" for the platform
+	Livemode bool
+	// FetchedAt is when the request that returned the object was sent.
 	FetchedAt time.Time
 	// Parent is the id of the object whose nested list held this one, for
 	// the items of such lists.
@@ -47,12 +53,12 @@ type Object struct {
 	Data []byte
 }
 
-// Msg is the message that carries o. ref must be o's identity. Its message
-// id makes a retried publish of the same fetch a duplicate the stream drops.
-func (o Object) Msg(ref ObjectRef) *nats.Msg {
-	m := nats.NewMsg(ObjectSubject(ref.Object))
+// Msg is the message that carries o. Its message id makes a retried publish
+// of the same fetch a duplicate the stream drops.
+func (o Object) Msg() *nats.Msg {
+	m := nats.NewMsg(ObjectSubject(o.Resource))
 	m.Data = o.Data
-	m.Header.Set(nats.MsgIdHdr, ref.ID+"@"+strconv.FormatInt(o.FetchedAt.UnixNano(), 10))
+	m.Header.Set(nats.MsgIdHdr, o.ID+"@"+strconv.FormatInt(o.FetchedAt.UnixNano(), 10))
 	m.Header.Set(HeaderFetchedAt, o.FetchedAt.UTC().Format(time.RFC3339Nano))
 	m.Header.Set(HeaderLivemode, strconv.FormatBool(o.Livemode))
 	if o.Account != "" {
@@ -65,33 +71,43 @@ func (o Object) Msg(ref ObjectRef) *nats.Msg {
 }
 
 // ErrNotObject is wrapped by ParseObjectMsg when a message does not carry a
-// Stripe object.
+// Stripe object the mirror keeps.
 var ErrNotObject = errors.New("not a Stripe object message")
 
-// ParseObjectMsg reads an object message and checks that the object is the
-// one its subject names.
-func ParseObjectMsg(subject string, h nats.Header, data []byte) (Object, ObjectRef, error) {
+// ParseObjectMsg reads an object message and checks that the object is of
+// the resource its subject names.
+func ParseObjectMsg(subject string, h nats.Header, data []byte) (Object, error) {
 	name, ok := strings.CutPrefix(subject, ObjectSubjectPrefix)
 	if !ok {
-		return Object{}, ObjectRef{}, fmt.Errorf("%w: subject %q", ErrNotObject, subject)
+		return Object{}, fmt.Errorf("%w: subject %q", ErrNotObject, subject)
+	}
+	res, ok := catalog.Lookup(name)
+	if !ok {
+		return Object{}, fmt.Errorf("%w: %q is not a mirrored resource", ErrNotObject, name)
 	}
 	at, err := time.Parse(time.RFC3339Nano, h.Get(HeaderFetchedAt))
 	if err != nil {
-		return Object{}, ObjectRef{}, fmt.Errorf("%w: header %s: %w", ErrNotObject, HeaderFetchedAt, err)
+		return Object{}, fmt.Errorf("%w: header %s: %w", ErrNotObject, HeaderFetchedAt, err)
 	}
 	livemode, err := strconv.ParseBool(h.Get(HeaderLivemode))
 	if err != nil {
-		return Object{}, ObjectRef{}, fmt.Errorf("%w: header %s: %w", ErrNotObject, HeaderLivemode, err)
+		return Object{}, fmt.Errorf("%w: header %s: %w", ErrNotObject, HeaderLivemode, err)
 	}
 	if len(data) == 0 || data[0] != '{' {
-		return Object{}, ObjectRef{}, fmt.Errorf("%w: body is not a JSON object", ErrNotObject)
+		return Object{}, fmt.Errorf("%w: body is not a JSON object", ErrNotObject)
 	}
-	ref, err := ParseObjectRef(data)
+	ref, err := catalog.ParseRef(data)
 	if err != nil {
-		return Object{}, ObjectRef{}, fmt.Errorf("%w: %w", ErrNotObject, err)
+		return Object{}, fmt.Errorf("%w: %w", ErrNotObject, err)
 	}
 	if ref.ID == "" || (ref.Object != name && !ref.Deleted) {
-		return Object{}, ObjectRef{}, fmt.Errorf("%w: subject names %q, body is %q %q", ErrNotObject, name, ref.Object, ref.ID)
+		return Object{}, fmt.Errorf("%w: subject names %q, body is %q %q", ErrNotObject, name, ref.Object, ref.ID)
 	}
-	return Object{Account: h.Get(HeaderAccount), Livemode: livemode, FetchedAt: at, Parent: h.Get(HeaderParent), Data: data}, ref, nil
+	if res.Parent != "" && h.Get(HeaderParent) == "" {
+		return Object{}, fmt.Errorf("%w: %s %s has no %s header naming its %s", ErrNotObject, name, ref.ID, HeaderParent, res.Parent)
+	}
+	return Object{
+		Resource: res, ID: ref.ID, Account: h.Get(HeaderAccount), Livemode: livemode,
+		FetchedAt: at, Parent: h.Get(HeaderParent), Data: data,
+	}, nil
 }

@@ -122,9 +122,3 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, o StreamOptions) 
 	}
 	return s, nil
 }
-
-// SyncRequestSubject is where sync requests are sent (core NATS
-// request-reply, outside the stream): a JSON body naming the resources, the
-// account and the start time of a backfill. A running syncer answers with
-// the run's id once it has queued it.
-const SyncRequestSubject = "stripesync.sync.requests"
