@@ -1,4 +1,4 @@
-package fakestripe
+package stripefake
 
 // The accessors below read the fake's state directly, as ground truth for
 // tests and benchmarks. accountID "" means the platform.

@@ -1,4 +1,4 @@
-package fakestripe_test
+package stripefake_test
 
 import (
 	"encoding/json"
@@ -7,15 +7,15 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/stripesync/stripesync/services/syncer/internal/fakestripe"
+	"github.com/stripesync/stripesync/pkg/stripefake"
 )
 
 func TestSeedIsDeterministic(t *testing.T) {
 	t.Parallel()
-	opts := fakestripe.SeedOptions{Customers: 8, ConnectedAccounts: 2, RandSeed: 42, Now: now}
-	build := func(o fakestripe.SeedOptions) *fakestripe.Server {
-		s := fakestripe.New(fakestripe.Options{})
-		require.NoError(t, fakestripe.Seed(s, o))
+	opts := stripefake.SeedOptions{Customers: 8, ConnectedAccounts: 2, RandSeed: 42, Now: now}
+	build := func(o stripefake.SeedOptions) *stripefake.Server {
+		s := stripefake.New(stripefake.Options{})
+		require.NoError(t, stripefake.Seed(s, o))
 		return s
 	}
 	a, b := build(opts), build(opts)
@@ -38,7 +38,7 @@ func TestSeedIsDeterministic(t *testing.T) {
 
 func TestSeedCoversEveryListEndpoint(t *testing.T) {
 	t.Parallel()
-	b := setup(t, fakestripe.Options{}, fakestripe.SeedOptions{Customers: 10, ConnectedAccounts: 1, RandSeed: 11})
+	b := setup(t, stripefake.Options{}, stripefake.SeedOptions{Customers: 10, ConnectedAccounts: 1, RandSeed: 11})
 	_, err := b.srv.UpdateCustomer("", b.srv.IDs("", "customer")[0], map[string]any{"name": "Ada"})
 	require.NoError(t, err)
 
@@ -80,8 +80,8 @@ func TestSeedCoversEveryListEndpoint(t *testing.T) {
 
 func TestCreatedTimesSpreadOverTwoYears(t *testing.T) {
 	t.Parallel()
-	s := fakestripe.New(fakestripe.Options{})
-	require.NoError(t, fakestripe.Seed(s, fakestripe.SeedOptions{Customers: 200, RandSeed: 12, Now: now}))
+	s := stripefake.New(stripefake.Options{})
+	require.NoError(t, stripefake.Seed(s, stripefake.SeedOptions{Customers: 200, RandSeed: 12, Now: now}))
 
 	seen := map[int64]bool{}
 	var oldest, newest int64 = now.Unix(), 0

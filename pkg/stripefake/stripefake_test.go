@@ -1,4 +1,4 @@
-package fakestripe_test
+package stripefake_test
 
 import (
 	"encoding/json"
@@ -13,7 +13,7 @@ import (
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/client"
 
-	"github.com/stripesync/stripesync/services/syncer/internal/fakestripe"
+	"github.com/stripesync/stripesync/pkg/stripefake"
 )
 
 // now is the fake's clock in most tests, so that seeds are reproducible.
@@ -22,20 +22,20 @@ var now = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 func nowFunc() time.Time { return now }
 
 type testBundle struct {
-	srv *fakestripe.Server
+	srv *stripefake.Server
 	url string
 	api *client.API // stripe-go, retries off
 }
 
-func setup(t *testing.T, opts fakestripe.Options, seed fakestripe.SeedOptions) *testBundle {
+func setup(t *testing.T, opts stripefake.Options, seed stripefake.SeedOptions) *testBundle {
 	t.Helper()
 	if opts.NowFunc == nil {
 		opts.NowFunc = func() time.Time { return now }
 	}
-	srv := fakestripe.New(opts)
-	require.NoError(t, fakestripe.Seed(srv, seed))
+	srv := stripefake.New(opts)
+	require.NoError(t, stripefake.Seed(srv, seed))
 	url := srv.Start(t)
-	return &testBundle{srv: srv, url: url, api: fakestripe.NewAPI(url, fakestripe.TestKey, 0)}
+	return &testBundle{srv: srv, url: url, api: stripefake.NewAPI(url, stripefake.TestKey, 0)}
 }
 
 // get sends a raw GET with the test key plus header pairs, and decodes the body.
@@ -43,7 +43,7 @@ func (b *testBundle) get(t *testing.T, path string, header ...string) (*http.Res
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, b.url+path, nil)
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+fakestripe.TestKey)
+	req.Header.Set("Authorization", "Bearer "+stripefake.TestKey)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
@@ -69,11 +69,11 @@ func listIDs(t *testing.T, m map[string]any) []string {
 func TestListCustomers(t *testing.T) {
 	t.Parallel()
 
-	seed := fakestripe.SeedOptions{Customers: 30, RandSeed: 1}
+	seed := stripefake.SeedOptions{Customers: 30, RandSeed: 1}
 
 	t.Run("PagesNewestFirstThroughStripeGo", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, fakestripe.Options{}, seed)
+		b := setup(t, stripefake.Options{}, seed)
 
 		params := &stripe.CustomerListParams{}
 		params.Limit = stripe.Int64(7)
@@ -96,12 +96,12 @@ func TestListCustomers(t *testing.T) {
 
 	t.Run("RendersLikeStripe", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, fakestripe.Options{}, seed)
+		b := setup(t, stripefake.Options{}, seed)
 
 		resp, body, m := b.get(t, "/v1/customers?limit=3")
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
-		require.Equal(t, fakestripe.APIVersion, resp.Header.Get("Stripe-Version"))
+		require.Equal(t, stripefake.APIVersion, resp.Header.Get("Stripe-Version"))
 		require.Regexp(t, `^req_\w{14}$`, resp.Header.Get("Request-Id"))
 		require.Regexp(t, `^\{\n  "object": "list",\n  "data": \[\n    \{\n      "id": "cus_\w{14}",\n      "object": "customer",`, string(body))
 		require.Equal(t, true, m["has_more"])
@@ -116,7 +116,7 @@ func TestListCustomers(t *testing.T) {
 
 	t.Run("EndingBeforePagesBackward", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, fakestripe.Options{}, seed)
+		b := setup(t, stripefake.Options{}, seed)
 		all := b.srv.IDs("", "customer")
 
 		_, _, m := b.get(t, "/v1/customers?limit=5&ending_before="+all[20])
@@ -143,7 +143,7 @@ func TestListCustomers(t *testing.T) {
 
 	t.Run("CreatedFilters", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, fakestripe.Options{}, seed)
+		b := setup(t, stripefake.Options{}, seed)
 		all := b.srv.IDs("", "customer")
 		pivotCustomer, ok := b.srv.Object("", "customer", all[12])
 		require.True(t, ok)
@@ -180,7 +180,7 @@ func TestListCustomers(t *testing.T) {
 
 	t.Run("DeletedCustomerStaysReadableAndItsCursorWorks", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, fakestripe.Options{}, seed)
+		b := setup(t, stripefake.Options{}, seed)
 		all := b.srv.IDs("", "customer")
 
 		_, err := b.srv.DeleteCustomer("", all[5])
@@ -198,7 +198,7 @@ func TestListCustomers(t *testing.T) {
 
 func TestSubscriptionsHideCanceledByDefault(t *testing.T) {
 	t.Parallel()
-	b := setup(t, fakestripe.Options{}, fakestripe.SeedOptions{Customers: 25, RandSeed: 2})
+	b := setup(t, stripefake.Options{}, stripefake.SeedOptions{Customers: 25, RandSeed: 2})
 
 	list := func(status string) map[string]string {
 		params := &stripe.SubscriptionListParams{}
@@ -245,7 +245,7 @@ func mapsKeys(m map[string]string) func(func(string) bool) {
 
 func TestNestedListsPageBeyondTen(t *testing.T) {
 	t.Parallel()
-	b := setup(t, fakestripe.Options{}, fakestripe.SeedOptions{Customers: 5, RandSeed: 3})
+	b := setup(t, stripefake.Options{}, stripefake.SeedOptions{Customers: 5, RandSeed: 3})
 
 	t.Run("InvoiceLines", func(t *testing.T) {
 		t.Parallel()
@@ -426,7 +426,7 @@ func TestNestedListsPageBeyondTen(t *testing.T) {
 
 func TestStripeAccountHeaderScopesRequests(t *testing.T) {
 	t.Parallel()
-	b := setup(t, fakestripe.Options{}, fakestripe.SeedOptions{Customers: 6, ConnectedAccounts: 2, ConnectedCustomers: 4, RandSeed: 4})
+	b := setup(t, stripefake.Options{}, stripefake.SeedOptions{Customers: 6, ConnectedAccounts: 2, ConnectedCustomers: 4, RandSeed: 4})
 
 	it := b.api.Accounts.List(&stripe.AccountListParams{})
 	var accounts []string
@@ -483,7 +483,7 @@ func TestStripeAccountHeaderScopesRequests(t *testing.T) {
 
 func TestErrorsHaveStripesShape(t *testing.T) {
 	t.Parallel()
-	b := setup(t, fakestripe.Options{}, fakestripe.SeedOptions{Customers: 2, RandSeed: 5})
+	b := setup(t, stripefake.Options{}, stripefake.SeedOptions{Customers: 2, RandSeed: 5})
 	cust := b.srv.IDs("", "customer")[0]
 
 	for _, tc := range []struct {
@@ -513,7 +513,7 @@ func TestErrorsHaveStripesShape(t *testing.T) {
 			require.NoError(t, err)
 			switch tc.key {
 			case "":
-				req.Header.Set("Authorization", "Bearer "+fakestripe.TestKey)
+				req.Header.Set("Authorization", "Bearer "+stripefake.TestKey)
 			case "-":
 			default:
 				req.Header.Set("Authorization", "Bearer "+tc.key)
@@ -536,7 +536,7 @@ func TestErrorsHaveStripesShape(t *testing.T) {
 
 func TestExpand(t *testing.T) {
 	t.Parallel()
-	b := setup(t, fakestripe.Options{}, fakestripe.SeedOptions{Customers: 3, RandSeed: 6})
+	b := setup(t, stripefake.Options{}, stripefake.SeedOptions{Customers: 3, RandSeed: 6})
 
 	params := &stripe.InvoiceListParams{}
 	params.AddExpand("data.customer")

@@ -1,8 +1,9 @@
-// Command fakestripe serves the syncer's fake Stripe API, seeded with a
-// realistic account, for demos and manual runs: point the syncer at it with
-// STRIPE_API_BASE and STRIPE_API_KEY=sk_test_fakestripe0000000000. With
-// -webhook-url, -mutate makes changes every so often and delivers their
-// events, signed with whsec_fakestripe0000000000, as Stripe would.
+// Command fakestripe serves the fake Stripe API of package stripefake,
+// seeded with a realistic account, for demos and manual runs: point the
+// syncer at it with STRIPE_API_BASE and
+// STRIPE_API_KEY=sk_test_fakestripe0000000000. With -webhook-url, -mutate
+// makes changes every so often and delivers their events, signed with
+// whsec_fakestripe0000000000, as Stripe would.
 package main
 
 import (
@@ -19,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/stripesync/stripesync/services/syncer/internal/fakestripe"
+	"github.com/stripesync/stripesync/pkg/stripefake"
 )
 
 func main() {
@@ -46,15 +47,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(stdout, nil))
 
-	s := fakestripe.New(fakestripe.Options{
+	s := stripefake.New(stripefake.Options{
 		RateLimit: *rateLimit, Latency: *latency, LatencyJitter: *jitter, WebhookURL: *webhookURL,
 	})
 	start := time.Now()
-	if err := fakestripe.Seed(s, fakestripe.SeedOptions{Customers: *customers, ConnectedAccounts: *connected, RandSeed: 1}); err != nil {
+	if err := stripefake.Seed(s, stripefake.SeedOptions{Customers: *customers, ConnectedAccounts: *connected, RandSeed: 1}); err != nil {
 		return err
 	}
 	log.Info("seeded", "customers", *customers, "connected_accounts", *connected, "seconds", time.Since(start).Seconds(),
-		"api_base", "http://"+*addr, "api_key", fakestripe.TestKey, "webhook_secret", fakestripe.TestWebhookSecret)
+		"api_base", "http://"+*addr, "api_key", stripefake.TestKey, "webhook_secret", stripefake.TestWebhookSecret)
 
 	srv := &http.Server{Addr: *addr, Handler: s, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
 	go func() {

@@ -1,4 +1,4 @@
-package fakestripe
+package stripefake
 
 import (
 	"fmt"

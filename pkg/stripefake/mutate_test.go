@@ -1,4 +1,4 @@
-package fakestripe_test
+package stripefake_test
 
 import (
 	"encoding/json"
@@ -16,7 +16,7 @@ import (
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/webhook"
 
-	"github.com/stripesync/stripesync/services/syncer/internal/fakestripe"
+	"github.com/stripesync/stripesync/pkg/stripefake"
 )
 
 func eventIDs(t *testing.T, b *testBundle, params *stripe.EventListParams) []string {
@@ -35,8 +35,8 @@ func TestEvents(t *testing.T) {
 
 	var clock atomic.Pointer[time.Time]
 	clock.Store(&now)
-	b := setup(t, fakestripe.Options{NowFunc: func() time.Time { return *clock.Load() }},
-		fakestripe.SeedOptions{Customers: 40, RandSeed: 7})
+	b := setup(t, stripefake.Options{NowFunc: func() time.Time { return *clock.Load() }},
+		stripefake.SeedOptions{Customers: 40, RandSeed: 7})
 	cust := b.srv.IDs("", "customer")[3]
 
 	// A change 40 days ago, past the 30-day horizon.
@@ -70,7 +70,7 @@ func TestEvents(t *testing.T) {
 		t.Parallel()
 		ev, err := b.api.Events.Get(updated.ID, nil)
 		require.NoError(t, err)
-		require.Equal(t, fakestripe.APIVersion, ev.APIVersion)
+		require.Equal(t, stripefake.APIVersion, ev.APIVersion)
 		require.Equal(t, "new@example.com", ev.Data.Object["email"])
 		require.Equal(t, map[string]any{"tier": "gold"}, ev.Data.Object["metadata"])
 		require.NotEqual(t, "new@example.com", ev.Data.PreviousAttributes["email"])
@@ -93,7 +93,7 @@ func TestEvents(t *testing.T) {
 		require.Less(t, len(all), len(b.srv.IDs("", "event")))
 		it := b.api.Events.List(&stripe.EventListParams{})
 		for it.Next() {
-			require.GreaterOrEqual(t, it.Event().Created, later.Add(-fakestripe.EventRetention).Unix())
+			require.GreaterOrEqual(t, it.Event().Created, later.Add(-stripefake.EventRetention).Unix())
 		}
 		require.NoError(t, it.Err())
 	})
@@ -145,7 +145,7 @@ func TestEvents(t *testing.T) {
 
 func TestCreateOnConnectedAccount(t *testing.T) {
 	t.Parallel()
-	b := setup(t, fakestripe.Options{}, fakestripe.SeedOptions{Customers: 2, ConnectedAccounts: 1, RandSeed: 8})
+	b := setup(t, stripefake.Options{}, stripefake.SeedOptions{Customers: 2, ConnectedAccounts: 1, RandSeed: 8})
 	acct := b.srv.ConnectedAccounts()[0]
 
 	ev, err := b.srv.CreateCustomer(acct, map[string]any{"email": "jenny@example.com"})
@@ -169,7 +169,7 @@ func TestCreateOnConnectedAccount(t *testing.T) {
 	_, err = b.srv.UpdateCustomer("acct_1Unknown", ev.ObjectID, nil)
 	require.Error(t, err)
 	_, err = b.srv.UpdateCustomer("", ev.ObjectID, map[string]any{"name": "x"})
-	var ferr *fakestripe.Error
+	var ferr *stripefake.Error
 	require.ErrorAs(t, err, &ferr)
 	require.Equal(t, "resource_missing", ferr.Code)
 }
@@ -218,13 +218,13 @@ func TestWebhooks(t *testing.T) {
 		*testBundle
 		rc *receiver
 	}
-	setupHooks := func(t *testing.T, secret string, drop func(fakestripe.Event) bool) *testBundle2 {
+	setupHooks := func(t *testing.T, secret string, drop func(stripefake.Event) bool) *testBundle2 {
 		t.Helper()
 		rc := &receiver{failType: "product.deleted"}
 		hook := httptest.NewServer(rc)
 		t.Cleanup(hook.Close)
-		b := setup(t, fakestripe.Options{WebhookURL: hook.URL, WebhookSecret: secret, DropWebhookFunc: drop},
-			fakestripe.SeedOptions{Customers: 5, RandSeed: 9})
+		b := setup(t, stripefake.Options{WebhookURL: hook.URL, WebhookSecret: secret, DropWebhookFunc: drop},
+			stripefake.SeedOptions{Customers: 5, RandSeed: 9})
 		return &testBundle2{testBundle: b, rc: rc}
 	}
 
@@ -260,7 +260,7 @@ func TestWebhooks(t *testing.T) {
 
 	t.Run("FailedAndDroppedDeliveriesAreListedUndelivered", func(t *testing.T) {
 		t.Parallel()
-		b := setupHooks(t, "whsec_test_secret", func(ev fakestripe.Event) bool { return ev.Type == "customer.deleted" })
+		b := setupHooks(t, "whsec_test_secret", func(ev stripefake.Event) bool { return ev.Type == "customer.deleted" })
 		custs := b.srv.IDs("", "customer")
 
 		failed, err := b.srv.DeleteProduct("", b.srv.IDs("", "product")[0]) // the receiver answers 500
@@ -288,11 +288,11 @@ func TestWebhooks(t *testing.T) {
 
 func TestRateLimits(t *testing.T) {
 	t.Parallel()
-	seed := fakestripe.SeedOptions{Customers: 30, RandSeed: 10}
+	seed := stripefake.SeedOptions{Customers: 30, RandSeed: 10}
 
 	t.Run("TokenBucketAnswers429", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, fakestripe.Options{RateLimit: 0.5, Burst: 2}, seed)
+		b := setup(t, stripefake.Options{RateLimit: 0.5, Burst: 2}, seed)
 		for range 2 {
 			resp, _, _ := b.get(t, "/v1/customers")
 			require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -313,8 +313,8 @@ func TestRateLimits(t *testing.T) {
 	// a syncer must back off and resume from its cursor itself.
 	t.Run("CallerResumesAfterRateLimit", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, fakestripe.Options{Force429Func: fakestripe.StormFunc(2, 1)}, seed)
-		api := fakestripe.NewAPI(b.url, fakestripe.TestKey, 2)
+		b := setup(t, stripefake.Options{Force429Func: stripefake.StormFunc(2, 1)}, seed)
+		api := stripefake.NewAPI(b.url, stripefake.TestKey, 2)
 
 		var ids []string
 		var limited int
@@ -346,8 +346,8 @@ func TestRateLimits(t *testing.T) {
 
 	t.Run("StripeGoRetriesLockTimeouts", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, fakestripe.Options{LockTimeoutFunc: fakestripe.StormFunc(2, 1)}, seed)
-		api := fakestripe.NewAPI(b.url, fakestripe.TestKey, 2)
+		b := setup(t, stripefake.Options{LockTimeoutFunc: stripefake.StormFunc(2, 1)}, seed)
+		api := stripefake.NewAPI(b.url, stripefake.TestKey, 2)
 
 		params := &stripe.CustomerListParams{}
 		params.Limit = stripe.Int64(10)
@@ -363,7 +363,7 @@ func TestRateLimits(t *testing.T) {
 
 	t.Run("Latency", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, fakestripe.Options{Latency: 30 * time.Millisecond, LatencyJitter: 10 * time.Millisecond}, seed)
+		b := setup(t, stripefake.Options{Latency: 30 * time.Millisecond, LatencyJitter: 10 * time.Millisecond}, seed)
 		start := time.Now()
 		resp, _, _ := b.get(t, "/v1/customers?limit="+strconv.Itoa(1))
 		require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -374,14 +374,14 @@ func TestRateLimits(t *testing.T) {
 func TestFaultFuncs(t *testing.T) {
 	t.Parallel()
 
-	storm := fakestripe.StormFunc(3, 2)
+	storm := stripefake.StormFunc(3, 2)
 	var got []bool
 	for range 10 {
 		got = append(got, storm(nil))
 	}
 	require.Equal(t, []bool{false, false, false, true, true, false, false, false, true, true}, got)
 
-	frac := fakestripe.FractionFunc(0.25, 1)
+	frac := stripefake.FractionFunc(0.25, 1)
 	hits := 0
 	for range 4000 {
 		if frac(nil) {

@@ -1,17 +1,17 @@
-// Package fakestripe is a stateful fake of the Stripe API, served over real
-// HTTP, for the syncer's tests, demos and benchmarks. It holds accounts in
-// memory and answers the read endpoints a sync engine uses the way
-// api.stripe.com does (API version 2023-10-16, the one stripe-go v76 pins),
-// so that stripe-go's real client and iterators run against it unchanged.
+// Package stripefake is a stateful fake of the Stripe API, served over real
+// HTTP, for tests, demos and benchmarks. It holds accounts in memory and
+// answers the read endpoints a sync engine uses the way api.stripe.com does
+// (API version 2023-10-16, the one stripe-go v76 pins), so that stripe-go's
+// real client and iterators run against it unchanged.
 //
 // Serve it with Start in tests, or httptest.NewServer(s) / an http.Server
 // anywhere else, and point stripe-go at its URL:
 //
-//	s := fakestripe.New(fakestripe.Options{RateLimit: 25})
-//	if err := fakestripe.Seed(s, fakestripe.SeedOptions{Customers: 100, ConnectedAccounts: 2}); err != nil { … }
+//	s := stripefake.New(stripefake.Options{RateLimit: 25})
+//	if err := stripefake.Seed(s, stripefake.SeedOptions{Customers: 100, ConnectedAccounts: 2}); err != nil { … }
 //	url := s.Start(t) // or: srv := httptest.NewServer(s); defer srv.Close(); url := srv.URL
 //	backend := stripe.GetBackendWithConfig(stripe.APIBackend, &stripe.BackendConfig{URL: stripe.String(url)})
-//	api := client.New(fakestripe.TestKey, &stripe.Backends{API: backend})
+//	api := client.New(stripefake.TestKey, &stripe.Backends{API: backend})
 //
 // NewAPI does the last two lines with logging off.
 //
@@ -55,4 +55,4 @@
 // search endpoints, idempotency keys, webhook retries, test clocks, deeper
 // expansions, totals with taxes and discounts applied, and the many endpoints
 // a mirror does not read.
-package fakestripe
+package stripefake

@@ -1,4 +1,4 @@
-package fakestripe_test
+package stripefake_test
 
 import (
 	"net/http"
@@ -7,12 +7,12 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/stripe/stripe-go/v76"
 
-	"github.com/stripesync/stripesync/services/syncer/internal/fakestripe"
+	"github.com/stripesync/stripesync/pkg/stripefake"
 )
 
 // firstCustomerWithAllSources returns a customer of the account holding a
 // card, a bank account and a source object, as the seed's first one does.
-func firstCustomerWithAllSources(t *testing.T, srv *fakestripe.Server, acct string) string {
+func firstCustomerWithAllSources(t *testing.T, srv *stripefake.Server, acct string) string {
 	t.Helper()
 	for _, id := range srv.IDs(acct, "customer") {
 		if len(srv.ChildIDs(acct, "card", id)) > 0 && len(srv.ChildIDs(acct, "bank_account", id)) > 0 &&
@@ -60,7 +60,7 @@ func (b *testBundle) rawPages(t *testing.T, path, before string, header ...strin
 
 func TestCustomerSources(t *testing.T) {
 	t.Parallel()
-	b := setup(t, fakestripe.Options{}, fakestripe.SeedOptions{Customers: 12, ConnectedAccounts: 1, ConnectedCustomers: 4, RandSeed: 21})
+	b := setup(t, stripefake.Options{}, stripefake.SeedOptions{Customers: 12, ConnectedAccounts: 1, ConnectedCustomers: 4, RandSeed: 21})
 
 	t.Run("PaymentSourcesPageInListOrder", func(t *testing.T) {
 		t.Parallel()
@@ -181,7 +181,7 @@ func TestCustomerSources(t *testing.T) {
 
 func TestExternalAccounts(t *testing.T) {
 	t.Parallel()
-	b := setup(t, fakestripe.Options{}, fakestripe.SeedOptions{Customers: 3, ConnectedAccounts: 3, ConnectedCustomers: 2, RandSeed: 22})
+	b := setup(t, stripefake.Options{}, stripefake.SeedOptions{Customers: 3, ConnectedAccounts: 3, ConnectedCustomers: 2, RandSeed: 22})
 	accounts := b.srv.ConnectedAccounts()
 	require.Len(t, accounts, 3)
 
@@ -306,10 +306,10 @@ func TestExternalAccounts(t *testing.T) {
 
 func TestSourcesSeedIsDeterministic(t *testing.T) {
 	t.Parallel()
-	opts := fakestripe.SeedOptions{Customers: 20, ConnectedAccounts: 2, RandSeed: 23, Now: now}
-	build := func() *fakestripe.Server {
-		s := fakestripe.New(fakestripe.Options{NowFunc: nowFunc})
-		require.NoError(t, fakestripe.Seed(s, opts))
+	opts := stripefake.SeedOptions{Customers: 20, ConnectedAccounts: 2, RandSeed: 23, Now: now}
+	build := func() *stripefake.Server {
+		s := stripefake.New(stripefake.Options{NowFunc: nowFunc})
+		require.NoError(t, stripefake.Seed(s, opts))
 		return s
 	}
 	a, b := build(), build()
@@ -325,7 +325,7 @@ func TestSourcesSeedIsDeterministic(t *testing.T) {
 
 func TestAttachCard(t *testing.T) {
 	t.Parallel()
-	b := setup(t, fakestripe.Options{}, fakestripe.SeedOptions{Customers: 1, RandSeed: 24})
+	b := setup(t, stripefake.Options{}, stripefake.SeedOptions{Customers: 1, RandSeed: 24})
 	cust := b.srv.IDs("", "customer")[0]
 	before := b.srv.SourceIDs("", cust)
 	require.NotEmpty(t, before, "the first customer always has sources")

@@ -1,0 +1,10 @@
+module github.com/stripesync/stripesync/pkg/stripefake
+
+go 1.26.0
+
+require (
+	github.com/stretchr/testify v1.12.1
+	github.com/stripe/stripe-go/v76 v76.25.0
+)
+
+require go.yaml.in/yaml/v3 v3.0.6 // indirect
