@@ -13,7 +13,7 @@ import (
 
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/events/eventstest"
-	"github.com/stripesync/stripesync/services/syncer/internal/fakestripe"
+	"github.com/stripesync/stripesync/pkg/stripefake"
 )
 
 // BenchmarkBackfill backfills a large seeded account from the fake Stripe API
@@ -40,17 +40,17 @@ func BenchmarkBackfill(b *testing.B) {
 		{"WholeAccount", "", 1000},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			fake := fakestripe.New(fakestripe.Options{
+			fake := stripefake.New(stripefake.Options{
 				RateLimit: stripeLimit, Burst: 20,
 				Latency: 120 * time.Millisecond, LatencyJitter: 80 * time.Millisecond,
 			})
-			require.NoError(b, fakestripe.Seed(fake, fakestripe.SeedOptions{
+			require.NoError(b, stripefake.Seed(fake, stripefake.SeedOptions{
 				Customers: bc.customers, ConnectedAccounts: 2, ConnectedCustomers: bc.customers / 10, RandSeed: 1}))
 			url := fake.Start(b)
 			for b.Loop() {
 				ns := eventstest.RunServer(b)
 				env := map[string]string{
-					"STRIPE_API_KEY": fakestripe.TestKey, "STRIPE_API_BASE": url, "NATS_URL": ns.ClientURL(),
+					"STRIPE_API_KEY": stripefake.TestKey, "STRIPE_API_BASE": url, "NATS_URL": ns.ClientURL(),
 					"SYNCER_RATE_LIMIT": fmt.Sprint(syncerRate), "SYNCER_CONCURRENCY": "48", "LOG_LEVEL": "warn",
 				}
 				args := []string{"backfill"}

@@ -11,6 +11,7 @@ require (
 	github.com/stripesync/stripesync/db v0.0.0
 	github.com/stripesync/stripesync/pkg/events v0.0.0
 	github.com/stripesync/stripesync/pkg/stripeapi v0.0.0
+	github.com/stripesync/stripesync/pkg/stripefake v0.0.0
 	golang.org/x/sync v0.25.0
 )
 
@@ -65,3 +66,5 @@ replace github.com/stripesync/stripesync/db => ../../db
 tool github.com/stripe/stripe-mock
 
 replace github.com/stripesync/stripesync/pkg/stripeapi => ../../pkg/stripeapi
+
+replace github.com/stripesync/stripesync/pkg/stripefake => ../../pkg/stripefake

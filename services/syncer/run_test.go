@@ -22,8 +22,8 @@ import (
 	"github.com/stripesync/stripesync/db/dbtest"
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/events/eventstest"
+	"github.com/stripesync/stripesync/pkg/stripefake"
 	"github.com/stripesync/stripesync/services/syncer/internal/backfill"
-	"github.com/stripesync/stripesync/services/syncer/internal/fakestripe"
 )
 
 // processorBin is the processor, built once: the syncer's objects reach
@@ -55,7 +55,7 @@ func TestMain(m *testing.M) {
 }
 
 type testBundle struct {
-	fake    *fakestripe.Server
+	fake    *stripefake.Server
 	nats    *eventstest.Server
 	js      jetstream.JetStream
 	pool    *pgxpool.Pool
@@ -64,11 +64,11 @@ type testBundle struct {
 	started bool
 }
 
-func setup(t *testing.T, opts fakestripe.Options, seed fakestripe.SeedOptions) *testBundle {
+func setup(t *testing.T, opts stripefake.Options, seed stripefake.SeedOptions) *testBundle {
 	t.Helper()
-	fake := fakestripe.New(opts)
+	fake := stripefake.New(opts)
 	seed.RandSeed = 7
-	require.NoError(t, fakestripe.Seed(fake, seed))
+	require.NoError(t, stripefake.Seed(fake, seed))
 	url := fake.Start(t)
 	ns := eventstest.RunServer(t)
 	nc, err := nats.Connect(ns.ClientURL())
@@ -83,7 +83,7 @@ func setup(t *testing.T, opts fakestripe.Options, seed fakestripe.SeedOptions) *
 	return &testBundle{
 		fake: fake, nats: ns, js: js, pool: pool, dbURL: dbURL,
 		env: map[string]string{
-			"STRIPE_API_KEY":     fakestripe.TestKey,
+			"STRIPE_API_KEY":     stripefake.TestKey,
 			"STRIPE_API_BASE":    url,
 			"NATS_URL":           ns.ClientURL(),
 			"SYNCER_RATE_LIMIT":  "1000",
@@ -222,7 +222,7 @@ func TestBackfill(t *testing.T) {
 
 	t.Run("SeededAccountEndsUpCompleteInPostgres", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, fakestripe.Options{}, fakestripe.SeedOptions{Customers: 100, ConnectedAccounts: 2, ConnectedCustomers: 20})
+		b := setup(t, stripefake.Options{}, stripefake.SeedOptions{Customers: 100, ConnectedAccounts: 2, ConnectedCustomers: 20})
 		require.NoError(t, b.syncer(t.Context(), t, "backfill"))
 		b.applied(t)
 		b.requireComplete(t)
@@ -243,7 +243,7 @@ func TestBackfill(t *testing.T) {
 
 	t.Run("RateLimitStormsSlowItDownButLoseNothing", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, fakestripe.Options{Force429Func: fakestripe.StormFunc(40, 6)}, fakestripe.SeedOptions{Customers: 15, ConnectedAccounts: 1, ConnectedCustomers: 3})
+		b := setup(t, stripefake.Options{Force429Func: stripefake.StormFunc(40, 6)}, stripefake.SeedOptions{Customers: 15, ConnectedAccounts: 1, ConnectedCustomers: 3})
 		require.NoError(t, b.syncer(t.Context(), t, "backfill"))
 		require.NotZero(t, b.fake.Stats().RateLimited)
 		b.applied(t)
@@ -252,7 +252,7 @@ func TestBackfill(t *testing.T) {
 
 	t.Run("KilledBackfillResumesWithoutStartingOver", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, fakestripe.Options{Latency: 2 * time.Millisecond}, fakestripe.SeedOptions{Customers: 60})
+		b := setup(t, stripefake.Options{Latency: 2 * time.Millisecond}, stripefake.SeedOptions{Customers: 60})
 		b.env["SYNCER_CONCURRENCY"] = "2"
 		// Kill it once part of the account is on the stream.
 		ctx, cancel := context.WithCancel(t.Context())
@@ -282,7 +282,7 @@ func TestBackfill(t *testing.T) {
 		b.requireComplete(t)
 
 		// A fresh run of the same account, for comparison.
-		fresh := setup(t, fakestripe.Options{}, fakestripe.SeedOptions{Customers: 60})
+		fresh := setup(t, stripefake.Options{}, stripefake.SeedOptions{Customers: 60})
 		require.NoError(t, fresh.syncer(t.Context(), t, "backfill"))
 		require.Less(t, secondRun, fresh.fake.Stats().Requests, "the resumed run started over")
 	})
@@ -290,11 +290,11 @@ func TestBackfill(t *testing.T) {
 
 func TestEventsCatchUpRepairsADroppedWebhook(t *testing.T) {
 	t.Parallel()
-	var dropped fakestripe.Event
-	b := setup(t, fakestripe.Options{
+	var dropped stripefake.Event
+	b := setup(t, stripefake.Options{
 		WebhookURL:      "http://" + eventstest.FreeAddr(t) + "/nobody", // deliveries fail or are dropped
-		DropWebhookFunc: func(ev fakestripe.Event) bool { dropped = ev; return true },
-	}, fakestripe.SeedOptions{Customers: 3})
+		DropWebhookFunc: func(ev stripefake.Event) bool { dropped = ev; return true },
+	}, stripefake.SeedOptions{Customers: 3})
 	require.NoError(t, b.syncer(t.Context(), t, "backfill", "-resources", "customers"))
 	b.applied(t)
 
@@ -315,10 +315,10 @@ func TestEventsCatchUpRepairsADroppedWebhook(t *testing.T) {
 
 func TestServe(t *testing.T) {
 	t.Parallel()
-	b := setup(t, fakestripe.Options{
+	b := setup(t, stripefake.Options{
 		WebhookURL:      "http://" + eventstest.FreeAddr(t) + "/nobody",
-		DropWebhookFunc: func(fakestripe.Event) bool { return true },
-	}, fakestripe.SeedOptions{Customers: 5})
+		DropWebhookFunc: func(stripefake.Event) bool { return true },
+	}, stripefake.SeedOptions{Customers: 5})
 	var out strings.Builder
 	require.ErrorContains(t, b.syncer(t.Context(), t, "request", "-resources", "customers"), "no syncer is serving")
 
