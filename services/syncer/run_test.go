@@ -380,8 +380,10 @@ func TestUsageAndConfigErrors(t *testing.T) {
 // API, and its objects parse and reach the stream as the right resources.
 func TestAgainstStripeMock(t *testing.T) {
 	t.Parallel()
+	// Both listeners on free loopback ports: with -http-addr alone,
+	// stripe-mock also serves HTTPS on :12112, on every interface.
 	addr := eventstest.FreeAddr(t)
-	mock := exec.Command(stripeMockBin, "-http-addr", addr)
+	mock := exec.Command(stripeMockBin, "-http-addr", addr, "-https-addr", eventstest.FreeAddr(t))
 	mock.Stdout, mock.Stderr = t.Output(), t.Output()
 	require.NoError(t, mock.Start())
 	t.Cleanup(func() { mock.Process.Kill(); mock.Wait() })
