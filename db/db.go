@@ -1,6 +1,7 @@
 // Package db owns the mirror's SQL: the migrations that define schema stripe,
-// the sqlc-generated queries over it (package dbsqlc), and the dispatch from
-// a resource's table to its upsert.
+// the sqlc-generated queries over it (kept in internal/dbsqlc, never seen
+// outside this package), and the verbs the processor writes with. Resources
+// come in as catalog entries; only this package turns them into SQL.
 package db
 
 import (
@@ -8,79 +9,186 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/stripesync/stripesync/db/dbsqlc"
+	"github.com/stripesync/stripesync/db/internal/dbsqlc"
+	"github.com/stripesync/stripesync/pkg/catalog"
 )
+
+// DBTX is what the verbs run on: the pool, a connection or a transaction.
+type DBTX = dbsqlc.DBTX
 
 // queries is stateless: with emit_methods_with_db_argument every method takes
 // the pool or a transaction.
 var queries = dbsqlc.New()
 
-// Queries returns the generated queries.
-func Queries() *dbsqlc.Queries { return queries }
-
-// ObjectRows are the objects of one table to upsert, column by column: the
-// i-th element of every slice belongs to the i-th object. Its fields match the
-// parameters of every generated <Table>Upsert query.
-type ObjectRows struct {
-	Ids          []string
-	Accounts     []string // "" for the platform
-	Livemodes    []bool
-	Deleteds     []bool
-	Datas        [][]byte
-	StateAts     []time.Time
-	LastEventIds []string // "" when the object was fetched from the API
-	// Parents are the parent ids of nested-list items; only tables of
-	// resources with a Parent read them.
-	Parents []string
+// Object is one state of a Stripe object, as its relation holds it.
+type Object struct {
+	ID       string
+	Account  string // "" for the platform
+	Livemode bool
+	Deleted  bool
+	// Data is the object, whole, as Stripe rendered it.
+	Data []byte
+	// StateAt is the moment Data describes (see README "The version rule").
+	StateAt time.Time
+	// EventID is the event that carried the state; "" when it was fetched
+	// from the API.
+	EventID string
+	// Parent is the id of the object whose nested list holds this one, for
+	// resources with a Parent.
+	Parent string
 }
 
-// Upserted says what UpsertObjects did with one object.
-type Upserted struct {
-	ID string
-	// Applied is true when the object's state was written: it was new, or at
-	// least as new as the stored state.
+// Outcome says what UpsertObjects did with one object.
+type Outcome struct {
+	// Applied is true when the object's state was written: it was new, or
+	// at least as new as the stored state.
 	Applied bool
 	// Tie is true when the stored state had the same state_at and was
 	// written by another event: a tie the version rule cannot decide.
 	Tie bool
 }
 
-// UpsertObjects writes rows to the resource table named table under the
-// version rule (see queries/objects.sql). Each id must appear once.
-func UpsertObjects(ctx context.Context, tx dbsqlc.DBTX, table string, rows ObjectRows) ([]Upserted, error) {
-	upsert, ok := objectUpserts[table]
+// UpsertObjects writes objects of res to its relation under the version rule
+// (see queries/objects.sql) and returns the outcome of each, in order. Each
+// id may appear once.
+func UpsertObjects(ctx context.Context, tx DBTX, res *catalog.Resource, objects []Object) ([]Outcome, error) {
+	upsert, ok := objectUpserts[res.Relation()]
 	if !ok {
-		return nil, fmt.Errorf("no upsert for table %q: is it in events.Resources?", table)
+		return nil, fmt.Errorf("no relation for %s: add its migration and run make generate", res.Object)
 	}
-	out, err := upsert(ctx, tx, rows)
+	var c objectColumns
+	for _, o := range objects {
+		c.ids = append(c.ids, o.ID)
+		c.accounts = append(c.accounts, o.Account)
+		c.livemodes = append(c.livemodes, o.Livemode)
+		c.deleteds = append(c.deleteds, o.Deleted)
+		c.datas = append(c.datas, o.Data)
+		c.stateAts = append(c.stateAts, o.StateAt)
+		c.eventIDs = append(c.eventIDs, o.EventID)
+		c.parents = append(c.parents, o.Parent)
+	}
+	byID, err := upsert(ctx, tx, c)
 	if err != nil {
-		return nil, fmt.Errorf("upsert %s: %w", table, err)
+		return nil, fmt.Errorf("upsert %s: %w", res.Relation(), err)
+	}
+	out := make([]Outcome, len(objects))
+	for i, o := range objects {
+		out[i] = byID[o.ID]
 	}
 	return out, nil
 }
 
-// MissingItems are complete nested lists, column by column: parent i's list
-// as of StateAts[i] (written by event LastEventIds[i], "" when fetched) holds
-// the KeptIds whose KeptParents entry is that parent. Each parent appears
-// once in Parents. Its fields match the parameters of every generated
-// <Table>MarkMissing query.
-type MissingItems struct {
-	Parents      []string
-	StateAts     []time.Time
-	LastEventIds []string
-	KeptParents  []string
-	KeptIds      []string
+// objectColumns are objects column by column, the shape of the generated
+// upsert queries' parameters: the i-th element of each slice belongs to
+// the i-th object.
+type objectColumns struct {
+	ids       []string
+	accounts  []string
+	livemodes []bool
+	deleteds  []bool
+	datas     [][]byte
+	stateAts  []time.Time
+	eventIDs  []string
+	parents   []string // read only for resources with a Parent
 }
 
-// MarkMissing marks deleted the items in table (a resource with a Parent)
-// that their parent's complete list no longer holds, under the version rule.
-func MarkMissing(ctx context.Context, tx dbsqlc.DBTX, table string, m MissingItems) error {
-	mark, ok := objectMarkMissing[table]
+// CompleteList is a parent's nested list seen whole: as of StateAt (written
+// by event EventID, "" when fetched) it held exactly Items.
+type CompleteList struct {
+	Parent  string
+	StateAt time.Time
+	EventID string
+	Items   []string
+}
+
+// MarkMissing marks deleted the items of res (a resource with a Parent) that
+// their parent's complete list no longer holds, under the version rule. Each
+// parent may appear once.
+func MarkMissing(ctx context.Context, tx DBTX, res *catalog.Resource, lists []CompleteList) error {
+	mark, ok := objectMarkMissing[res.Relation()]
 	if !ok {
-		return fmt.Errorf("no items table %q: is it a resource with a Parent?", table)
+		return fmt.Errorf("%s is not the item of a nested list", res.Object)
+	}
+	var m missingItems
+	for _, l := range lists {
+		m.parents = append(m.parents, l.Parent)
+		m.stateAts = append(m.stateAts, l.StateAt)
+		m.eventIDs = append(m.eventIDs, l.EventID)
+		for _, id := range l.Items {
+			m.keptParents = append(m.keptParents, l.Parent)
+			m.keptIDs = append(m.keptIDs, id)
+		}
 	}
 	if err := mark(ctx, tx, m); err != nil {
-		return fmt.Errorf("mark missing %s: %w", table, err)
+		return fmt.Errorf("mark missing %s: %w", res.Relation(), err)
+	}
+	return nil
+}
+
+// missingItems are complete lists column by column, the shape of the
+// generated MarkMissing queries' parameters.
+type missingItems struct {
+	parents     []string
+	stateAts    []time.Time
+	eventIDs    []string
+	keptParents []string
+	keptIDs     []string
+}
+
+// Event is a Stripe event as stripe.events keeps it.
+type Event struct {
+	ID         string
+	Type       string
+	Account    string // "" for the platform
+	Livemode   bool
+	APIVersion string
+	Created    time.Time
+	// Data is the whole event, as Stripe sent it.
+	Data []byte
+}
+
+// InsertEvents stores the events not stored before and returns their ids;
+// an event already stored is left as it is.
+func InsertEvents(ctx context.Context, tx DBTX, evs []Event) ([]string, error) {
+	var arg dbsqlc.EventInsertBatchParams
+	for _, e := range evs {
+		arg.Ids = append(arg.Ids, e.ID)
+		arg.Types = append(arg.Types, e.Type)
+		arg.Accounts = append(arg.Accounts, e.Account)
+		arg.Livemodes = append(arg.Livemodes, e.Livemode)
+		arg.ApiVersions = append(arg.ApiVersions, e.APIVersion)
+		arg.Createds = append(arg.Createds, e.Created)
+		arg.Datas = append(arg.Datas, e.Data)
+	}
+	ids, err := queries.EventInsertBatch(ctx, tx, arg)
+	if err != nil {
+		return nil, fmt.Errorf("insert events: %w", err)
+	}
+	return ids, nil
+}
+
+// DeadLetter is a message the processor could not apply, with the reason.
+type DeadLetter struct {
+	Subject      string
+	StreamSeq    uint64
+	EventID      string
+	NumDelivered uint64
+	Reason       string
+	Payload      []byte
+}
+
+// InsertDeadLetter keeps d in stripe.dead_letters.
+func InsertDeadLetter(ctx context.Context, tx DBTX, d DeadLetter) error {
+	err := queries.DeadLetterInsert(ctx, tx, dbsqlc.DeadLetterInsertParams{
+		Subject:      d.Subject,
+		StreamSeq:    int64(d.StreamSeq),
+		EventID:      d.EventID,
+		NumDelivered: int64(d.NumDelivered),
+		Reason:       d.Reason,
+		Payload:      d.Payload,
+	})
+	if err != nil {
+		return fmt.Errorf("insert dead letter: %w", err)
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package db_test
 import (
 	"context"
 	"io/fs"
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -11,7 +13,7 @@ import (
 
 	"github.com/stripesync/stripesync/db"
 	"github.com/stripesync/stripesync/db/dbtest"
-	"github.com/stripesync/stripesync/pkg/events"
+	"github.com/stripesync/stripesync/pkg/catalog"
 )
 
 func TestMigrate(t *testing.T) {
@@ -34,34 +36,69 @@ func TestMigrate(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, files, applied)
 	})
-
-	t.Run("EveryResourceHasItsTable", func(t *testing.T) {
-		t.Parallel()
-		pool := dbtest.New(t)
-		for _, r := range events.Resources {
-			cols := columns(t, pool, r.Table)
-			want := []string{"id", "account", "livemode", "deleted", "data", "state_at", "last_event_id", "updated_at"}
-			if r.Parent != "" {
-				want = append(want, "parent")
-			}
-			for _, c := range want {
-				require.Contains(t, cols, c, "stripe.%s", r.Table)
-			}
-		}
-	})
 }
 
-func columns(t *testing.T, pool *pgxpool.Pool, table string) []string {
-	t.Helper()
-	rows, err := pool.Query(context.Background(),
-		"SELECT column_name FROM information_schema.columns WHERE table_schema = 'stripe' AND table_name = $1", table)
+// The catalog and the schema describe the same relations: every entry has
+// its relation, every relation (but the events and the dead letters) an
+// entry, and every typed column is computed as the catalog says.
+func TestSchemaMatchesCatalog(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.New(t)
+	relations := map[string]map[string]column{}
+	rows, err := pool.Query(t.Context(), `
+		SELECT table_name, column_name, data_type, coalesce(generation_expression, '')
+		FROM information_schema.columns WHERE table_schema = 'stripe'`)
 	require.NoError(t, err)
-	var cols []string
 	for rows.Next() {
-		var c string
-		require.NoError(t, rows.Scan(&c))
-		cols = append(cols, c)
+		var table string
+		var c column
+		require.NoError(t, rows.Scan(&table, &c.name, &c.sqlType, &c.expr))
+		if relations[table] == nil {
+			relations[table] = map[string]column{}
+		}
+		relations[table][c.name] = c
 	}
 	require.NoError(t, rows.Err())
-	return cols
+
+	standard := []string{"id", "account", "livemode", "deleted", "data", "state_at", "last_event_id", "updated_at"}
+	for _, res := range catalog.All() {
+		cols, ok := relations[res.Relation()]
+		require.True(t, ok, "catalog entry %s has no relation stripe.%s: add a migration", res.Object, res.Relation())
+		want := slices.Clone(standard)
+		if res.Parent != "" {
+			want = append(want, "parent")
+		}
+		for _, c := range res.Columns {
+			sqlType, expr := db.ColumnSQL(c)
+			want = append(want, c.Name)
+			have, ok := cols[c.Name]
+			require.True(t, ok, "stripe.%s has no column %s", res.Relation(), c.Name)
+			require.Equal(t, normalize(t, pool, c.Name, sqlType, expr), have, "stripe.%s.%s is not computed as the catalog says", res.Relation(), c.Name)
+		}
+		require.ElementsMatch(t, want, slices.Collect(maps.Keys(cols)), "stripe.%s has columns the catalog does not know", res.Relation())
+		delete(relations, res.Relation())
+	}
+	delete(relations, "events")
+	delete(relations, "dead_letters")
+	require.Empty(t, slices.Collect(maps.Keys(relations)), "relations without a catalog entry")
+}
+
+type column struct{ name, sqlType, expr string }
+
+// normalize returns the column as information_schema shows a generated
+// column of sqlType computed by expr: PostgreSQL's own rendering, so that
+// two ways of writing one expression compare equal.
+func normalize(t *testing.T, pool *pgxpool.Pool, name, sqlType, expr string) column {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck // a rollback of a read
+	_, err = tx.Exec(ctx, "CREATE TEMP TABLE probe (data jsonb, c "+sqlType+" GENERATED ALWAYS AS ("+expr+") STORED) ON COMMIT DROP")
+	require.NoError(t, err, expr)
+	c := column{name: name}
+	require.NoError(t, tx.QueryRow(ctx, `
+		SELECT data_type, generation_expression FROM information_schema.columns
+		WHERE table_name = 'probe' AND column_name = 'c' AND table_schema LIKE 'pg_temp%'`).Scan(&c.sqlType, &c.expr))
+	return c
 }

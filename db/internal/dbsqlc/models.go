@@ -330,7 +330,6 @@ type StripeInvoiceLineItem struct {
 	Deleted      bool
 	Parent       string
 	Type         pgtype.Text
-	Price        pgtype.Text
 	Subscription pgtype.Text
 	Amount       pgtype.Int8
 	Currency     pgtype.Text
@@ -341,6 +340,7 @@ type StripeInvoiceLineItem struct {
 	StateAt      time.Time
 	LastEventID  pgtype.Text
 	UpdatedAt    time.Time
+	Price        pgtype.Text
 }
 
 type StripeInvoiceitem struct {
@@ -569,11 +569,11 @@ type StripeSubscription struct {
 	CancelAtPeriodEnd pgtype.Bool
 	CanceledAt        pgtype.Timestamptz
 	EndedAt           pgtype.Timestamptz
-	CurrentPeriodEnd  pgtype.Timestamptz
 	Data              []byte
 	StateAt           time.Time
 	LastEventID       pgtype.Text
 	UpdatedAt         time.Time
+	CurrentPeriodEnd  pgtype.Timestamptz
 }
 
 type StripeSubscriptionItem struct {
