@@ -91,6 +91,17 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 		}
 		return outcomes(out), err
 	},
+	"billing_credit_grants": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
+		rows, err := queries.BillingCreditGrantsUpsert(ctx, tx, dbsqlc.BillingCreditGrantsUpsertParams{
+			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+		})
+		out := make([]upserted, len(rows))
+		for i, r := range rows {
+			out[i] = upserted(r)
+		}
+		return outcomes(out), err
+	},
 	"cards": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.CardsUpsert(ctx, tx, dbsqlc.CardsUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,

@@ -196,6 +196,55 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: BillingCreditGrantsUpsert :many
+-- BillingCreditGrantsUpsert writes a batch of objects given as arrays, one element per
+-- object and each id once. The WHERE clause is the version rule: a row is
+-- replaced only by state at least as new as the state it holds (state_at),
+-- and never once it is marked deleted. It returns every id, whether its
+-- state was applied, and whether it ties with the stored one (same
+-- state_at, written by another event).
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest(@ids::text[]) AS id,
+            unnest(@accounts::text[]) AS account,
+            unnest(@livemodes::boolean[]) AS livemode,
+            unnest(@deleteds::boolean[]) AS deleted,
+            unnest(@datas::jsonb[]) AS data,
+            unnest(@state_ats::timestamptz[]) AS state_at,
+            unnest(@last_event_ids::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.billing_credit_grants AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.billing_credit_grants AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
+)
+SELECT
+    input.id::text AS id,
+    (upsert.id IS NOT NULL)::boolean AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id;
+
 -- name: CardsUpsert :many
 -- CardsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is

@@ -41,6 +41,16 @@ var resources = []*Resource{
 		},
 	},
 	{
+		Object:   "billing.credit_grant",
+		Retrieve: "/v1/billing/credit_grants/{id}",
+		List:     &Listing{Path: "/v1/billing/credit_grants"},
+		Columns: []Column{
+			ts("created"), ref("customer"), text("name"), text("category"),
+			integer("amount", "amount.monetary.value"), text("currency", "amount.monetary.currency"),
+			ts("effective_at"), ts("expires_at"), ts("voided_at"),
+		},
+	},
+	{
 		Object:  "card",
 		Deletes: []string{"customer.source.deleted", "customer.card.deleted", "account.external_account.deleted"},
 		Columns: []Column{

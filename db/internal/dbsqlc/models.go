@@ -81,6 +81,26 @@ type StripeBankAccount struct {
 	UpdatedAt        time.Time
 }
 
+type StripeBillingCreditGrant struct {
+	ID          string
+	Account     pgtype.Text
+	Livemode    bool
+	Deleted     bool
+	Created     pgtype.Timestamptz
+	Customer    pgtype.Text
+	Name        pgtype.Text
+	Category    pgtype.Text
+	Amount      pgtype.Int8
+	Currency    pgtype.Text
+	EffectiveAt pgtype.Timestamptz
+	ExpiresAt   pgtype.Timestamptz
+	VoidedAt    pgtype.Timestamptz
+	Data        []byte
+	StateAt     time.Time
+	LastEventID pgtype.Text
+	UpdatedAt   time.Time
+}
+
 type StripeCard struct {
 	ID               string
 	Account          pgtype.Text

@@ -388,6 +388,100 @@ func (q *Queries) BankAccountsUpsert(ctx context.Context, db DBTX, arg BankAccou
 	return items, nil
 }
 
+const billingCreditGrantsUpsert = `-- name: BillingCreditGrantsUpsert :many
+WITH input AS (
+    SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
+        NULLIF(u.last_event_id, '') AS last_event_id
+    FROM (
+        SELECT
+            unnest($1::text[]) AS id,
+            unnest($2::text[]) AS account,
+            unnest($3::boolean[]) AS livemode,
+            unnest($4::boolean[]) AS deleted,
+            unnest($5::jsonb[]) AS data,
+            unnest($6::timestamptz[]) AS state_at,
+            unnest($7::text[]) AS last_event_id
+    ) AS u
+),
+prev AS (
+    SELECT t.id, t.state_at, t.last_event_id, t.deleted
+    FROM stripe.billing_credit_grants AS t JOIN input USING (id)
+),
+upsert AS (
+    INSERT INTO stripe.billing_credit_grants AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    ON CONFLICT (id) DO UPDATE SET
+        account = excluded.account,
+        livemode = excluded.livemode,
+        deleted = excluded.deleted,
+        data = excluded.data,
+        state_at = excluded.state_at,
+        last_event_id = excluded.last_event_id,
+        updated_at = now()
+    WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+    RETURNING t.id
+)
+SELECT
+    input.id::text AS id,
+    (upsert.id IS NOT NULL)::boolean AS applied,
+    coalesce(NOT prev.deleted
+        AND prev.state_at = input.state_at
+        AND prev.last_event_id IS DISTINCT FROM input.last_event_id, false)::boolean AS tie
+FROM input
+LEFT JOIN prev ON prev.id = input.id
+LEFT JOIN upsert ON upsert.id = input.id
+`
+
+type BillingCreditGrantsUpsertParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Deleteds     []bool
+	Datas        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+type BillingCreditGrantsUpsertRow struct {
+	ID      string
+	Applied bool
+	Tie     bool
+}
+
+// BillingCreditGrantsUpsert writes a batch of objects given as arrays, one element per
+// object and each id once. The WHERE clause is the version rule: a row is
+// replaced only by state at least as new as the state it holds (state_at),
+// and never once it is marked deleted. It returns every id, whether its
+// state was applied, and whether it ties with the stored one (same
+// state_at, written by another event).
+func (q *Queries) BillingCreditGrantsUpsert(ctx context.Context, db DBTX, arg BillingCreditGrantsUpsertParams) ([]BillingCreditGrantsUpsertRow, error) {
+	rows, err := db.Query(ctx, billingCreditGrantsUpsert,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Deleteds,
+		arg.Datas,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []BillingCreditGrantsUpsertRow
+	for rows.Next() {
+		var i BillingCreditGrantsUpsertRow
+		if err := rows.Scan(&i.ID, &i.Applied, &i.Tie); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const cardsUpsert = `-- name: CardsUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
