@@ -21,6 +21,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/stripesync/stripesync/db/dbtest"
+	"github.com/stripesync/stripesync/pkg/catalog"
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/events/eventstest"
 	"github.com/stripesync/stripesync/services/processor/internal/store"
@@ -90,8 +91,9 @@ func (b *testBundle) start(t *testing.T) {
 func (b *testBundle) publish(t *testing.T, e eventstest.Event) []byte {
 	t.Helper()
 	body := e.JSON(t)
-	_, err := b.js.PublishMsg(t.Context(), &nats.Msg{Subject: events.EventSubject(e.Type), Data: body},
-		jetstream.WithMsgID(e.ID))
+	env, err := events.ParseEnvelope(body)
+	require.NoError(t, err)
+	_, err = events.NewPublisher(b.js).Publish(t.Context(), events.EventMsg(env, body))
 	require.NoError(t, err)
 	return body
 }
@@ -286,8 +288,8 @@ func TestProcessor(t *testing.T) {
 
 		fetched, err := json.Marshal(eventstest.With(cus, map[string]any{"name": "Fetched"}))
 		require.NoError(t, err)
-		msg := events.Object{Account: "acct_f", FetchedAt: at.Add(2 * time.Second), Data: fetched}.Msg(events.ObjectRef{ID: "cus_fetched", Object: "customer"})
-		_, err = b.js.PublishMsg(t.Context(), msg)
+		msg := events.Object{Resource: catalog.MustLookup("customer"), ID: "cus_fetched", Account: "acct_f", FetchedAt: at.Add(2 * time.Second), Data: fetched}.Msg()
+		_, err = events.NewPublisher(b.js).Publish(t.Context(), msg)
 		require.NoError(t, err)
 		b.waitCount(t, 1, "SELECT count(*) FROM stripe.customers WHERE data->>'name' = 'Fetched' AND account = 'acct_f' AND last_event_id IS NULL")
 
@@ -299,8 +301,8 @@ func TestProcessor(t *testing.T) {
 		require.Equal(t, 1, b.count(t, "SELECT count(*) FROM stripe.customers WHERE data->>'name' = 'Fetched'"))
 
 		// An object whose subject and body disagree is kept as a dead letter.
-		bad := events.Object{FetchedAt: at, Data: fetched}.Msg(events.ObjectRef{ID: "cus_fetched", Object: "product"})
-		_, err = b.js.PublishMsg(t.Context(), bad)
+		bad := events.Object{Resource: catalog.MustLookup("product"), ID: "cus_fetched", FetchedAt: at, Data: fetched}.Msg()
+		_, err = events.NewPublisher(b.js).Publish(t.Context(), bad)
 		require.NoError(t, err)
 		b.waitCount(t, 1, "SELECT count(*) FROM stripe.dead_letters WHERE subject = 'stripe.object.product'")
 	})

@@ -190,22 +190,18 @@ func (c *Consumer) tied(ties []store.Tie) {
 // decoded is a message read as an event or as an object.
 type decoded struct {
 	event  *store.Event
-	object *store.Fetched
+	object *events.Object
 }
 
 // decode reads a message by its subject: a Stripe event, or an object
 // fetched from the API. A message that is neither can never be applied.
 func decode(m jetstream.Msg) (decoded, error) {
 	if strings.HasPrefix(m.Subject(), events.ObjectSubjectPrefix) {
-		o, ref, err := events.ParseObjectMsg(m.Subject(), m.Headers(), m.Data())
+		o, err := events.ParseObjectMsg(m.Subject(), m.Headers(), m.Data())
 		if err != nil {
 			return decoded{}, err
 		}
-		res, ok := events.ResourceFor(ref.Object)
-		if !ok {
-			return decoded{}, fmt.Errorf("%w: %q is not a mirrored resource", events.ErrNotObject, ref.Object)
-		}
-		return decoded{object: &store.Fetched{Resource: res, Account: o.Account, Livemode: o.Livemode, Parent: o.Parent, Data: o.Data, At: o.FetchedAt}}, nil
+		return decoded{object: &o}, nil
 	}
 	env, err := events.ParseEnvelope(m.Data())
 	if err != nil {

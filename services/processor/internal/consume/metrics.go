@@ -33,7 +33,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		objects: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "stripe_sync_processor_objects_applied_total",
-			Help: "Objects fetched from the Stripe API (backfills, tie-breaks) applied under the version rule.",
+			Help: "Object states written to their relations under the version rule: objects of new events, fetched objects, and the items and embedded objects they hold.",
 		}),
 		ties: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "stripe_sync_processor_version_ties_total",
@@ -64,7 +64,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 func (m *Metrics) observeBatch(n int, d time.Duration, s store.Stats) {
 	m.stored.Add(float64(s.Stored))
-	m.objects.Add(float64(s.Objects))
+	m.objects.Add(float64(s.Applied))
 	m.duplicates.Add(float64(s.Duplicates))
 	m.ties.Add(float64(len(s.Ties)))
 	m.batchSize.Observe(float64(n))

@@ -13,18 +13,18 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stripe/stripe-go/v76"
 
+	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/stripeapi"
 	"github.com/stripesync/stripesync/services/processor/internal/store"
 )
 
 // Store is what the refetcher needs of the store.
 type Store interface {
-	ApplyFetched(ctx context.Context, f store.Fetched) error
+	ApplySettled(ctx context.Context, o events.Object) error
 }
 
 // Refetcher fetches tied objects from the Stripe API, one at a time, from a
@@ -83,23 +83,24 @@ func (r *Refetcher) Run(ctx context.Context) error {
 }
 
 func (r *Refetcher) settle(ctx context.Context, t store.Tie) (outcome string, err error) {
-	if t.Resource.Path == "" {
+	path, ok := t.Resource.RetrievePath(t.ID)
+	if !ok {
 		return "not_retrievable", nil
 	}
-	data, at, err := r.api.Get(ctx, t.Resource.Path+"/"+url.PathEscape(t.ID), t.Account)
+	data, at, err := r.api.Get(ctx, path, t.Account)
 	if err != nil {
 		if stripeErr := (*stripe.Error)(nil); errors.As(err, &stripeErr) && stripeErr.HTTPStatusCode == http.StatusNotFound {
 			return "not_found", nil
 		}
 		return "failed", err
 	}
-	err = r.store.ApplyFetched(ctx, store.Fetched{
-		Resource: t.Resource,
-		Account:  t.Account,
-		Livemode: t.Livemode,
-		Data:     data,
-		At:       at,
-		Settles:  true,
+	err = r.store.ApplySettled(ctx, events.Object{
+		Resource:  t.Resource,
+		ID:        t.ID,
+		Account:   t.Account,
+		Livemode:  t.Livemode,
+		FetchedAt: at,
+		Data:      data,
 	})
 	if err != nil {
 		return "failed", fmt.Errorf("store %s %s: %w", t.Resource.Object, t.ID, err)

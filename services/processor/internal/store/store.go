@@ -1,25 +1,24 @@
 // Package store writes Stripe events and the objects they carry into the
-// mirror. It is the only writer of schema stripe and keeps the generated
-// queries to itself.
+// mirror. It is the only writer of schema stripe; it speaks to PostgreSQL
+// through db's verbs only.
 package store
 
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
-	gojson "github.com/goccy/go-json"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stripesync/stripesync/db"
-	"github.com/stripesync/stripesync/db/dbsqlc"
+	"github.com/stripesync/stripesync/pkg/catalog"
 	"github.com/stripesync/stripesync/pkg/events"
 )
 
@@ -30,10 +29,10 @@ type Event struct {
 }
 
 // Batch is what one transaction applies: events (from webhooks and the
-// Events API) and objects fetched from the API (backfills, tie-breaks).
+// Events API) and objects fetched from the API (backfills).
 type Batch struct {
 	Events  []Event
-	Objects []Fetched
+	Objects []events.Object
 }
 
 // Len is the number of events and objects in b.
@@ -43,7 +42,10 @@ func (b Batch) Len() int { return len(b.Events) + len(b.Objects) }
 type Stats struct {
 	Stored     int // events not seen before, now stored with their objects
 	Duplicates int // events already stored, left alone
-	Objects    int // fetched objects applied under the version rule
+	// Applied are the object states written to their relations: the
+	// objects of new events and fetched objects that the version rule let
+	// through, and the items and embedded objects they hold.
+	Applied int
 	// Ties are the objects written by an event created in the same second
 	// as the event that wrote their previous state: the version rule kept
 	// the later in stream order, which may not be the later at Stripe.
@@ -52,7 +54,7 @@ type Stats struct {
 
 // Tie names an object whose stored state the version rule could not order.
 type Tie struct {
-	Resource events.Resource
+	Resource *catalog.Resource
 	ID       string
 	Account  string
 	Livemode bool
@@ -76,17 +78,32 @@ func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 //     so an older event delivered late changes nothing. Stripe's created has
 //     one-second resolution; two events of one object in the same second are
 //     applied in stream order, the later one winning.
-//   - A deletion (events.IsDeletion) marks the row deleted and keeps it;
-//     nothing written after that changes it.
+//   - A deletion (an event type the catalog lists in the resource's Deletes,
+//     or a deleted stub) marks the row deleted and keeps it; nothing written
+//     after that changes it.
 //   - An event already in stripe.events (a redelivery) changes nothing.
+//   - The items of the nested lists of each state written, and its embedded
+//     objects, are written too, as of the same moment; items a complete list
+//     no longer holds are marked deleted.
 //
 // The error is permanent (IsPermanent) when the data itself cannot be stored,
 // so retrying the same events cannot succeed.
 func (s *Store) Apply(ctx context.Context, b Batch) (Stats, error) {
+	return s.apply(ctx, b, backfilled)
+}
+
+// ApplySettled stores o, fetched to settle a tie (see Stats.Ties) after the
+// tied events were received, as of exactly o.FetchedAt.
+func (s *Store) ApplySettled(ctx context.Context, o events.Object) error {
+	_, err := s.apply(ctx, Batch{Objects: []events.Object{o}}, settled)
+	return err
+}
+
+func (s *Store) apply(ctx context.Context, b Batch, dated func(time.Time) time.Time) (Stats, error) {
 	var stats Stats
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		stats, err = apply(ctx, tx, b)
+		stats, err = apply(ctx, tx, b, dated)
 		return err
 	})
 	if err != nil {
@@ -95,351 +112,307 @@ func (s *Store) Apply(ctx context.Context, b Batch) (Stats, error) {
 	return stats, nil
 }
 
-func apply(ctx context.Context, tx pgx.Tx, b Batch) (Stats, error) {
-	evs := b.Events
-	// Sorted by id, so that concurrent transactions lock rows in one order.
-	sorted := slices.SortedFunc(slices.Values(evs), func(a, b Event) int { return cmp.Compare(a.ID, b.ID) })
-	sorted = slices.CompactFunc(sorted, func(a, b Event) bool { return a.ID == b.ID })
-	arg := dbsqlc.EventInsertBatchParams{}
-	for _, ev := range sorted {
-		arg.Ids = append(arg.Ids, ev.ID)
-		arg.Types = append(arg.Types, ev.Type)
-		arg.Accounts = append(arg.Accounts, ev.Account)
-		arg.Livemodes = append(arg.Livemodes, ev.Livemode)
-		arg.ApiVersions = append(arg.ApiVersions, ev.APIVersion)
-		arg.Createds = append(arg.Createds, ev.Created)
-		arg.Datas = append(arg.Datas, ev.Raw)
-	}
-	var newIDs []string
-	if len(sorted) > 0 {
-		var err error
-		newIDs, err = db.Queries().EventInsertBatch(ctx, tx, arg)
-		if err != nil {
-			return Stats{}, fmt.Errorf("insert events: %w", err)
-		}
-	}
-	isNew := make(map[string]bool, len(newIDs))
-	for _, id := range newIDs {
-		isNew[id] = true
-	}
-
-	// The newest state of each object in the batch, per table. Events are
-	// visited in stream order, so of two in the same second the later wins,
-	// as it would in two batches.
-	latest := newestStates{}
-	var ties []Tie
-	keep := func(res events.Resource, row objectRow) {
-		if latest.keep(res, row) {
-			ties = append(ties, Tie{Resource: res, ID: row.id, Account: row.account, Livemode: row.livemode})
-		}
-	}
-	for _, ev := range evs {
-		if !isNew[ev.ID] {
-			continue
-		}
-		isNew[ev.ID] = false // a second copy in the same batch is a duplicate
-		ref, err := events.ParseObjectRef(ev.Object)
-		if err != nil {
-			return Stats{}, permanent(fmt.Errorf("event %s: %w", ev.ID, err))
-		}
-		res, ok := events.ResourceFor(ref.Object)
-		if !ok || ref.ID == "" || res.Parent != "" {
-			// Kept in stripe.events only: not mirrored, or an item of a
-			// nested list, whose parent only the syncer knows.
-			continue
-		}
-		row := objectRow{
-			id:       ref.ID,
-			account:  ev.Account,
-			livemode: ev.Livemode,
-			deleted:  events.IsDeletion(ev.Type, ref),
-			data:     ev.Object,
-			stateAt:  ev.Created,
-			eventID:  ev.ID,
-		}
-		keep(res, row)
-	}
-	for _, f := range b.Objects {
-		ref, err := events.ParseObjectRef(f.Data)
-		if err != nil {
-			return Stats{}, permanent(err)
-		}
-		if ref.ID == "" || ref.Object != f.Resource.Object {
-			return Stats{}, permanent(fmt.Errorf("fetched a %q %q, want a %s", ref.Object, ref.ID, f.Resource.Object))
-		}
-		if f.Resource.Parent != "" && f.Parent == "" {
-			return Stats{}, permanent(fmt.Errorf("%s %s: no parent %s", ref.Object, ref.ID, f.Resource.Parent))
-		}
-		row := objectRow{
-			id:       ref.ID,
-			account:  f.Account,
-			livemode: f.Livemode,
-			deleted:  ref.Deleted,
-			data:     f.Data,
-			stateAt:  f.stateAt(),
-			parent:   f.Parent,
-		}
-		keep(f.Resource, row)
-	}
-	applied, err := latest.upsert(ctx, tx, func(res events.Resource, o objectRow) {
-		ties = append(ties, Tie{Resource: res, ID: o.id, Account: o.account, Livemode: o.livemode})
-	})
+// apply runs the phases of a batch in one transaction.
+func apply(ctx context.Context, tx pgx.Tx, b Batch, dated func(time.Time) time.Time) (Stats, error) {
+	isNew, err := insertEvents(ctx, tx, b.Events)
 	if err != nil {
 		return Stats{}, err
 	}
-
-	// The items of the nested lists of the objects just written, and only
-	// of those: a list older than the stored object could bring back an
-	// item removed since.
-	items, lists := newestStates{}, nestedLists{}
-	for _, o := range applied {
-		if err := lists.add(o.res, o.row, items); err != nil {
-			return Stats{}, permanent(err)
-		}
+	stats := Stats{Stored: len(isNew), Duplicates: len(b.Events) - len(isNew)}
+	states, err := newStates(b, isNew, dated)
+	if err != nil {
+		return Stats{}, permanent(err)
 	}
-	if _, err := items.upsert(ctx, tx, nil); err != nil {
+	stats.Ties = states.ties
+	applied, err := states.upsert(ctx, tx, func(t Tie) { stats.Ties = append(stats.Ties, t) })
+	if err != nil {
 		return Stats{}, err
 	}
-	if err := lists.markMissing(ctx, tx); err != nil {
+	held, err := contents(applied)
+	if err != nil {
+		return Stats{}, permanent(err)
+	}
+	heldApplied, err := held.upsert(ctx, tx, nil)
+	if err != nil {
 		return Stats{}, err
 	}
-	return Stats{Stored: len(newIDs), Duplicates: len(evs) - len(newIDs), Objects: len(b.Objects), Ties: ties}, nil
-}
-
-// newestStates holds the newest state of each object of a batch, by table
-// and id, as the version rule orders them: of two in the same second the
-// later in stream order.
-type newestStates map[string]map[string]objectRow
-
-// keep records row and reports whether it ties with the state it replaces.
-func (n newestStates) keep(res events.Resource, row objectRow) (tie bool) {
-	rows := n[res.Table]
-	if rows == nil {
-		rows = map[string]objectRow{}
-		n[res.Table] = rows
+	if err := held.markMissing(ctx, tx); err != nil {
+		return Stats{}, err
 	}
-	prev, seen := rows[row.id]
-	if !seen || prev.replacedBy(row) {
-		rows[row.id] = row
+	stats.Applied = len(applied) + len(heldApplied)
+	return stats, nil
+}
+
+// insertEvents stores the events not stored before and returns their ids.
+func insertEvents(ctx context.Context, tx pgx.Tx, evs []Event) (map[string]bool, error) {
+	if len(evs) == 0 {
+		return nil, nil
 	}
-	return seen && prev.ties(row)
+	// Sorted by id, so that concurrent transactions lock rows in one order.
+	sorted := slices.SortedFunc(slices.Values(evs), func(a, b Event) int { return cmp.Compare(a.ID, b.ID) })
+	sorted = slices.CompactFunc(sorted, func(a, b Event) bool { return a.ID == b.ID })
+	rows := make([]db.Event, len(sorted))
+	for i, e := range sorted {
+		rows[i] = db.Event{ID: e.ID, Type: e.Type, Account: e.Account, Livemode: e.Livemode,
+			APIVersion: e.APIVersion, Created: e.Created, Data: e.Raw}
+	}
+	ids, err := db.InsertEvents(ctx, tx, rows)
+	if err != nil {
+		return nil, err
+	}
+	isNew := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		isNew[id] = true
+	}
+	return isNew, nil
 }
 
-type appliedRow struct {
-	res events.Resource
-	row objectRow
-}
-
-// upsert writes the states, a statement per table in table and id order
-// (one lock order for concurrent transactions), calls tied for each tie
-// with the stored state, and returns the states applied.
-func (n newestStates) upsert(ctx context.Context, tx pgx.Tx, tied func(events.Resource, objectRow)) ([]appliedRow, error) {
-	var applied []appliedRow
-	for _, table := range slices.Sorted(maps.Keys(n)) {
-		res, _ := events.ResourceForTable(table)
-		var r db.ObjectRows
-		for _, id := range slices.Sorted(maps.Keys(n[table])) {
-			o := n[table][id]
-			r.Ids = append(r.Ids, o.id)
-			r.Accounts = append(r.Accounts, o.account)
-			r.Livemodes = append(r.Livemodes, o.livemode)
-			r.Deleteds = append(r.Deleteds, o.deleted)
-			r.Datas = append(r.Datas, o.data)
-			r.StateAts = append(r.StateAts, o.stateAt)
-			r.LastEventIds = append(r.LastEventIds, o.eventID)
-			r.Parents = append(r.Parents, o.parent)
+// newStates collects the newest state of each object of the batch: the
+// objects of the events stored for the first time, in stream order, then
+// the fetched objects.
+func newStates(b Batch, isNew map[string]bool, dated func(time.Time) time.Time) (*states, error) {
+	s := &states{}
+	for _, ev := range b.Events {
+		if !isNew[ev.ID] {
+			continue
 		}
-		results, err := db.UpsertObjects(ctx, tx, table, r)
+		delete(isNew, ev.ID) // a second copy in the same batch is a duplicate
+		res, row, ok, err := eventRow(ev)
 		if err != nil {
 			return nil, err
 		}
-		for _, u := range results {
-			o := n[table][u.ID]
-			if u.Tie && tied != nil {
-				tied(res, o)
+		if ok {
+			s.keep(res, row, true)
+		}
+	}
+	for _, o := range b.Objects {
+		row, err := objectRow(o, dated)
+		if err != nil {
+			return nil, err
+		}
+		s.keep(o.Resource, row, true)
+	}
+	return s, nil
+}
+
+// eventRow is the row an event writes, and false when its object is not
+// kept in a relation of its own by this event: not mirrored, or an item of a
+// nested list, whose parent the event does not name (its parent's events
+// carry it).
+func eventRow(ev Event) (*catalog.Resource, db.Object, bool, error) {
+	ref, err := catalog.ParseRef(ev.Object)
+	if err != nil {
+		return nil, db.Object{}, false, fmt.Errorf("event %s: %w", ev.ID, err)
+	}
+	res, ok := catalog.Lookup(ref.Object)
+	if !ok || ref.ID == "" || res.Parent != "" {
+		return nil, db.Object{}, false, nil
+	}
+	return res, db.Object{
+		ID:       ref.ID,
+		Account:  ev.Account,
+		Livemode: ev.Livemode,
+		Deleted:  ref.Deleted || res.IsDeletedBy(ev.Type),
+		Data:     ev.Object,
+		StateAt:  ev.Created,
+		EventID:  ev.ID,
+	}, true, nil
+}
+
+// objectRow is the row a fetched object writes: the one conversion from an
+// object message to its row.
+func objectRow(o events.Object, dated func(time.Time) time.Time) (db.Object, error) {
+	ref, err := catalog.ParseRef(o.Data)
+	switch {
+	case err != nil:
+		return db.Object{}, err
+	case ref.ID != o.ID || (ref.Object != o.Resource.Object && !ref.Deleted):
+		return db.Object{}, fmt.Errorf("fetched a %q %q, want %s %s", ref.Object, ref.ID, o.Resource.Object, o.ID)
+	case o.Resource.Parent != "" && o.Parent == "":
+		return db.Object{}, fmt.Errorf("%s %s: no parent %s", o.Resource.Object, o.ID, o.Resource.Parent)
+	}
+	return db.Object{
+		ID:       o.ID,
+		Account:  o.Account,
+		Livemode: o.Livemode,
+		Deleted:  ref.Deleted,
+		Data:     o.Data,
+		StateAt:  dated(o.FetchedAt),
+		Parent:   o.Parent,
+	}, nil
+}
+
+// backfilled dates an object fetched at at for the version rule. Events are
+// dated to the second, so an event of the second the request was sent in
+// may be newer or older than the response. A fetched object is dated just
+// before that second: an event of that second or later replaces it, an
+// event of an earlier second cannot.
+func backfilled(at time.Time) time.Time { return at.Truncate(time.Second).Add(-time.Microsecond) }
+
+// settled dates an object fetched to settle a tie: the request was sent
+// after the tied events were received, so its state is newer than any event
+// created up to at.
+func settled(at time.Time) time.Time { return at }
+
+// states holds the newest state of each object of a batch, by resource and
+// id, as the version rule orders them: of two in the same second the later
+// in stream order.
+type states struct {
+	rows map[*catalog.Resource]map[string]db.Object
+	ties []Tie // ties inside the batch
+}
+
+// keep records row, an object of res; a tie with the state it replaces is
+// recorded when reportTies.
+func (s *states) keep(res *catalog.Resource, row db.Object, reportTies bool) {
+	if s.rows == nil {
+		s.rows = map[*catalog.Resource]map[string]db.Object{}
+	}
+	rows := s.rows[res]
+	if rows == nil {
+		rows = map[string]db.Object{}
+		s.rows[res] = rows
+	}
+	prev, seen := rows[row.ID]
+	if !seen || replacedBy(prev, row) {
+		rows[row.ID] = row
+	}
+	if seen && reportTies && ties(prev, row) {
+		s.ties = append(s.ties, tieOf(res, row))
+	}
+}
+
+// replacedBy is the version rule of the upsert queries, for two states of one
+// object inside a batch.
+func replacedBy(prev, next db.Object) bool {
+	return !prev.Deleted && !next.StateAt.Before(prev.StateAt)
+}
+
+// ties is the upsert queries' tie: two events of the same second.
+func ties(prev, next db.Object) bool {
+	return !prev.Deleted && next.StateAt.Equal(prev.StateAt) && next.EventID != prev.EventID
+}
+
+func tieOf(res *catalog.Resource, o db.Object) Tie {
+	return Tie{Resource: res, ID: o.ID, Account: o.Account, Livemode: o.Livemode}
+}
+
+type written struct {
+	res *catalog.Resource
+	row db.Object
+}
+
+// upsert writes the states, a statement per resource in object-name and id
+// order (one lock order for concurrent transactions), calls tied for each
+// tie with the stored state, and returns the states applied.
+func (s *states) upsert(ctx context.Context, tx pgx.Tx, tied func(Tie)) ([]written, error) {
+	var applied []written
+	resources := slices.SortedFunc(maps.Keys(s.rows), func(a, b *catalog.Resource) int { return strings.Compare(a.Object, b.Object) })
+	for _, res := range resources {
+		byID := s.rows[res]
+		rows := make([]db.Object, 0, len(byID))
+		for _, id := range slices.Sorted(maps.Keys(byID)) {
+			rows = append(rows, byID[id])
+		}
+		outcomes, err := db.UpsertObjects(ctx, tx, res, rows)
+		if err != nil {
+			return nil, err
+		}
+		for i, o := range outcomes {
+			if o.Tie && tied != nil {
+				tied(tieOf(res, rows[i]))
 			}
-			if u.Applied {
-				applied = append(applied, appliedRow{res: res, row: o})
+			if o.Applied {
+				applied = append(applied, written{res: res, row: rows[i]})
 			}
 		}
 	}
 	return applied, nil
 }
 
-// nestedLists collects, per items table, the newest complete list of each
-// parent seen in a batch.
-type nestedLists map[string]map[string]completeList
-
-type completeList struct {
-	stateAt time.Time
-	eventID string
-	ids     []string
+// held are the objects that the states just written hold: items of nested
+// lists and embedded objects, with the lists that are complete.
+type held struct {
+	states
+	complete map[*catalog.Resource]map[string]db.CompleteList
 }
 
-// add records the items of the nested lists of row (an object of res) in
-// items, and remembers the lists that are complete. A deleted object's lists
-// are left as they were.
-func (n nestedLists) add(res events.Resource, row objectRow, items newestStates) error {
-	if len(res.Lists) == 0 || row.deleted {
-		return nil
-	}
-	var fields map[string]json.RawMessage
-	if err := gojson.Unmarshal(row.data, &fields); err != nil {
-		return fmt.Errorf("decode %s %s: %w", res.Object, row.id, err)
-	}
-	for _, l := range res.Lists {
-		raw := fields[l.Field]
-		if len(raw) == 0 || raw[0] != '{' {
-			continue // absent, or not expanded
-		}
-		var list struct {
-			Object  string            `json:"object"`
-			Data    []json.RawMessage `json:"data"`
-			HasMore bool              `json:"has_more"`
-		}
-		if err := gojson.Unmarshal(raw, &list); err != nil {
-			return fmt.Errorf("decode %s.%s of %s: %w", res.Object, l.Field, row.id, err)
-		}
-		child, ok := events.ResourceFor(l.Child)
-		if list.Object != "list" || !ok {
+// contents reads what the written states hold, and only those: a list older
+// than the stored object could bring back an item removed since. A deleted
+// object's contents are left as they were.
+func contents(written []written) (*held, error) {
+	h := &held{complete: map[*catalog.Resource]map[string]db.CompleteList{}}
+	for _, w := range written {
+		if w.row.Deleted {
 			continue
 		}
-		var ids []string
-		for _, item := range list.Data {
-			ref, err := events.ParseObjectRef(item)
-			if err != nil {
-				return err
-			}
-			if ref.Object != l.Child || ref.ID == "" {
-				continue
-			}
-			items.keep(child, objectRow{
-				id: ref.ID, account: row.account, livemode: row.livemode, data: item,
-				stateAt: row.stateAt, eventID: row.eventID, parent: row.id,
-			})
-			ids = append(ids, ref.ID)
+		lists, embedded, err := w.res.Contents(w.row.Data)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", w.res.Object, w.row.ID, err)
 		}
-		if list.HasMore {
-			continue // the rest is not here: nothing can be called missing
+		for _, e := range embedded {
+			h.keep(e.Resource, db.Object{ID: e.Ref.ID, Account: w.row.Account, Livemode: w.row.Livemode,
+				Data: e.Data, StateAt: w.row.StateAt, EventID: w.row.EventID}, false)
 		}
-		byParent := n[child.Table]
-		if byParent == nil {
-			byParent = map[string]completeList{}
-			n[child.Table] = byParent
-		}
-		// The newest list of a parent decides; an item of an older list
-		// that the newest leaves out is missing too.
-		if prev, ok := byParent[row.id]; !ok || !row.stateAt.Before(prev.stateAt) {
-			byParent[row.id] = completeList{stateAt: row.stateAt, eventID: row.eventID, ids: ids}
+		for _, l := range lists {
+			h.addList(w, l)
 		}
 	}
-	return nil
+	return h, nil
+}
+
+func (h *held) addList(w written, l catalog.Items) {
+	var ids []string
+	for _, it := range l.Items {
+		row := db.Object{ID: it.Ref.ID, Account: w.row.Account, Livemode: w.row.Livemode,
+			Data: it.Data, StateAt: w.row.StateAt, EventID: w.row.EventID}
+		if it.Resource.Parent != "" {
+			row.Parent = w.row.ID
+		}
+		h.keep(it.Resource, row, false)
+		ids = append(ids, it.Ref.ID)
+	}
+	item := catalog.MustLookup(l.List.Items[0])
+	if !l.Complete || item.Parent == "" {
+		// The rest is not here, or the items are not tracked by parent:
+		// nothing can be called missing.
+		return
+	}
+	byParent := h.complete[item]
+	if byParent == nil {
+		byParent = map[string]db.CompleteList{}
+		h.complete[item] = byParent
+	}
+	// The newest list of a parent decides; an item of an older list that
+	// the newest leaves out is missing too.
+	if prev, ok := byParent[w.row.ID]; !ok || !w.row.StateAt.Before(prev.StateAt) {
+		byParent[w.row.ID] = db.CompleteList{Parent: w.row.ID, StateAt: w.row.StateAt, EventID: w.row.EventID, Items: ids}
+	}
 }
 
 // markMissing marks deleted the items that complete lists no longer hold,
-// one statement per items table.
-func (n nestedLists) markMissing(ctx context.Context, tx pgx.Tx) error {
-	for _, table := range slices.Sorted(maps.Keys(n)) {
-		var m db.MissingItems
-		for _, parent := range slices.Sorted(maps.Keys(n[table])) {
-			l := n[table][parent]
-			m.Parents = append(m.Parents, parent)
-			m.StateAts = append(m.StateAts, l.stateAt)
-			m.LastEventIds = append(m.LastEventIds, l.eventID)
-			for _, id := range l.ids {
-				m.KeptParents = append(m.KeptParents, parent)
-				m.KeptIds = append(m.KeptIds, id)
-			}
+// one statement per items relation, parents in id order.
+func (h *held) markMissing(ctx context.Context, tx pgx.Tx) error {
+	resources := slices.SortedFunc(maps.Keys(h.complete), func(a, b *catalog.Resource) int { return strings.Compare(a.Object, b.Object) })
+	for _, res := range resources {
+		byParent := h.complete[res]
+		lists := make([]db.CompleteList, 0, len(byParent))
+		for _, p := range slices.Sorted(maps.Keys(byParent)) {
+			lists = append(lists, byParent[p])
 		}
-		if err := db.MarkMissing(ctx, tx, table, m); err != nil {
+		if err := db.MarkMissing(ctx, tx, res, lists); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-type objectRow struct {
-	id       string
-	account  string
-	livemode bool
-	deleted  bool
-	data     []byte
-	stateAt  time.Time
-	eventID  string
-	parent   string
-}
-
-// replacedBy is the version rule of the upsert queries, for two states of one
-// object inside a batch.
-func (o objectRow) replacedBy(next objectRow) bool {
-	return !o.deleted && !next.stateAt.Before(o.stateAt)
-}
-
-// ties is the upsert queries' tie: two events of the same second.
-func (o objectRow) ties(next objectRow) bool {
-	return !o.deleted && next.stateAt.Equal(o.stateAt) && next.eventID != o.eventID
-}
-
-// Fetched is an object as the Stripe API returned it.
-type Fetched struct {
-	Resource events.Resource
-	Account  string
-	// Parent is the id of the object whose nested list held this one; it is
-	// required for resources with a Parent.
-	Parent   string
-	Livemode bool
-	// Data is the response body, verbatim.
-	Data []byte
-	// At is when the request was sent: the object's state is at least that
-	// new.
-	At time.Time
-	// Settles is true for a fetch made to settle a tie (see Stats.Ties),
-	// after the tied events were received: its state is newer than any event
-	// created up to At.
-	Settles bool
-}
-
-// stateAt dates a fetched object for the version rule. Events are dated to
-// the second, so an event of the second the request was sent in may be
-// newer or older than the response. A backfilled object is dated just
-// before that second: an event of that second or later replaces it, an
-// event of an earlier second cannot. A settling fetch was made after the
-// events it settles, so it keeps its exact time.
-func (f Fetched) stateAt() time.Time {
-	if f.Settles {
-		return f.At
-	}
-	return f.At.Truncate(time.Second).Add(-time.Microsecond)
-}
-
-// ApplyFetched stores one object fetched from the Stripe API under the
-// version rule, with At as its state_at and no event.
-func (s *Store) ApplyFetched(ctx context.Context, f Fetched) error {
-	_, err := s.Apply(ctx, Batch{Objects: []Fetched{f}})
-	return err
-}
-
 // DeadLetter is a message that could not be applied, kept with the reason.
-type DeadLetter struct {
-	Subject      string
-	StreamSeq    uint64
-	EventID      string
-	NumDelivered uint64
-	Reason       string
-	Payload      []byte
-}
+type DeadLetter = db.DeadLetter
 
 // KeepDeadLetter stores d in stripe.dead_letters.
 func (s *Store) KeepDeadLetter(ctx context.Context, d DeadLetter) error {
-	err := db.Queries().DeadLetterInsert(ctx, s.pool, dbsqlc.DeadLetterInsertParams{
-		Subject:      d.Subject,
-		StreamSeq:    int64(d.StreamSeq),
-		EventID:      d.EventID,
-		NumDelivered: int64(d.NumDelivered),
-		Reason:       d.Reason,
-		Payload:      d.Payload,
-	})
-	if err != nil {
+	if err := db.InsertDeadLetter(ctx, s.pool, d); err != nil {
 		return fmt.Errorf("keep dead letter: %w", classify(err))
 	}
 	return nil

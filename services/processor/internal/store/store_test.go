@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stripesync/stripesync/db/dbtest"
+	"github.com/stripesync/stripesync/pkg/catalog"
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/events/eventstest"
 	"github.com/stripesync/stripesync/services/processor/internal/store"
@@ -95,7 +96,9 @@ func TestApply(t *testing.T) {
 			}
 		}
 		stats := apply(t, b, evs...)
-		require.Equal(t, store.Stats{Stored: len(objects)}, stats)
+		require.Equal(t, len(objects), stats.Stored)
+		require.Zero(t, stats.Duplicates)
+		require.GreaterOrEqual(t, stats.Applied, len(objects), "the objects, and the items they hold")
 
 		for object, table := range objects {
 			want := eventstest.Object(t, object)
@@ -279,7 +282,7 @@ func TestApply(t *testing.T) {
 		stats := apply(t, b, event(t, second))
 		require.Len(t, stats.Ties, 1, "across batches")
 		require.Equal(t, cus["id"], stats.Ties[0].ID)
-		require.Equal(t, "customers", stats.Ties[0].Resource.Table)
+		require.Equal(t, "customer", stats.Ties[0].Resource.Object)
 		got, _ := getRow(t, b, "customers", cus["id"].(string))
 		require.Equal(t, "Two", got.Data["name"], "stream order decides a tie")
 
@@ -296,11 +299,12 @@ func TestApply(t *testing.T) {
 		ev.Created = base
 		apply(t, b, event(t, ev))
 
-		res, _ := events.ResourceFor("customer")
+		res := catalog.MustLookup("customer")
 		fetched, err := json.Marshal(eventstest.With(cus, map[string]any{"name": "Fetched"}))
 		require.NoError(t, err)
-		require.NoError(t, b.store.ApplyFetched(t.Context(), store.Fetched{
-			Resource: res, Data: fetched, At: base.Add(1500 * time.Millisecond), Settles: true,
+		id := cus["id"].(string)
+		require.NoError(t, b.store.ApplySettled(t.Context(), events.Object{
+			Resource: res, ID: id, Data: fetched, FetchedAt: base.Add(1500 * time.Millisecond),
 		}))
 		got, _ := getRow(t, b, "customers", cus["id"].(string))
 		require.Equal(t, "Fetched", got.Data["name"])
@@ -314,23 +318,32 @@ func TestApply(t *testing.T) {
 
 		wrong, err := json.Marshal(eventstest.Object(t, "product"))
 		require.NoError(t, err)
-		err = b.store.ApplyFetched(t.Context(), store.Fetched{Resource: res, Data: wrong, At: time.Now()})
+		err = b.store.ApplySettled(t.Context(), events.Object{Resource: res, ID: id, Data: wrong, FetchedAt: time.Now()})
 		require.True(t, store.IsPermanent(err), "a product is not a customer: %v", err)
 	})
 
 	t.Run("LineItemsKeepTheirParent", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		res, _ := events.ResourceFor("line_item")
-		line, err := json.Marshal(eventstest.Object(t, "line_item"))
+		res := catalog.MustLookup("line_item")
+		obj := eventstest.Object(t, "line_item")
+		line, err := json.Marshal(obj)
 		require.NoError(t, err)
-		_, err = b.store.Apply(t.Context(), store.Batch{Objects: []store.Fetched{
-			{Resource: res, Parent: "in_parent", Data: line, At: base},
+		id := obj["id"].(string)
+		stats, err := b.store.Apply(t.Context(), store.Batch{Objects: []events.Object{
+			{Resource: res, ID: id, Parent: "in_parent", Data: line, FetchedAt: base},
 		}})
 		require.NoError(t, err)
+		require.Equal(t, 1, stats.Applied)
 		require.Equal(t, 1, count(t, b, "SELECT count(*) FROM stripe.invoice_line_items WHERE parent = 'in_parent'"))
 
-		_, err = b.store.Apply(t.Context(), store.Batch{Objects: []store.Fetched{{Resource: res, Data: line, At: base}}})
+		stats, err = b.store.Apply(t.Context(), store.Batch{Objects: []events.Object{
+			{Resource: res, ID: id, Parent: "in_parent", Data: line, FetchedAt: base.Add(-time.Hour)},
+		}})
+		require.NoError(t, err)
+		require.Zero(t, stats.Applied, "an older state is not applied, and not counted")
+
+		_, err = b.store.Apply(t.Context(), store.Batch{Objects: []events.Object{{Resource: res, ID: id, Data: line, FetchedAt: base}}})
 		require.True(t, store.IsPermanent(err), "a line item without its invoice: %v", err)
 	})
 
@@ -338,11 +351,14 @@ func TestApply(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		cus := eventstest.Object(t, "customer")
-		res, _ := events.ResourceFor("customer")
+		res := catalog.MustLookup("customer")
 		fetched, err := json.Marshal(eventstest.With(cus, map[string]any{"name": "Backfilled"}))
 		require.NoError(t, err)
 		fetchedAt := base.Add(1500 * time.Millisecond)
-		require.NoError(t, b.store.ApplyFetched(t.Context(), store.Fetched{Resource: res, Data: fetched, At: fetchedAt}))
+		_, err = b.store.Apply(t.Context(), store.Batch{Objects: []events.Object{
+			{Resource: res, ID: cus["id"].(string), Data: fetched, FetchedAt: fetchedAt},
+		}})
+		require.NoError(t, err)
 
 		earlier := eventstest.NewEvent("evt_earlier_second", "customer.updated", eventstest.With(cus, map[string]any{"name": "Earlier"}))
 		earlier.Created = base // the second before the fetch: the response includes it
@@ -420,5 +436,28 @@ func TestApply(t *testing.T) {
 		lines := inv["lines"].(map[string]any)["data"].([]any)
 		require.NotEmpty(t, lines)
 		require.Equal(t, len(lines), count(t, b, "SELECT count(*) FROM stripe.invoice_line_items WHERE parent = $1", inv["id"]))
+	})
+
+	t.Run("EmbeddedObjectsFollowTheirParent", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		discount := eventstest.With(eventstest.Object(t, "discount"), map[string]any{"id": "di_embedded", "customer": "cus_embedded"})
+		cus := eventstest.With(eventstest.Object(t, "customer"), map[string]any{"id": "cus_embedded", "discount": discount})
+		e := eventstest.NewEvent("evt_cus_discount", "customer.updated", cus)
+		e.Created = base
+		stats := apply(t, b, event(t, e))
+		require.Equal(t, 2, stats.Applied, "the customer and its discount")
+		got, ok := getRow(t, b, "discounts", "di_embedded")
+		require.True(t, ok)
+		require.Equal(t, "evt_cus_discount", *got.LastEventID)
+		require.Equal(t, base, got.StateAt.UTC())
+
+		// customer.discount.deleted, a deletion the catalog lists, keeps the
+		// row and marks it.
+		del := eventstest.NewEvent("evt_discount_deleted", "customer.discount.deleted", discount)
+		del.Created = base.Add(time.Second)
+		apply(t, b, event(t, del))
+		got, _ = getRow(t, b, "discounts", "di_embedded")
+		require.True(t, got.Deleted)
 	})
 }
