@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stripesync/stripesync/db"
+	"github.com/stripesync/stripesync/pkg/catalog"
 	"github.com/stripesync/stripesync/pkg/events"
 )
 
@@ -117,11 +118,11 @@ func plainInsert(ctx context.Context, pool *pgxpool.Pool, evs []webhookEvent, ba
 		ids, types []string
 		createds   []time.Time
 		datas      [][]byte
-		objects    map[string]map[string]objectRow // table → id → row
+		objects    map[*catalog.Resource]map[string]objectRow // resource → id → row
 	}
 	var batches []batch
 	for start := 0; start < len(evs); start += batchSize {
-		b := batch{objects: map[string]map[string]objectRow{}}
+		b := batch{objects: map[*catalog.Resource]map[string]objectRow{}}
 		for _, ev := range evs[start:min(start+batchSize, len(evs))] {
 			env, err := events.ParseEnvelope(ev.body)
 			if err != nil {
@@ -131,30 +132,34 @@ func plainInsert(ctx context.Context, pool *pgxpool.Pool, evs []webhookEvent, ba
 			b.types = append(b.types, env.Type)
 			b.createds = append(b.createds, env.Created)
 			b.datas = append(b.datas, ev.body)
-			ref, err := events.ParseObjectRef(env.Object)
+			ref, err := catalog.ParseRef(env.Object)
 			if err != nil {
 				return 0, err
 			}
-			res, ok := events.ResourceFor(ref.Object)
+			res, ok := catalog.Lookup(ref.Object)
 			if !ok {
 				continue
 			}
-			add := func(table string, o objectRow) {
-				if b.objects[table] == nil {
-					b.objects[table] = map[string]objectRow{}
+			add := func(res *catalog.Resource, o objectRow) {
+				if b.objects[res] == nil {
+					b.objects[res] = map[string]objectRow{}
 				}
-				b.objects[table][o.id] = o
+				b.objects[res][o.id] = o
 			}
-			add(res.Table, objectRow{id: ref.ID, eventID: env.ID, data: env.Object, created: env.Created})
-			// The items of its nested lists are rows too (the processor
-			// writes them, with their parent).
-			items, err := nestedItems(res, env.Object)
+			add(res, objectRow{id: ref.ID, eventID: env.ID, data: env.Object, created: env.Created})
+			// What it holds are rows too (the processor writes them: the
+			// items of its nested lists with their parent, its embedded
+			// objects).
+			lists, embedded, err := res.Contents(env.Object)
 			if err != nil {
 				return 0, err
 			}
-			for table, list := range items {
-				for _, it := range list {
-					add(table, objectRow{id: it.id, eventID: env.ID, data: it.data, created: env.Created, parent: ref.ID})
+			for _, e := range embedded {
+				add(e.Resource, objectRow{id: e.Ref.ID, eventID: env.ID, data: e.Data, created: env.Created})
+			}
+			for _, l := range lists {
+				for _, it := range l.Items {
+					add(it.Resource, objectRow{id: it.Ref.ID, eventID: env.ID, data: it.Data, created: env.Created, parent: ref.ID})
 				}
 			}
 		}
@@ -174,11 +179,15 @@ func plainInsert(ctx context.Context, pool *pgxpool.Pool, evs []webhookEvent, ba
 						b.ids, b.types, b.createds, b.datas); err != nil {
 						return fmt.Errorf("insert events: %w", err)
 					}
-					for _, table := range slices.Sorted(maps.Keys(b.objects)) {
+					resources := slices.SortedFunc(maps.Keys(b.objects), func(a, b *catalog.Resource) int { return strings.Compare(a.Object, b.Object) })
+					for _, res := range resources {
+						// The ceiling writes its own plain SQL: it is what
+						// db's version-rule queries are measured against.
+						table := res.Relation()
 						var ids, eventIDs, parents []string
 						var datas [][]byte
 						var createds []time.Time
-						for _, o := range b.objects[table] {
+						for _, o := range b.objects[res] {
 							ids, eventIDs, datas, createds = append(ids, o.id), append(eventIDs, o.eventID), append(datas, o.data), append(createds, o.created)
 							parents = append(parents, o.parent)
 						}
@@ -186,7 +195,7 @@ func plainInsert(ctx context.Context, pool *pgxpool.Pool, evs []webhookEvent, ba
 					SELECT unnest($1::text[]), false, unnest($2::jsonb[]), unnest($3::timestamptz[]), unnest($4::text[])
 					ON CONFLICT (id) DO UPDATE SET data = excluded.data, state_at = excluded.state_at, last_event_id = excluded.last_event_id`
 						args := []any{ids, datas, createds, eventIDs}
-						if res, _ := events.ResourceForTable(table); res.Parent != "" {
+						if res.Parent != "" {
 							q = `INSERT INTO stripe.` + table + ` (id, livemode, data, state_at, last_event_id, parent)
 					SELECT unnest($1::text[]), false, unnest($2::jsonb[]), unnest($3::timestamptz[]), unnest($4::text[]), unnest($5::text[])
 					ON CONFLICT (id) DO UPDATE SET data = excluded.data, state_at = excluded.state_at, last_event_id = excluded.last_event_id, parent = excluded.parent`
@@ -218,42 +227,4 @@ func retryDeadlock(f func() error) error {
 		}
 		return err
 	}
-}
-
-type item struct {
-	id   string
-	data []byte
-}
-
-// nestedItems returns the items of the nested lists of an object of res, by
-// the table they go to.
-func nestedItems(res events.Resource, object []byte) (map[string][]item, error) {
-	if len(res.Lists) == 0 {
-		return nil, nil
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(object, &fields); err != nil {
-		return nil, err
-	}
-	out := map[string][]item{}
-	for _, l := range res.Lists {
-		var list struct {
-			Data []json.RawMessage `json:"data"`
-		}
-		if raw := fields[l.Field]; len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &list) != nil {
-			continue
-		}
-		child, ok := events.ResourceFor(l.Child)
-		if !ok {
-			continue
-		}
-		for _, d := range list.Data {
-			ref, err := events.ParseObjectRef(d)
-			if err != nil {
-				return nil, err
-			}
-			out[child.Table] = append(out[child.Table], item{id: ref.ID, data: d})
-		}
-	}
-	return out, nil
 }
