@@ -15,6 +15,11 @@
 //
 // NewAPI does the last two lines with logging off.
 //
+// It serves the paths package catalog gives each resource (Retrieve,
+// List, Nested), so every resource the mirror knows is listed and
+// retrieved where the mirror looks for it; resources Seed does not make
+// list empty until objects are created.
+//
 // What behaves like Stripe:
 //
 //   - Lists (https://docs.stripe.com/api/pagination): newest first (created

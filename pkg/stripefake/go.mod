@@ -5,6 +5,12 @@ go 1.26.0
 require (
 	github.com/stretchr/testify v1.12.1
 	github.com/stripe/stripe-go/v76 v76.25.0
+	github.com/stripesync/stripesync/pkg/catalog v0.0.0
 )
 
-require go.yaml.in/yaml/v3 v3.0.6 // indirect
+require (
+	github.com/goccy/go-json v0.12.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.6 // indirect
+)
+
+replace github.com/stripesync/stripesync/pkg/catalog => ../catalog

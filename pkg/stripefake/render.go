@@ -1,31 +1,44 @@
 package stripefake
 
 import (
-	"fmt"
 	"maps"
+	"slices"
 	"strings"
+
+	"github.com/stripesync/stripesync/pkg/catalog"
 )
 
 // nestedList is a list Stripe renders inside its parent object: the first 10
 // items, has_more, total_count, and the url that pages through the rest.
 type nestedList struct {
 	field      string // the parent's field: "lines"
-	child      string // the items' object type: "line_item"
-	url        string // fmt pattern taking the parent id
-	expandOnly bool   // rendered only when expanded (charge.refunds since 2022-11-15)
+	child      string // the collection of its items: "line_item", or a mixed list
+	path       string // the url, with {id} for the parent id
+	expandOnly bool   // rendered only when expanded
 }
 
-var nestedLists = map[string][]nestedList{
-	"invoice":          {{field: "lines", child: "line_item", url: "/v1/invoices/%s/lines"}},
-	"subscription":     {{field: "items", child: "subscription_item", url: "/v1/subscription_items?subscription=%s"}},
-	"credit_note":      {{field: "lines", child: "credit_note_line_item", url: "/v1/credit_notes/%s/lines"}},
-	"charge":           {{field: "refunds", child: "refund", url: "/v1/charges/%s/refunds", expandOnly: true}},
-	"checkout.session": {{field: "line_items", child: "item", url: "/v1/checkout/sessions/%s/line_items", expandOnly: true}},
-	// Since 2020-08-27 a customer shows its sources only when expanded.
-	"customer": {{field: "sources", child: paymentSource, url: "/v1/customers/%s/sources", expandOnly: true}},
-	// Stripe embeds external accounts in the accounts a platform controls.
-	"account": {{field: "external_accounts", child: externalAccount, url: "/v1/accounts/%s/external_accounts"}},
-}
+// onlyWhenExpanded are the fields of the catalog's nested lists that Stripe
+// renders only when expanded, by object.
+var onlyWhenExpanded = map[string][]string{"checkout.session": {"line_items"}}
+
+// nestedLists are the lists each object type renders: the catalog's nested
+// lists, and two the catalog lists on their own, which appear only when
+// expanded.
+var nestedLists = func() map[string][]nestedList {
+	m := map[string][]nestedList{
+		// Since 2022-11-15 a charge shows its refunds only when expanded.
+		"charge": {{field: "refunds", child: "refund", path: "/v1/charges/{id}/refunds", expandOnly: true}},
+		// Since 2020-08-27 a customer shows its sources only when expanded.
+		"customer": {{field: "sources", child: paymentSource, path: catalog.MustLookup("source").List.Path, expandOnly: true}},
+	}
+	for _, res := range catalog.All() {
+		for _, n := range res.Nested {
+			m[res.Object] = append(m[res.Object], nestedList{field: n.Field, child: collectionOf(n.Items), path: n.Path,
+				expandOnly: slices.Contains(onlyWhenExpanded[res.Object], n.Field)})
+		}
+	}
+	return m
+}()
 
 // nestedPageSize is how many items Stripe puts in a nested list.
 const nestedPageSize = 10
@@ -72,7 +85,7 @@ func (a *account) nested(r *record, n nestedList) map[string]any {
 		"data":        data,
 		"has_more":    len(items) > nestedPageSize,
 		"total_count": int64(len(items)),
-		"url":         fmt.Sprintf(n.url, r.id),
+		"url":         strings.Replace(n.path, "{id}", r.id, 1),
 	}
 }
 

@@ -6,97 +6,148 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/stripesync/stripesync/pkg/catalog"
 )
 
-// resource is a top-level endpoint pair: GET /v1/{path} lists, GET
-// /v1/{path}/{id} retrieves.
-type resource struct {
-	path   string
-	object string
-	eq     []string // filters on the same-named field
+// listFilter is what a list endpoint takes beside paging, created and
+// expand. It is the fake's own knowledge: the catalog says how the mirror
+// lists a resource, not every parameter Stripe accepts.
+type listFilter struct {
+	eq []string // filters on the same-named field
 	// filter builds a predicate from the params in params, for filters that
 	// are more than equality.
 	filter func(s *Server, a *account, q url.Values) (func(*record) bool, error)
 	params []string
 }
 
-var resources = []resource{
-	{path: "customers", object: "customer", eq: []string{"email", "test_clock"}},
-	{path: "products", object: "product", eq: []string{"active", "shippable"}},
-	{path: "prices", object: "price", eq: []string{"active", "currency", "product", "type"}},
-	{path: "plans", object: "plan", eq: []string{"active", "product"}},
-	{path: "coupons", object: "coupon"},
-	{path: "promotion_codes", object: "promotion_code", eq: []string{"active", "code", "coupon", "customer"}},
-	{path: "subscriptions", object: "subscription", eq: []string{"customer", "collection_method", "test_clock"},
+// listFilters are the filters of each list endpoint, by the object it lists;
+// lists of other objects take none.
+var listFilters = map[string]listFilter{
+	"customer":       {eq: []string{"email", "test_clock"}},
+	"product":        {eq: []string{"active", "shippable"}},
+	"price":          {eq: []string{"active", "currency", "product", "type"}},
+	"plan":           {eq: []string{"active", "product"}},
+	"promotion_code": {eq: []string{"active", "code", "coupon", "customer"}},
+	"subscription": {eq: []string{"customer", "collection_method", "test_clock"},
 		filter: subscriptionFilter, params: []string{"status", "price"}},
-	{path: "subscription_schedules", object: "subscription_schedule", eq: []string{"customer"}},
-	{path: "invoices", object: "invoice", eq: []string{"customer", "subscription", "status", "collection_method"}},
-	{path: "invoiceitems", object: "invoiceitem", eq: []string{"customer", "invoice"},
+	"subscription_schedule": {eq: []string{"customer"}},
+	"invoice":               {eq: []string{"customer", "subscription", "status", "collection_method"}},
+	"invoiceitem": {eq: []string{"customer", "invoice"},
 		filter: invoiceItemFilter, params: []string{"pending"}},
-	{path: "credit_notes", object: "credit_note", eq: []string{"customer", "invoice"}},
-	{path: "charges", object: "charge", eq: []string{"customer", "payment_intent", "transfer_group"}},
-	{path: "refunds", object: "refund", eq: []string{"charge", "payment_intent"}},
-	{path: "disputes", object: "dispute", eq: []string{"charge", "payment_intent"}},
-	{path: "payment_intents", object: "payment_intent", eq: []string{"customer"}},
-	{path: "setup_intents", object: "setup_intent", eq: []string{"customer", "payment_method"}},
-	{path: "checkout/sessions", object: "checkout.session", eq: []string{"customer", "payment_intent", "subscription", "status"}},
-	{path: "tax_rates", object: "tax_rate", eq: []string{"active", "inclusive"}},
-	{path: "payouts", object: "payout", eq: []string{"status", "destination"}},
-	{path: "transfers", object: "transfer", eq: []string{"destination", "transfer_group"}},
-	{path: "balance_transactions", object: "balance_transaction", eq: []string{"type", "currency", "source"}},
-	{path: "application_fees", object: "application_fee", eq: []string{"charge"}},
-	{path: "accounts", object: "account"},
-	{path: "radar/early_fraud_warnings", object: "radar.early_fraud_warning", eq: []string{"charge", "payment_intent"}},
-	{path: "reviews", object: "review"},
-	{path: "files", object: "file", eq: []string{"purpose"}},
-	{path: "events", object: "event", filter: eventFilter, params: []string{"type", "types[]", "delivery_success"}},
+	"credit_note":               {eq: []string{"customer", "invoice"}},
+	"charge":                    {eq: []string{"customer", "payment_intent", "transfer_group"}},
+	"refund":                    {eq: []string{"charge", "payment_intent"}},
+	"dispute":                   {eq: []string{"charge", "payment_intent"}},
+	"payment_intent":            {eq: []string{"customer"}},
+	"payment_method":            {eq: []string{"type"}},
+	"setup_intent":              {eq: []string{"customer", "payment_method"}},
+	"checkout.session":          {eq: []string{"customer", "payment_intent", "subscription", "status"}},
+	"tax_rate":                  {eq: []string{"active", "inclusive"}},
+	"payout":                    {eq: []string{"status", "destination"}},
+	"transfer":                  {eq: []string{"destination", "transfer_group"}},
+	"balance_transaction":       {eq: []string{"type", "currency", "source"}},
+	"application_fee":           {eq: []string{"charge"}},
+	"radar.early_fraud_warning": {eq: []string{"charge", "payment_intent"}},
+	"file":                      {eq: []string{"purpose"}},
+	"event":                     {filter: eventFilter, params: []string{"type", "types[]", "delivery_success"}},
 }
 
 var boolParams = []string{"active", "shippable", "inclusive", "pending", "delivery_success"}
 
 type handlerFunc func(a *account, r *http.Request) (any, error)
 
+// routes serves the catalog's paths, each resource's retrieve, listing and
+// nested lists, from the store of its object, and by hand the paths Stripe
+// has beside them.
 func (s *Server) routes() {
-	for _, res := range resources {
-		s.mux.HandleFunc("GET /v1/"+res.path, s.handle(s.listTop(res)))
-		s.mux.HandleFunc("GET /v1/"+res.path+"/{id}", s.handle(s.retrieve(res.object, "")))
+	for _, res := range catalog.All() {
+		if res.Retrieve != "" {
+			s.get(res.Retrieve, s.retrieve(res.Object, ""))
+		}
+		switch l := res.List; {
+		case l == nil:
+		case l.Per == "":
+			s.get(l.Path, s.listTop(res.Object, l.Path, listFilters[res.Object]))
+		default: // a customer's payment methods, tax ids, sources
+			s.get(s.childList(l.Per, append([]string{res.Object}, l.Yields...), l.Path))
+		}
+		for _, n := range res.Nested { // an invoice's lines, a subscription's items
+			s.get(s.childList(res.Object, n.Items, n.Path))
+		}
 	}
-	s.mux.HandleFunc("GET /v1/account", s.handle(func(a *account, r *http.Request) (any, error) {
+
+	// Events are not a resource of the catalog: the mirror keeps them whole.
+	s.get("/v1/events", s.listTop("event", "/v1/events", listFilters["event"]))
+	s.get("/v1/events/{id}", s.retrieve("event", ""))
+	s.get("/v1/account", func(a *account, r *http.Request) (any, error) {
 		if err := checkParams(query(r), []string{"expand[]"}); err != nil {
 			return nil, err
 		}
 		return a.render(a.self, nil) // with its external accounts
-	}))
-
-	s.mux.HandleFunc("GET /v1/subscription_items", s.handle(s.listChildren("subscription", "subscription_item", "subscription", nil)))
-	s.mux.HandleFunc("GET /v1/subscription_items/{id}", s.handle(s.retrieve("subscription_item", "")))
-	s.mux.HandleFunc("GET /v1/invoices/{id}/lines", s.handle(s.listChildren("invoice", "line_item", "", nil)))
-	s.mux.HandleFunc("GET /v1/credit_notes/{id}/lines", s.handle(s.listChildren("credit_note", "credit_note_line_item", "", nil)))
-	s.mux.HandleFunc("GET /v1/checkout/sessions/{id}/line_items", s.handle(s.listChildren("checkout.session", "item", "", nil)))
-	s.mux.HandleFunc("GET /v1/charges/{id}/refunds", s.handle(s.listChildren("charge", "refund", "", nil)))
-	s.mux.HandleFunc("GET /v1/customers/{id}/tax_ids", s.handle(s.listChildren("customer", "tax_id", "", nil)))
-	s.mux.HandleFunc("GET /v1/customers/{id}/tax_ids/{child}", s.handle(s.retrieve("tax_id", "customer")))
+	})
+	// A charge's refunds, which the mirror lists account-wide.
+	s.get("/v1/charges/{id}/refunds", s.listChildren("charge", "refund", "", nil))
 	// Listing payment methods needs a customer unless it is a Treasury call,
 	// and filters by type. https://docs.stripe.com/api/payment_methods/list
-	s.mux.HandleFunc("GET /v1/payment_methods", s.handle(s.listChildren("customer", "payment_method", "customer", []string{"type"})))
-	s.mux.HandleFunc("GET /v1/customers/{id}/payment_methods", s.handle(s.listChildren("customer", "payment_method", "", []string{"type"})))
-	s.mux.HandleFunc("GET /v1/customers/{id}/payment_methods/{child}", s.handle(s.retrieve("payment_method", "customer")))
-	s.mux.HandleFunc("GET /v1/payment_methods/{id}", s.handle(s.retrieve("payment_method", "")))
-	// Legacy cards, bank accounts and sources of a customer, in one list.
-	// https://docs.stripe.com/api/cards/list
-	s.mux.HandleFunc("GET /v1/customers/{id}/sources", s.handle(objectParam(
-		s.listChildren("customer", paymentSource, "", []string{"object"}), groupMembers[paymentSource])))
-	s.mux.HandleFunc("GET /v1/customers/{id}/sources/{child}", s.handle(s.retrieve(paymentSource, "customer")))
-	// A connected account's bank accounts and debit cards, read by the
-	// platform. https://docs.stripe.com/api/external_accounts
-	s.mux.HandleFunc("GET /v1/accounts/{id}/external_accounts", s.handle(objectParam(
-		s.listExternalAccounts, groupMembers[externalAccount])))
-	s.mux.HandleFunc("GET /v1/accounts/{id}/external_accounts/{child}", s.handle(s.retrieveExternalAccount))
+	s.get("/v1/payment_methods", s.listChildren("customer", "payment_method", "customer", listFilters["payment_method"].eq))
+	// Objects retrieved under their parent, which they must belong to.
+	s.get("/v1/customers/{id}/tax_ids/{child}", s.retrieve("tax_id", "customer"))
+	s.get("/v1/customers/{id}/payment_methods/{child}", s.retrieve("payment_method", "customer"))
+	// https://docs.stripe.com/api/cards/retrieve
+	s.get("/v1/customers/{id}/sources/{child}", s.retrieve(paymentSource, "customer"))
+	// https://docs.stripe.com/api/external_account_bank_accounts/retrieve
+	s.get("/v1/accounts/{id}/external_accounts/{child}", s.retrieveExternalAccount)
 
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &Error{Status: http.StatusNotFound, Type: "invalid_request_error",
 			Message: fmt.Sprintf("Unrecognized request URL (%s: %s). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.", r.Method, r.URL.Path)})
 	})
+}
+
+// get serves GET requests for pattern, a path with {id} and {child}
+// wildcards as the catalog writes them.
+func (s *Server) get(pattern string, h handlerFunc) {
+	s.mux.HandleFunc("GET "+pattern, s.handle(h))
+}
+
+// childList returns the route and handler of a list of one parent's
+// objects, at a catalog path naming the parent with {id} in the path or in
+// a query parameter ("/v1/subscription_items?subscription={id}"). A list of
+// several object types is one of the fake's mixed lists: a customer's
+// sources (https://docs.stripe.com/api/cards/list), or a connected account's
+// bank accounts and debit cards, which the platform reads too
+// (https://docs.stripe.com/api/external_accounts). Both filter by object.
+func (s *Server) childList(parent string, objects []string, path string) (string, handlerFunc) {
+	pattern, param := parentRoute(path)
+	c := collectionOf(objects)
+	members, mixed := groupMembers[c]
+	switch {
+	case !mixed:
+		return pattern, s.listChildren(parent, c, param, listFilters[c].eq)
+	case c == externalAccount:
+		return pattern, objectParam(s.listExternalAccounts, members)
+	}
+	return pattern, objectParam(s.listChildren(parent, c, param, []string{"object"}), members)
+}
+
+// parentRoute splits a catalog path into the route to serve and the query
+// parameter that names the parent, "" when the path does.
+func parentRoute(path string) (pattern, param string) {
+	pattern, rawQuery, _ := strings.Cut(path, "?")
+	if rawQuery == "" {
+		return pattern, ""
+	}
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		panic(fmt.Sprintf("stripefake: catalog path %s: %v", path, err))
+	}
+	for k, vs := range q {
+		if slices.Contains(vs, "{id}") {
+			return pattern, k
+		}
+	}
+	panic("stripefake: catalog path " + path + " names no parent")
 }
 
 // handle runs h under the lock and encodes its result before unlocking,
@@ -119,25 +170,25 @@ func (s *Server) handle(h handlerFunc) http.HandlerFunc {
 	}
 }
 
-func (s *Server) listTop(res resource) handlerFunc {
-	url := "/v1/" + res.path
+// listTop lists every object of a type, at its own endpoint.
+func (s *Server) listTop(object, url string, f listFilter) handlerFunc {
 	return func(a *account, r *http.Request) (any, error) {
-		lq, err := parseList(r, append(slices.Clone(res.eq), res.params...)...)
+		lq, err := parseList(r, append(slices.Clone(f.eq), f.params...)...)
 		if err != nil {
 			return nil, err
 		}
-		pred, err := eqFilter(lq.q, res.eq)
+		pred, err := eqFilter(lq.q, f.eq)
 		if err != nil {
 			return nil, err
 		}
-		if res.filter != nil {
-			extra, err := res.filter(s, a, lq.q)
+		if f.filter != nil {
+			extra, err := f.filter(s, a, lq.q)
 			if err != nil {
 				return nil, err
 			}
 			pred = and(pred, extra)
 		}
-		return a.page(a.list(res.object, ""), res.object, lq, pred, url)
+		return a.page(a.list(object, ""), object, lq, pred, url)
 	}
 }
 

@@ -28,6 +28,20 @@ var groupMembers = map[string][]string{
 	externalAccount: {"bank_account", "card"},
 }
 
+// collectionOf returns the collection that holds a list of the given object
+// types: the type itself, or the mixed list of exactly those members.
+func collectionOf(objects []string) string {
+	if len(objects) == 1 {
+		return objects[0]
+	}
+	for g, members := range groupMembers {
+		if len(members) == len(objects) && !slices.ContainsFunc(objects, func(o string) bool { return !slices.Contains(members, o) }) {
+			return g
+		}
+	}
+	panic(fmt.Sprintf("stripefake: no mixed list holds %s", strings.Join(objects, ", ")))
+}
+
 // group returns the mixed list r belongs to, or "". A card or bank account
 // under an acct_ parent is an external account; under a customer, a source.
 func group(r *record) string {

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/stripesync/stripesync/pkg/catalog"
 )
 
 // record is one stored object plus the keys the fake sorts and pages by.
@@ -121,25 +123,21 @@ func (a *account) get(object, id string) *record { return a.records[recordKey(ob
 
 func (a *account) list(object, parent string) *collection { return a.lists[listKey(object, parent)] }
 
-// topLevel objects are listed at their own endpoint; the others only under a
-// parent (GET /v1/invoices/{id}/lines, /v1/subscription_items?subscription=).
+// topLevel objects are listed at their own endpoint: events, and the
+// catalog's resources with an account-wide listing. The others are listed
+// only under a parent (GET /v1/invoices/{id}/lines,
+// /v1/customers/{id}/payment_methods).
 func topLevel(object string) bool {
-	switch object {
-	case "subscription_item", "payment_method", "tax_id", "line_item", "credit_note_line_item", "item",
-		"card", "bank_account", "source":
-		return false
-	}
-	return true
+	res, ok := catalog.Lookup(object)
+	return !ok || res.List != nil && res.List.Per == ""
 }
 
-// positional child lists keep the order the items were added, as Stripe
-// returns invoice lines and subscription items.
+// positional lists keep the order the items were added, as Stripe returns
+// the items of a nested list held by their parent (catalog Parent): invoice
+// lines, subscription items.
 func positional(object string) bool {
-	switch object {
-	case "subscription_item", "line_item", "credit_note_line_item", "item":
-		return true
-	}
-	return false
+	res, ok := catalog.Lookup(object)
+	return ok && res.Parent != ""
 }
 
 func (a *account) insert(r *record) {

@@ -13,6 +13,7 @@ import (
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/client"
 
+	"github.com/stripesync/stripesync/pkg/catalog"
 	"github.com/stripesync/stripesync/pkg/stripefake"
 )
 
@@ -548,4 +549,57 @@ func TestExpand(t *testing.T) {
 	_, _, m := b.get(t, "/v1/subscriptions/"+b.srv.IDs("", "subscription")[0]+"?expand[]=customer&expand[]=latest_invoice")
 	require.Equal(t, "customer", m["customer"].(map[string]any)["object"])
 	require.Equal(t, "invoice", m["latest_invoice"].(map[string]any)["object"])
+}
+
+// TestServesEveryCatalogPath requests each path the catalog gives, built as
+// the mirror builds them: every one is routed, and lists of a seeded parent
+// answer.
+func TestServesEveryCatalogPath(t *testing.T) {
+	t.Parallel()
+	b := setup(t, stripefake.Options{}, stripefake.SeedOptions{Customers: 5, ConnectedAccounts: 1, RandSeed: 7})
+
+	type request struct {
+		path   string
+		listed bool // a list whose parent, if any, exists
+	}
+	// parent returns the first object of a type, or an id that is none.
+	parent := func(object string) (string, bool) {
+		if ids := b.srv.IDs("", object); len(ids) > 0 {
+			return ids[0], true
+		}
+		return "nope", false
+	}
+	var requests []request
+	for _, res := range catalog.All() {
+		if p, ok := res.RetrievePath("nope"); ok {
+			requests = append(requests, request{path: p})
+		}
+		if l := res.List; l != nil {
+			id, ok := "", true
+			if l.Per != "" {
+				id, ok = parent(l.Per)
+			}
+			p := l.PathFor(id)
+			if len(l.Filters) > 0 {
+				p += "?" + l.Filters.Encode() // subscriptions: status=all
+			}
+			requests = append(requests, request{path: p, listed: ok})
+		}
+		for _, n := range res.Nested {
+			id, ok := parent(res.Object)
+			p, q := n.PagePath(id)
+			if q != nil {
+				p += "?" + q.Encode()
+			}
+			requests = append(requests, request{path: p, listed: ok})
+		}
+	}
+	for _, req := range requests {
+		resp, body, m := b.get(t, req.path)
+		require.NotContains(t, string(body), "Unrecognized request URL", req.path)
+		if req.listed {
+			require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", req.path, body)
+			require.Equal(t, "list", m["object"], req.path)
+		}
+	}
 }
