@@ -1,30 +1,33 @@
 package events
 
 import (
-	"flag"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stripesync/stripesync/pkg/events/envflag"
 )
 
-// BindStreamFlags registers the stream settings on fs, writing into o, which
+// BindStreamFlags registers the stream settings on b, writing into o, which
 // holds the defaults. All services register the same flags, so one set of
 // environment variables configures the stream wherever it is created.
-func BindStreamFlags(fs *flag.FlagSet, o *StreamOptions) {
-	fs.IntVar(&o.Replicas, "nats-stream-replicas", o.Replicas, "replicas of the stream: 1, or 3 in a cluster (env NATS_STREAM_REPLICAS)")
-	fs.Func("nats-stream-storage", "stream storage: file or memory (env NATS_STREAM_STORAGE; default file)", func(s string) error {
+func BindStreamFlags(b *envflag.Binder, o *StreamOptions) {
+	b.IntVar(&o.Replicas, "nats-stream-replicas", o.Replicas, "replicas of the stream: 1, or 3 in a cluster")
+	b.Func("nats-stream-storage", "stream storage: file or memory; default "+strings.ToLower(o.Storage.String()), func(s string) error {
 		switch s {
 		case "file":
 			o.Storage = jetstream.FileStorage
 		case "memory":
 			o.Storage = jetstream.MemoryStorage
 		default:
-			return fmt.Errorf("storage %q is neither file nor memory", s)
+			return errors.New("must be file or memory")
 		}
 		return nil
 	})
-	fs.DurationVar(&o.MaxAge, "nats-stream-max-age", o.MaxAge, "how long the stream keeps an event, processed or not; 0 is forever (env NATS_STREAM_MAX_AGE)")
-	fs.Int64Var(&o.MaxBytes, "nats-stream-max-bytes", o.MaxBytes, "size limit of the stream, -1 for none; when full, ingest answers 503 (env NATS_STREAM_MAX_BYTES)")
+	b.DurationVar(&o.MaxAge, "nats-stream-max-age", o.MaxAge, "how long the stream keeps an event, processed or not; 0 is forever")
+	b.Int64Var(&o.MaxBytes, "nats-stream-max-bytes", o.MaxBytes, "size limit of the stream, -1 for none; when full, ingest answers 503")
 }
 
 // Validate names the first setting that cannot work.
