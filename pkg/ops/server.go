@@ -84,7 +84,7 @@ func Listen(log *slog.Logger, cfg Config) (*Server, error) {
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", cfg.Addr, err)
+		return nil, fmt.Errorf("http server: %w", err) // the error names the address
 	}
 	log.Info("listening", "addr", ln.Addr().String())
 	return &Server{
@@ -118,6 +118,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("serve http %s: %w", s.Addr(), err)
 	case <-ctx.Done():
 	}
+	s.log.Info("shutting down", "addr", s.Addr())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.shutdownTimeout)
 	defer cancel()
 	err := s.srv.Shutdown(sctx)

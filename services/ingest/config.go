@@ -28,10 +28,10 @@ type config struct {
 
 func parseConfig(args []string, getenv func(string) string) (config, error) {
 	cfg := config{Stream: events.DefaultStreamOptions}
-	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
-	fs.StringVar(&cfg.Addr, "ingest-addr", ":8080", "HTTP listen address (env INGEST_ADDR)")
-	fs.StringVar(&cfg.NATSURL, "nats-url", "nats://127.0.0.1:4222", "NATS server URL (env NATS_URL)")
-	fs.Func("stripe-webhook-secret", "endpoint signing secrets, whsec_…, comma separated; any may verify (env STRIPE_WEBHOOK_SECRET)", func(s string) error {
+	b := envflag.New(flag.NewFlagSet("ingest", flag.ContinueOnError))
+	b.StringVar(&cfg.Addr, "ingest-addr", ":8080", "HTTP listen address for webhooks, /healthz, /readyz and /metrics")
+	b.StringVar(&cfg.NATSURL, "nats-url", "nats://127.0.0.1:4222", "NATS server URL")
+	b.Func("stripe-webhook-secret", "endpoint signing secrets, whsec_…, comma separated; any may verify", func(s string) error {
 		cfg.WebhookSecrets = nil
 		for part := range strings.SplitSeq(s, ",") {
 			part = strings.TrimSpace(part)
@@ -42,13 +42,13 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 		}
 		return nil
 	})
-	fs.DurationVar(&cfg.Tolerance, "stripe-webhook-tolerance", 300*time.Second, "oldest signature timestamp accepted (env STRIPE_WEBHOOK_TOLERANCE)")
-	fs.Int64Var(&cfg.MaxBodyBytes, "ingest-max-body-bytes", 512<<10, "largest webhook body accepted; larger gets 413 (env INGEST_MAX_BODY_BYTES)")
-	fs.DurationVar(&cfg.PublishTimeout, "ingest-publish-timeout", 5*time.Second, "how long to wait for JetStream to store an event before answering 503 (env INGEST_PUBLISH_TIMEOUT)")
-	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "time to finish in-flight requests at shutdown (env SHUTDOWN_TIMEOUT)")
-	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "debug, info, warn or error (env LOG_LEVEL)")
-	events.BindStreamFlags(fs, &cfg.Stream)
-	if err := envflag.Parse(fs, args, getenv); err != nil {
+	b.DurationVar(&cfg.Tolerance, "stripe-webhook-tolerance", 300*time.Second, "oldest signature timestamp accepted")
+	b.Int64Var(&cfg.MaxBodyBytes, "ingest-max-body-bytes", 512<<10, "largest webhook body accepted; larger gets 413")
+	b.DurationVar(&cfg.PublishTimeout, "ingest-publish-timeout", 5*time.Second, "how long to wait for JetStream to store an event before answering 503")
+	b.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "time to finish in-flight requests at shutdown")
+	b.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
+	events.BindStreamFlags(b, &cfg.Stream)
+	if err := b.Parse(args, getenv); err != nil {
 		return config{}, err
 	}
 	return cfg, cfg.validate()
@@ -82,7 +82,7 @@ func (c config) secrets() []string {
 func (c config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("addr", c.Addr),
-		slog.String("nats_url", envflag.RedactURL(c.NATSURL)),
+		slog.String("nats_url", envflag.Redact(c.NATSURL)),
 		slog.Int("webhook_secrets", len(c.WebhookSecrets)),
 		slog.Duration("tolerance", c.Tolerance),
 		slog.Int64("max_body_bytes", c.MaxBodyBytes),

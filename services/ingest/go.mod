@@ -8,6 +8,7 @@ require (
 	github.com/stretchr/testify v1.12.1
 	github.com/stripe/stripe-go/v76 v76.25.0
 	github.com/stripesync/stripesync/pkg/events v0.0.0
+	github.com/stripesync/stripesync/pkg/ops v0.0.0
 	go.uber.org/goleak v1.3.0
 	golang.org/x/sync v0.25.0
 )
@@ -29,6 +30,7 @@ require (
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/stripe/stripe-mock v0.203.0 // indirect
+	github.com/stripesync/stripesync/pkg/catalog v0.0.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
@@ -36,4 +38,8 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
-replace github.com/stripesync/stripesync/pkg/events => ../../pkg/events
+replace (
+	github.com/stripesync/stripesync/pkg/catalog => ../../pkg/catalog
+	github.com/stripesync/stripesync/pkg/events => ../../pkg/events
+	github.com/stripesync/stripesync/pkg/ops => ../../pkg/ops
+)

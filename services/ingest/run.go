@@ -6,14 +6,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
+	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stripesync/stripesync/pkg/events"
+	"github.com/stripesync/stripesync/pkg/ops"
 	"github.com/stripesync/stripesync/services/ingest/internal/webhook"
 )
 
@@ -21,28 +23,55 @@ import (
 // headers. The body limit must leave it under the server's max_payload.
 const headerRoom = 4 << 10
 
+// run is ingest from start to stop: config → logger → connect NATS → bind
+// the HTTP port → serve webhooks while declaring the stream, until ctx is
+// done → drain NATS.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := parseConfig(args, getenv)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	verifier, err := webhook.NewVerifier(cfg.secrets(), cfg.Tolerance)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	log.Info("starting", "config", cfg)
 
-	verifier, err := webhook.NewVerifier(cfg.secrets(), cfg.Tolerance)
-	if err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	nc, err := events.Connect(cfg.NATSURL, "stripesync-ingest", log)
+	nc, js, err := connectNATS(cfg, log)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
+	srv, httpServer, err := listen(cfg, log, nc, js, verifier)
 	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
+		return err
 	}
 
+	err = serve(ctx, cfg, log, srv, httpServer)
+	// serve has returned: every request got its answer, so nothing is left
+	// to publish.
+	err = errors.Join(err, drainNATS(nc, cfg.ShutdownTimeout))
+	log.Info("stopped", "err", err)
+	return err
+}
+
+func connectNATS(cfg config, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := events.Connect(cfg.NATSURL, "stripesync-ingest", log)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	return nc, js, nil
+}
+
+// listen builds the webhook server and binds its port, before any work
+// starts: a taken port stops ingest at once.
+func listen(cfg config, log *slog.Logger, nc *nats.Conn, js jetstream.JetStream, verifier *webhook.Verifier) (*server, *ops.Server, error) {
 	reg := prometheus.NewRegistry()
 	srv := &server{
 		log:            log,
@@ -53,49 +82,52 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		publishTimeout: cfg.PublishTimeout,
 		metrics:        newMetrics(reg),
 	}
-	httpServer := &http.Server{
-		Addr:              cfg.Addr,
-		Handler:           srv.routes(reg),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      cfg.PublishTimeout + 10*time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	httpServer, err := ops.Listen(log, ops.Config{
+		Addr:     cfg.Addr,
+		Registry: reg,
+		Checks:   srv.checks(),
+		Routes:   srv.routes(),
+		// A webhook body may be large and come slowly; the answer waits
+		// for JetStream for up to PublishTimeout.
+		ReadTimeout:     30 * time.Second,
+		WriteTimeout:    cfg.PublishTimeout + 10*time.Second,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+	})
+	return srv, httpServer, err
+}
 
+// serve answers webhooks until ctx is done, then finishes the requests in
+// flight: each either gets its event stored and answers 200, or answers
+// 503. Meanwhile it declares the stream; until then /readyz fails and
+// webhooks get 503.
+func serve(ctx context.Context, cfg config, log *slog.Logger, srv *server, httpServer *ops.Server) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		if err := declareStream(gctx, nc, js, cfg, log); err != nil {
+		if err := declareStream(gctx, srv.nc, srv.js, cfg, log); err != nil {
 			return err
 		}
 		srv.streamReady.Store(true)
 		return nil
 	})
-	g.Go(func() error {
-		log.Info("listening", "addr", cfg.Addr)
-		if err := httpServer.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serve http: %w", err)
-		}
+	g.Go(func() error { return httpServer.Run(gctx) })
+	return g.Wait()
+}
+
+// drainNATS flushes what the connection still holds and closes it, waiting
+// up to timeout for the server to take it.
+func drainNATS(nc *nats.Conn, timeout time.Duration) error {
+	closed := make(chan struct{})
+	var once sync.Once
+	nc.SetClosedHandler(func(*nats.Conn) { once.Do(func() { close(closed) }) })
+	if err := nc.Drain(); err != nil {
+		return fmt.Errorf("drain nats: %w", err)
+	}
+	select {
+	case <-closed:
 		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
-		log.Info("shutting down")
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), cfg.ShutdownTimeout)
-		defer cancel()
-		// Finishes the requests in flight: each either gets its event stored
-		// and answers 200, or answers 503.
-		if err := httpServer.Shutdown(sctx); err != nil {
-			return fmt.Errorf("shutdown http: %w", err)
-		}
-		if err := nc.Drain(); err != nil {
-			return fmt.Errorf("drain nats: %w", err)
-		}
-		return nil
-	})
-	err = g.Wait()
-	log.Info("stopped", "err", err)
-	return err
+	case <-time.After(timeout):
+		return fmt.Errorf("drain nats: not done after %s", timeout)
+	}
 }
 
 // declareStream creates or updates the stream, retrying while NATS cannot

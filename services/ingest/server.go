@@ -12,10 +12,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/stripesync/stripesync/pkg/events"
+	"github.com/stripesync/stripesync/pkg/ops"
 	"github.com/stripesync/stripesync/services/ingest/internal/webhook"
 )
 
@@ -30,25 +29,27 @@ type server struct {
 	streamReady    atomic.Bool
 }
 
-func (s *server) routes(reg *prometheus.Registry) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /webhooks/stripe", s.handleWebhook)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /readyz", s.handleReady)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	return mux
+// routes are ingest's own; ops.Server adds /healthz, /readyz and /metrics.
+func (s *server) routes() map[string]http.Handler {
+	return map[string]http.Handler{"POST /webhooks/stripe": http.HandlerFunc(s.handleWebhook)}
 }
 
-// handleReady answers 200 when a webhook could be stored now: NATS is
-// connected and the stream exists.
-func (s *server) handleReady(w http.ResponseWriter, _ *http.Request) {
-	switch {
-	case !s.nc.IsConnected():
-		http.Error(w, "nats not connected", http.StatusServiceUnavailable)
-	case !s.streamReady.Load():
-		http.Error(w, "stream not declared yet", http.StatusServiceUnavailable)
-	default:
-		w.Write([]byte("ready\n"))
+// checks make /readyz answer 200 only when a webhook could be stored now:
+// NATS is connected and the stream exists.
+func (s *server) checks() []ops.Check {
+	return []ops.Check{
+		{Name: "nats", Func: func(context.Context) error {
+			if !s.nc.IsConnected() {
+				return errNotConnected
+			}
+			return nil
+		}},
+		{Name: "stream", Func: func(context.Context) error {
+			if !s.streamReady.Load() {
+				return errors.New("not declared yet")
+			}
+			return nil
+		}},
 	}
 }
 
