@@ -3,14 +3,15 @@ module github.com/stripesync/stripesync/services/processor
 go 1.26.0
 
 require (
-	github.com/goccy/go-json v0.12.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/nats-io/nats.go v1.55.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/stretchr/testify v1.12.1
 	github.com/stripe/stripe-go/v76 v76.25.0
 	github.com/stripesync/stripesync/db v0.0.0
+	github.com/stripesync/stripesync/pkg/catalog v0.0.0
 	github.com/stripesync/stripesync/pkg/events v0.0.0
+	github.com/stripesync/stripesync/pkg/ops v0.0.0
 	github.com/stripesync/stripesync/pkg/stripeapi v0.0.0
 	go.uber.org/goleak v1.3.0
 	golang.org/x/sync v0.25.0
@@ -20,6 +21,7 @@ require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/goccy/go-json v0.12.0 // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
@@ -49,7 +51,8 @@ require (
 
 replace (
 	github.com/stripesync/stripesync/db => ../../db
+	github.com/stripesync/stripesync/pkg/catalog => ../../pkg/catalog
 	github.com/stripesync/stripesync/pkg/events => ../../pkg/events
+	github.com/stripesync/stripesync/pkg/ops => ../../pkg/ops
+	github.com/stripesync/stripesync/pkg/stripeapi => ../../pkg/stripeapi
 )
-
-replace github.com/stripesync/stripesync/pkg/stripeapi => ../../pkg/stripeapi

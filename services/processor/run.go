@@ -6,24 +6,30 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stripesync/stripesync/db"
 	"github.com/stripesync/stripesync/pkg/events"
+	"github.com/stripesync/stripesync/pkg/ops"
 	"github.com/stripesync/stripesync/pkg/stripeapi"
 	"github.com/stripesync/stripesync/services/processor/internal/consume"
 	"github.com/stripesync/stripesync/services/processor/internal/refetch"
 	"github.com/stripesync/stripesync/services/processor/internal/store"
 )
 
+// run is the processor from start to stop, one phase per step: config →
+// logger → connect the database → migrate → connect NATS → declare the
+// consumer → build the consumer → bind the HTTP port → consume until ctx is
+// done → drain NATS. The deferred closes stop the rest in reverse order:
+// NATS, then the pool.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := parseConfig(args, getenv)
 	if err != nil {
@@ -37,95 +43,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	defer pool.Close()
-	if err := db.Migrate(ctx, pool); err != nil {
+	if err := migrate(ctx, pool, log); err != nil {
 		return err
 	}
-	log.Info("schema migrated")
-
-	nc, err := events.Connect(cfg.NATSURL, "stripesync-processor", log)
+	nc, js, err := connectNATS(cfg, log)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
 	cons, err := declareConsumer(ctx, js, cfg, log)
 	if err != nil {
 		return err
 	}
-
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	st := store.New(pool)
-	consumeCfg := consume.Config{
-		BatchSize:   cfg.BatchSize,
-		Workers:     cfg.Workers,
-		MaxAttempts: cfg.MaxAttempts,
-	}
-	var refetcher *refetch.Refetcher
-	if cfg.StripeAPIKey != "" {
-		// Well under Stripe's read limits: refetches are rare, and the
-		// syncer may share the key.
-		api := stripeapi.New(cfg.StripeAPIBase, string(cfg.StripeAPIKey), stripeapi.NewLimiter(10, 5), log)
-		refetcher = refetch.New(log, api, st, reg)
-		consumeCfg.TiesFunc = refetcher.Enqueue
-	}
-	consumer := consume.New(log, st, consumeCfg, consume.NewMetrics(reg))
-
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		pctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		switch {
-		case !nc.IsConnected():
-			http.Error(w, "nats not connected", http.StatusServiceUnavailable)
-		case st.Ping(pctx) != nil:
-			http.Error(w, "database not reachable", http.StatusServiceUnavailable)
-		default:
-			w.Write([]byte("ready\n"))
-		}
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	httpServer := &http.Server{
-		Addr:              cfg.Addr,
-		Handler:           mux,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	w := buildWorkers(cfg, log, st, reg)
+	httpServer, err := listen(cfg, log, reg, nc, st)
+	if err != nil {
+		return err
 	}
 
-	g, gctx := errgroup.WithContext(ctx)
-	if refetcher != nil {
-		g.Go(func() error { return refetcher.Run(gctx) })
-	}
-	g.Go(func() error {
-		log.Info("consuming", "stream", events.StreamName, "consumer", events.ConsumerName)
-		return consumer.Run(gctx, cons)
-	})
-	g.Go(func() error {
-		log.Info("listening", "addr", cfg.Addr)
-		if err := httpServer.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serve http: %w", err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), cfg.ShutdownTimeout)
-		defer cancel()
-		return httpServer.Shutdown(sctx)
-	})
-	err = g.Wait()
-	// consumer.Run has returned: every batch it took is committed and acked
-	// (or handed back). Drain flushes those acks before the connection closes.
-	if derr := nc.Drain(); derr != nil && err == nil {
-		err = fmt.Errorf("drain nats: %w", derr)
-	}
+	err = serve(ctx, log, w, cons, httpServer)
+	// serve has returned: every batch the consumer took is committed and
+	// acked (or handed back). Draining flushes those acks before the
+	// connection closes.
+	err = errors.Join(err, drainNATS(nc, cfg.ShutdownTimeout))
 	log.Info("stopped", "err", err)
 	return err
 }
@@ -133,7 +75,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 func connectDB(ctx context.Context, cfg config) (*pgxpool.Pool, error) {
 	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
-		return nil, errors.New("config: DATABASE_URL does not parse as a PostgreSQL URL")
+		// Not wrapped: pgx's message may quote the password.
+		return nil, errors.New("config: DATABASE_URL parses neither as a PostgreSQL URL nor as keyword/value pairs")
 	}
 	pcfg.MaxConns = int32(max(4, cfg.Workers+2))
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
@@ -147,6 +90,27 @@ func connectDB(ctx context.Context, cfg config) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("connect database: %w", err)
 	}
 	return pool, nil
+}
+
+func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
+	if err := db.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	log.Info("schema migrated")
+	return nil
+}
+
+func connectNATS(cfg config, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := events.Connect(cfg.NATSURL, "stripesync-processor", log)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	return nc, js, nil
 }
 
 // declareConsumer makes sure the stream exists and creates or updates the
@@ -169,5 +133,83 @@ func declareConsumer(ctx context.Context, js jetstream.JetStream, cfg config, lo
 			return nil, ctx.Err()
 		case <-time.After(2 * time.Second):
 		}
+	}
+}
+
+// workers are what the processor runs: the consumer, and the refetcher that
+// settles ties of the version rule when a Stripe key is set.
+type workers struct {
+	consumer  *consume.Consumer
+	refetcher *refetch.Refetcher // nil without STRIPE_API_KEY
+}
+
+func buildWorkers(cfg config, log *slog.Logger, st *store.Store, reg *prometheus.Registry) workers {
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	consumeCfg := consume.Config{
+		BatchSize:   cfg.BatchSize,
+		Workers:     cfg.Workers,
+		MaxAttempts: cfg.MaxAttempts,
+	}
+	var w workers
+	if cfg.Stripe.Key != "" {
+		// Well under Stripe's read limits: refetches are rare, and the
+		// syncer may share the key.
+		api := cfg.Stripe.Client(stripeapi.NewLimiter(10, 5), log)
+		w.refetcher = refetch.New(log, api, st, reg)
+		consumeCfg.TiesFunc = w.refetcher.Enqueue
+	}
+	w.consumer = consume.New(log, st, consumeCfg, consume.NewMetrics(reg))
+	return w
+}
+
+// listen binds the HTTP port before consuming starts: a taken port stops
+// the processor at once. /readyz answers 200 while NATS is connected and
+// the database answers.
+func listen(cfg config, log *slog.Logger, reg *prometheus.Registry, nc *nats.Conn, st *store.Store) (*ops.Server, error) {
+	return ops.Listen(log, ops.Config{
+		Addr:     cfg.Addr,
+		Registry: reg,
+		Checks: []ops.Check{
+			{Name: "nats", Func: func(context.Context) error {
+				if !nc.IsConnected() {
+					return errors.New("not connected")
+				}
+				return nil
+			}},
+			{Name: "database", Func: st.Ping},
+		},
+		ShutdownTimeout: cfg.ShutdownTimeout,
+	})
+}
+
+// serve runs the workers and the HTTP server until ctx is done or one of
+// them fails, and returns once all have stopped.
+func serve(ctx context.Context, log *slog.Logger, w workers, cons jetstream.Consumer, httpServer *ops.Server) error {
+	g, gctx := errgroup.WithContext(ctx)
+	if w.refetcher != nil {
+		g.Go(func() error { return w.refetcher.Run(gctx) })
+	}
+	g.Go(func() error {
+		log.Info("consuming", "stream", events.StreamName, "consumer", events.ConsumerName)
+		return w.consumer.Run(gctx, cons)
+	})
+	g.Go(func() error { return httpServer.Run(gctx) })
+	return g.Wait()
+}
+
+// drainNATS flushes what the connection still holds and closes it, waiting
+// up to timeout for the server to take it.
+func drainNATS(nc *nats.Conn, timeout time.Duration) error {
+	closed := make(chan struct{})
+	var once sync.Once
+	nc.SetClosedHandler(func(*nats.Conn) { once.Do(func() { close(closed) }) })
+	if err := nc.Drain(); err != nil {
+		return fmt.Errorf("drain nats: %w", err)
+	}
+	select {
+	case <-closed:
+		return nil
+	case <-time.After(timeout):
+		return fmt.Errorf("drain nats: not done after %s", timeout)
 	}
 }
