@@ -3,6 +3,7 @@ package events
 import (
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -41,4 +42,23 @@ func Connect(url, name string, log *slog.Logger) (*nats.Conn, error) {
 		return nil, fmt.Errorf("connect nats: %w", err)
 	}
 	return nc, nil
+}
+
+// Drain flushes what nc still holds (unsent publishes, acks of messages
+// already handled) and closes it, waiting up to timeout for the close: a
+// service that returns before then loses its last acks, and their messages
+// are redelivered.
+func Drain(nc *nats.Conn, timeout time.Duration) error {
+	closed := make(chan struct{})
+	var once sync.Once
+	nc.SetClosedHandler(func(*nats.Conn) { once.Do(func() { close(closed) }) })
+	if err := nc.Drain(); err != nil {
+		return fmt.Errorf("drain nats: %w", err)
+	}
+	select {
+	case <-closed:
+		return nil
+	case <-time.After(timeout):
+		return fmt.Errorf("drain nats: not done after %s", timeout)
+	}
 }

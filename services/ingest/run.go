@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -51,7 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	err = serve(ctx, cfg, log, srv, httpServer)
 	// serve has returned: every request got its answer, so nothing is left
 	// to publish.
-	err = errors.Join(err, drainNATS(nc, cfg.ShutdownTimeout))
+	err = errors.Join(err, events.Drain(nc, cfg.ShutdownTimeout))
 	log.Info("stopped", "err", err)
 	return err
 }
@@ -77,6 +76,7 @@ func listen(cfg config, log *slog.Logger, nc *nats.Conn, js jetstream.JetStream,
 		log:            log,
 		verifier:       verifier,
 		js:             js,
+		publisher:      events.NewPublisher(js),
 		nc:             nc,
 		maxBodyBytes:   cfg.MaxBodyBytes,
 		publishTimeout: cfg.PublishTimeout,
@@ -111,23 +111,6 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, srv *server, httpS
 	})
 	g.Go(func() error { return httpServer.Run(gctx) })
 	return g.Wait()
-}
-
-// drainNATS flushes what the connection still holds and closes it, waiting
-// up to timeout for the server to take it.
-func drainNATS(nc *nats.Conn, timeout time.Duration) error {
-	closed := make(chan struct{})
-	var once sync.Once
-	nc.SetClosedHandler(func(*nats.Conn) { once.Do(func() { close(closed) }) })
-	if err := nc.Drain(); err != nil {
-		return fmt.Errorf("drain nats: %w", err)
-	}
-	select {
-	case <-closed:
-		return nil
-	case <-time.After(timeout):
-		return fmt.Errorf("drain nats: not done after %s", timeout)
-	}
 }
 
 // declareStream creates or updates the stream, retrying while NATS cannot

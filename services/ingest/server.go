@@ -22,6 +22,7 @@ type server struct {
 	log            *slog.Logger
 	verifier       *webhook.Verifier
 	js             jetstream.JetStream
+	publisher      *events.Publisher
 	nc             *nats.Conn
 	maxBodyBytes   int64
 	publishTimeout time.Duration
@@ -102,9 +103,10 @@ func (s *server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte(`{"received":true}`))
 }
 
-// publish stores the event's original bytes on the stream, with the event id
-// as message id so that JetStream drops a second copy inside its duplicate
-// window. It returns once the stream has acknowledged the event.
+// publish stores the event's original bytes on the stream (events.EventMsg:
+// the event id is the message id, so that JetStream drops a second copy
+// inside its duplicate window). It returns once the stream has acknowledged
+// the event.
 func (s *server) publish(ctx context.Context, env events.Envelope, body []byte) (duplicate bool, err error) {
 	if !s.nc.IsConnected() {
 		return false, errNotConnected
@@ -112,13 +114,12 @@ func (s *server) publish(ctx context.Context, env events.Envelope, body []byte) 
 	ctx, cancel := context.WithTimeout(ctx, s.publishTimeout)
 	defer cancel()
 	start := time.Now()
-	ack, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: events.EventSubject(env.Type), Data: body},
-		jetstream.WithMsgID(env.ID), jetstream.WithExpectStream(events.StreamName))
+	duplicate, err = s.publisher.Publish(ctx, events.EventMsg(env, body))
 	if err != nil {
 		return false, err
 	}
 	s.metrics.publishSeconds.Observe(time.Since(start).Seconds())
-	return ack.Duplicate, nil
+	return duplicate, nil
 }
 
 // reject answers a request whose event will not be stored. The reason is

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -67,7 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// serve has returned: every batch the consumer took is committed and
 	// acked (or handed back). Draining flushes those acks before the
 	// connection closes.
-	err = errors.Join(err, drainNATS(nc, cfg.ShutdownTimeout))
+	err = errors.Join(err, events.Drain(nc, cfg.ShutdownTimeout))
 	log.Info("stopped", "err", err)
 	return err
 }
@@ -197,19 +196,3 @@ func serve(ctx context.Context, log *slog.Logger, w workers, cons jetstream.Cons
 	return g.Wait()
 }
 
-// drainNATS flushes what the connection still holds and closes it, waiting
-// up to timeout for the server to take it.
-func drainNATS(nc *nats.Conn, timeout time.Duration) error {
-	closed := make(chan struct{})
-	var once sync.Once
-	nc.SetClosedHandler(func(*nats.Conn) { once.Do(func() { close(closed) }) })
-	if err := nc.Drain(); err != nil {
-		return fmt.Errorf("drain nats: %w", err)
-	}
-	select {
-	case <-closed:
-		return nil
-	case <-time.After(timeout):
-		return fmt.Errorf("drain nats: not done after %s", timeout)
-	}
-}
