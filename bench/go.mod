@@ -8,6 +8,7 @@ require (
 	github.com/stripe/stripe-go/v76 v76.25.0
 	github.com/stripe/stripe-mock v0.203.0
 	github.com/stripesync/stripesync/db v0.0.0
+	github.com/stripesync/stripesync/pkg/catalog v0.0.0
 	github.com/stripesync/stripesync/pkg/events v0.0.0
 	golang.org/x/sync v0.25.0
 )
@@ -31,5 +32,6 @@ require (
 
 replace (
 	github.com/stripesync/stripesync/db => ../db
+	github.com/stripesync/stripesync/pkg/catalog => ../pkg/catalog
 	github.com/stripesync/stripesync/pkg/events => ../pkg/events
 )
