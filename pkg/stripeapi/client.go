@@ -18,24 +18,62 @@ import (
 	"github.com/stripe/stripe-go/v76/form"
 )
 
-// Client calls the Stripe API with one key through one rate limiter.
+// Client calls the Stripe API with one key, in one API version, through one
+// rate limiter.
 type Client struct {
-	backend stripe.Backend
-	key     string
+	backend    stripe.Backend
+	key        string
+	apiVersion string
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithAPIVersion makes every request ask for version (Stripe-Version),
+// instead of DefaultAPIVersion.
+func WithAPIVersion(version string) Option {
+	return func(c *Client) {
+		if version != "" {
+			c.apiVersion = version
+		}
+	}
 }
 
 // New returns a Client for the API at baseURL. Every request waits for lim,
-// which also retries the ones Stripe answers with 429.
-func New(baseURL, key string, lim *Limiter, log *slog.Logger) *Client {
-	backend := stripe.GetBackendWithConfig(stripe.APIBackend, &stripe.BackendConfig{
+// which also retries the ones Stripe answers with 429, and asks for the
+// client's API version whatever stripe-go pins.
+func New(baseURL, key string, lim *Limiter, log *slog.Logger, opts ...Option) *Client {
+	c := &Client{key: key, apiVersion: DefaultAPIVersion}
+	for _, o := range opts {
+		o(c)
+	}
+	c.backend = stripe.GetBackendWithConfig(stripe.APIBackend, &stripe.BackendConfig{
 		URL: stripe.String(baseURL),
 		// stripe-go retries network errors, 5xx and lock timeouts; rate
 		// limiting is the Limiter's job (stripe-go does not retry it).
 		MaxNetworkRetries: stripe.Int64(3),
-		HTTPClient:        &http.Client{Timeout: 80 * time.Second, Transport: lim.Transport(http.DefaultTransport)},
-		LeveledLogger:     leveledLogger{log},
+		HTTPClient: &http.Client{Timeout: 80 * time.Second,
+			Transport: versioned{version: c.apiVersion, next: lim.Transport(http.DefaultTransport)}},
+		LeveledLogger: leveledLogger{log},
 	})
-	return &Client{backend: backend, key: key}
+	return c
+}
+
+// APIVersion is the version every request of c asks for: the shape of every
+// object it returns.
+func (c *Client) APIVersion() string { return c.apiVersion }
+
+// versioned replaces the Stripe-Version stripe-go v76 sets (its pinned
+// 2023-10-16) with the client's.
+type versioned struct {
+	version string
+	next    http.RoundTripper
+}
+
+func (v versioned) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Stripe-Version", v.version)
+	return v.next.RoundTrip(r)
 }
 
 // Page is one page of a list, as Stripe rendered it.

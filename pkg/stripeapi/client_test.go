@@ -246,7 +246,7 @@ func TestList(t *testing.T) {
 			require.Equal(t, "100", r.query.Get("limit"), "request %d", i+1)
 			require.Equal(t, wantAfter, r.query.Get("starting_after"), "request %d", i+1)
 			require.Equal(t, "Bearer sk_test_x", r.header.Get("Authorization"))
-			require.NotEmpty(t, r.header.Get("Stripe-Version"))
+			require.Equal(t, []string{stripeapi.DefaultAPIVersion}, r.header.Values("Stripe-Version"), "our version, not stripe-go's pinned one")
 			require.Empty(t, r.header.Values("Stripe-Account"), "a platform listing names no account")
 		}
 	})
@@ -438,6 +438,22 @@ func TestGet(t *testing.T) {
 		require.Equal(t, "/v1/customers/cus_odd", reqs[0].path)
 		require.Equal(t, []string{"acct_1Connected"}, reqs[0].header.Values("Stripe-Account"))
 		require.Equal(t, "Bearer sk_test_x", reqs[0].header.Get("Authorization"))
+	})
+
+	t.Run("SendsTheConfiguredAPIVersion", func(t *testing.T) {
+		t.Parallel()
+		f := newFakeStripe(t, customers(1)...)
+		log := slog.New(slog.NewTextHandler(t.Output(), nil))
+		c := stripeapi.Config{Key: "sk_test_x", BaseURL: f.srv.URL, APIVersion: "2025-03-31.basil"}.Client(stripeapi.NewLimiter(1000, 100), log)
+		require.Equal(t, "2025-03-31.basil", c.APIVersion())
+		_, _, err := c.Get(t.Context(), "/v1/customers/cus_000", "")
+		require.NoError(t, err)
+		require.NoError(t, c.List(t.Context(), "/v1/customers", stripeapi.ListParams{}, func(*stripeapi.Page, *form.Values) error { return nil }))
+		reqs := f.received()
+		require.Len(t, reqs, 2)
+		for _, r := range reqs {
+			require.Equal(t, []string{"2025-03-31.basil"}, r.header.Values("Stripe-Version"), r.path)
+		}
 	})
 
 	t.Run("PlatformSendsNoAccount", func(t *testing.T) {

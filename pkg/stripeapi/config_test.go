@@ -24,7 +24,7 @@ func TestConfig(t *testing.T) {
 	t.Run("DefaultsToStripeWithoutKey", func(t *testing.T) {
 		t.Parallel()
 		c := parse(t, nil)
-		require.Equal(t, stripeapi.Config{BaseURL: stripeapi.DefaultBaseURL}, c)
+		require.Equal(t, stripeapi.Config{BaseURL: stripeapi.DefaultBaseURL, APIVersion: stripeapi.DefaultAPIVersion}, c)
 		require.NoError(t, c.Validate(false))
 		require.ErrorContains(t, c.Validate(true), "STRIPE_API_KEY is required")
 		require.False(t, c.Livemode())
@@ -32,8 +32,8 @@ func TestConfig(t *testing.T) {
 
 	t.Run("ReadsTheEnvironment", func(t *testing.T) {
 		t.Parallel()
-		c := parse(t, map[string]string{"STRIPE_API_KEY": "rk_live_abc", "STRIPE_API_BASE": "http://127.0.0.1:12111"})
-		require.Equal(t, stripeapi.Config{Key: "rk_live_abc", BaseURL: "http://127.0.0.1:12111"}, c)
+		c := parse(t, map[string]string{"STRIPE_API_KEY": "rk_live_abc", "STRIPE_API_BASE": "http://127.0.0.1:12111", "STRIPE_API_VERSION": "2025-03-31.basil"})
+		require.Equal(t, stripeapi.Config{Key: "rk_live_abc", BaseURL: "http://127.0.0.1:12111", APIVersion: "2025-03-31.basil"}, c)
 		require.NoError(t, c.Validate(true))
 		require.True(t, c.Livemode())
 	})
@@ -53,7 +53,8 @@ func TestConfig(t *testing.T) {
 			c    stripeapi.Config
 			want string
 		}{
-			{stripeapi.Config{Key: "pk_live_secretish", BaseURL: stripeapi.DefaultBaseURL}, "STRIPE_API_KEY"},
+			{stripeapi.Config{Key: "pk_live_secretish", BaseURL: stripeapi.DefaultBaseURL, APIVersion: stripeapi.DefaultAPIVersion}, "STRIPE_API_KEY"},
+			{stripeapi.Config{BaseURL: stripeapi.DefaultBaseURL, APIVersion: "endive"}, "STRIPE_API_VERSION"},
 			{stripeapi.Config{Key: "whsec_secretish", BaseURL: stripeapi.DefaultBaseURL}, "STRIPE_API_KEY"},
 			{stripeapi.Config{BaseURL: "ftp://u:secretish@api.stripe.com"}, "STRIPE_API_BASE"},
 			{stripeapi.Config{BaseURL: "https://"}, "STRIPE_API_BASE"},
