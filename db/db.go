@@ -6,6 +6,7 @@ package db
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -36,6 +37,9 @@ type Object struct {
 	// Parent is the id of the object whose nested list holds this one, for
 	// resources with a Parent.
 	Parent string
+	// APIVersion is the Stripe API version Data is rendered in; "" when
+	// unknown.
+	APIVersion string
 }
 
 // Outcome says what UpsertObjects did with one object.
@@ -66,6 +70,7 @@ func UpsertObjects(ctx context.Context, tx DBTX, res *catalog.Resource, objects 
 		c.stateAts = append(c.stateAts, o.StateAt)
 		c.eventIDs = append(c.eventIDs, o.EventID)
 		c.parents = append(c.parents, o.Parent)
+		c.apiVersions = append(c.apiVersions, o.APIVersion)
 	}
 	byID, err := upsert(ctx, tx, c)
 	if err != nil {
@@ -82,14 +87,63 @@ func UpsertObjects(ctx context.Context, tx DBTX, res *catalog.Resource, objects 
 // upsert queries' parameters: the i-th element of each slice belongs to
 // the i-th object.
 type objectColumns struct {
+	ids         []string
+	accounts    []string
+	livemodes   []bool
+	deleteds    []bool
+	datas       [][]byte
+	stateAts    []time.Time
+	eventIDs    []string
+	parents     []string // read only for resources with a Parent
+	apiVersions []string
+}
+
+// Tombstone says an object is gone as of StateAt (event EventID), without a
+// snapshot of it.
+type Tombstone struct {
+	ID       string
+	Account  string
+	Livemode bool
+	StateAt  time.Time
+	EventID  string
+}
+
+// MarkDeleted marks objects of res deleted under the version rule, keeping
+// the data their rows hold; an object never stored gets a row holding a
+// deleted stub ({"id", "object", "deleted": true}, as Stripe renders one).
+func MarkDeleted(ctx context.Context, tx DBTX, res *catalog.Resource, gone []Tombstone) error {
+	mark, ok := objectMarkDeleted[res.Relation()]
+	if !ok {
+		return fmt.Errorf("%s is deleted only through its parent's list", res.Object)
+	}
+	var d tombstones
+	for _, g := range gone {
+		stub, err := json.Marshal(map[string]any{"id": g.ID, "object": res.Object, "deleted": true})
+		if err != nil {
+			return err
+		}
+		d.ids = append(d.ids, g.ID)
+		d.accounts = append(d.accounts, g.Account)
+		d.livemodes = append(d.livemodes, g.Livemode)
+		d.stubs = append(d.stubs, stub)
+		d.stateAts = append(d.stateAts, g.StateAt)
+		d.eventIDs = append(d.eventIDs, g.EventID)
+	}
+	if err := mark(ctx, tx, d); err != nil {
+		return fmt.Errorf("mark deleted %s: %w", res.Relation(), err)
+	}
+	return nil
+}
+
+// tombstones are Tombstones column by column, the shape of the generated
+// MarkDeleted queries' parameters.
+type tombstones struct {
 	ids       []string
 	accounts  []string
 	livemodes []bool
-	deleteds  []bool
-	datas     [][]byte
+	stubs     [][]byte
 	stateAts  []time.Time
 	eventIDs  []string
-	parents   []string // read only for resources with a Parent
 }
 
 // CompleteList is a parent's nested list seen whole: as of StateAt (written

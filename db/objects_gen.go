@@ -46,11 +46,179 @@ var objectMarkMissing = map[string]func(context.Context, DBTX, missingItems) err
 	},
 }
 
+var objectMarkDeleted = map[string]func(context.Context, DBTX, tombstones) error{
+	"accounts": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.AccountsMarkDeleted(ctx, tx, dbsqlc.AccountsMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"application_fees": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.ApplicationFeesMarkDeleted(ctx, tx, dbsqlc.ApplicationFeesMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"balance_transactions": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.BalanceTransactionsMarkDeleted(ctx, tx, dbsqlc.BalanceTransactionsMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"bank_accounts": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.BankAccountsMarkDeleted(ctx, tx, dbsqlc.BankAccountsMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"billing_credit_grants": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.BillingCreditGrantsMarkDeleted(ctx, tx, dbsqlc.BillingCreditGrantsMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"cards": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.CardsMarkDeleted(ctx, tx, dbsqlc.CardsMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"charges": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.ChargesMarkDeleted(ctx, tx, dbsqlc.ChargesMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"checkout_sessions": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.CheckoutSessionsMarkDeleted(ctx, tx, dbsqlc.CheckoutSessionsMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"coupons": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.CouponsMarkDeleted(ctx, tx, dbsqlc.CouponsMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"credit_notes": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.CreditNotesMarkDeleted(ctx, tx, dbsqlc.CreditNotesMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"customers": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.CustomersMarkDeleted(ctx, tx, dbsqlc.CustomersMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"discounts": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.DiscountsMarkDeleted(ctx, tx, dbsqlc.DiscountsMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"disputes": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.DisputesMarkDeleted(ctx, tx, dbsqlc.DisputesMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"files": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.FilesMarkDeleted(ctx, tx, dbsqlc.FilesMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"invoices": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.InvoicesMarkDeleted(ctx, tx, dbsqlc.InvoicesMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"invoiceitems": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.InvoiceitemsMarkDeleted(ctx, tx, dbsqlc.InvoiceitemsMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"payment_intents": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.PaymentIntentsMarkDeleted(ctx, tx, dbsqlc.PaymentIntentsMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"payment_methods": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.PaymentMethodsMarkDeleted(ctx, tx, dbsqlc.PaymentMethodsMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"payouts": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.PayoutsMarkDeleted(ctx, tx, dbsqlc.PayoutsMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"plans": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.PlansMarkDeleted(ctx, tx, dbsqlc.PlansMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"prices": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.PricesMarkDeleted(ctx, tx, dbsqlc.PricesMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"products": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.ProductsMarkDeleted(ctx, tx, dbsqlc.ProductsMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"promotion_codes": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.PromotionCodesMarkDeleted(ctx, tx, dbsqlc.PromotionCodesMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"radar_early_fraud_warnings": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.RadarEarlyFraudWarningsMarkDeleted(ctx, tx, dbsqlc.RadarEarlyFraudWarningsMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"refunds": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.RefundsMarkDeleted(ctx, tx, dbsqlc.RefundsMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"reviews": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.ReviewsMarkDeleted(ctx, tx, dbsqlc.ReviewsMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"setup_intents": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.SetupIntentsMarkDeleted(ctx, tx, dbsqlc.SetupIntentsMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"sources": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.SourcesMarkDeleted(ctx, tx, dbsqlc.SourcesMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"subscriptions": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.SubscriptionsMarkDeleted(ctx, tx, dbsqlc.SubscriptionsMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"subscription_schedules": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.SubscriptionSchedulesMarkDeleted(ctx, tx, dbsqlc.SubscriptionSchedulesMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"tax_ids": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.TaxIdsMarkDeleted(ctx, tx, dbsqlc.TaxIdsMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"tax_rates": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.TaxRatesMarkDeleted(ctx, tx, dbsqlc.TaxRatesMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+	"transfers": func(ctx context.Context, tx DBTX, d tombstones) error {
+		return queries.TransfersMarkDeleted(ctx, tx, dbsqlc.TransfersMarkDeletedParams{
+			Ids: d.ids, Accounts: d.accounts, Livemodes: d.livemodes, Stubs: d.stubs, StateAts: d.stateAts, LastEventIds: d.eventIDs,
+		})
+	},
+}
+
 var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[string]Outcome, error){
 	"accounts": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.AccountsUpsert(ctx, tx, dbsqlc.AccountsUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -61,7 +229,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"application_fees": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.ApplicationFeesUpsert(ctx, tx, dbsqlc.ApplicationFeesUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -72,7 +240,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"balance_transactions": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.BalanceTransactionsUpsert(ctx, tx, dbsqlc.BalanceTransactionsUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -83,7 +251,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"bank_accounts": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.BankAccountsUpsert(ctx, tx, dbsqlc.BankAccountsUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -94,7 +262,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"billing_credit_grants": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.BillingCreditGrantsUpsert(ctx, tx, dbsqlc.BillingCreditGrantsUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -105,7 +273,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"cards": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.CardsUpsert(ctx, tx, dbsqlc.CardsUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -116,7 +284,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"charges": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.ChargesUpsert(ctx, tx, dbsqlc.ChargesUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -127,7 +295,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"checkout_sessions": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.CheckoutSessionsUpsert(ctx, tx, dbsqlc.CheckoutSessionsUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -138,7 +306,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"coupons": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.CouponsUpsert(ctx, tx, dbsqlc.CouponsUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -149,7 +317,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"credit_notes": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.CreditNotesUpsert(ctx, tx, dbsqlc.CreditNotesUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -160,7 +328,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"credit_note_line_items": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.CreditNoteLineItemsUpsert(ctx, tx, dbsqlc.CreditNoteLineItemsUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, Parents: c.parents,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions, Parents: c.parents,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -171,7 +339,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"customers": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.CustomersUpsert(ctx, tx, dbsqlc.CustomersUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -182,7 +350,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"discounts": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.DiscountsUpsert(ctx, tx, dbsqlc.DiscountsUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -193,7 +361,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"disputes": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.DisputesUpsert(ctx, tx, dbsqlc.DisputesUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -204,7 +372,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"files": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.FilesUpsert(ctx, tx, dbsqlc.FilesUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -215,7 +383,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"invoices": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.InvoicesUpsert(ctx, tx, dbsqlc.InvoicesUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -226,7 +394,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"invoiceitems": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.InvoiceitemsUpsert(ctx, tx, dbsqlc.InvoiceitemsUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -237,7 +405,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"checkout_session_line_items": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.CheckoutSessionLineItemsUpsert(ctx, tx, dbsqlc.CheckoutSessionLineItemsUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, Parents: c.parents,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions, Parents: c.parents,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -248,7 +416,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"invoice_line_items": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.InvoiceLineItemsUpsert(ctx, tx, dbsqlc.InvoiceLineItemsUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, Parents: c.parents,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions, Parents: c.parents,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -259,7 +427,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"payment_intents": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.PaymentIntentsUpsert(ctx, tx, dbsqlc.PaymentIntentsUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -270,7 +438,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"payment_methods": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.PaymentMethodsUpsert(ctx, tx, dbsqlc.PaymentMethodsUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -281,7 +449,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"payouts": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.PayoutsUpsert(ctx, tx, dbsqlc.PayoutsUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -292,7 +460,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"plans": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.PlansUpsert(ctx, tx, dbsqlc.PlansUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -303,7 +471,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"prices": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.PricesUpsert(ctx, tx, dbsqlc.PricesUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -314,7 +482,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"products": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.ProductsUpsert(ctx, tx, dbsqlc.ProductsUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -325,7 +493,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"promotion_codes": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.PromotionCodesUpsert(ctx, tx, dbsqlc.PromotionCodesUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -336,7 +504,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"radar_early_fraud_warnings": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.RadarEarlyFraudWarningsUpsert(ctx, tx, dbsqlc.RadarEarlyFraudWarningsUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -347,7 +515,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"refunds": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.RefundsUpsert(ctx, tx, dbsqlc.RefundsUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -358,7 +526,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"reviews": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.ReviewsUpsert(ctx, tx, dbsqlc.ReviewsUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -369,7 +537,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"setup_intents": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.SetupIntentsUpsert(ctx, tx, dbsqlc.SetupIntentsUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -380,7 +548,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"sources": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.SourcesUpsert(ctx, tx, dbsqlc.SourcesUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -391,7 +559,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"subscriptions": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.SubscriptionsUpsert(ctx, tx, dbsqlc.SubscriptionsUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -402,7 +570,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"subscription_items": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.SubscriptionItemsUpsert(ctx, tx, dbsqlc.SubscriptionItemsUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, Parents: c.parents,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions, Parents: c.parents,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -413,7 +581,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"subscription_schedules": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.SubscriptionSchedulesUpsert(ctx, tx, dbsqlc.SubscriptionSchedulesUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -424,7 +592,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"tax_ids": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.TaxIdsUpsert(ctx, tx, dbsqlc.TaxIdsUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -435,7 +603,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"tax_rates": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.TaxRatesUpsert(ctx, tx, dbsqlc.TaxRatesUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {
@@ -446,7 +614,7 @@ var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[s
 	"transfers": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.TransfersUpsert(ctx, tx, dbsqlc.TransfersUpsertParams{
 			Ids: c.ids, Accounts: c.accounts, Livemodes: c.livemodes, Deleteds: c.deleteds,
-			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs,
+			Datas: c.datas, StateAts: c.stateAts, LastEventIds: c.eventIDs, ApiVersions: c.apiVersions,
 		})
 		out := make([]upserted, len(rows))
 		for i, r := range rows {

@@ -9,7 +9,7 @@
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -18,7 +18,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -26,8 +27,8 @@ prev AS (
     FROM stripe.accounts AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.accounts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.accounts AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -35,6 +36,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -48,6 +50,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: AccountsMarkDeleted :exec
+-- AccountsMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in AccountsUpsert.
+INSERT INTO stripe.accounts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: ApplicationFeesUpsert :many
 -- ApplicationFeesUpsert writes a batch of objects given as arrays, one element per
@@ -58,7 +83,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -67,7 +92,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -75,8 +101,8 @@ prev AS (
     FROM stripe.application_fees AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.application_fees AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.application_fees AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -84,6 +110,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -97,6 +124,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: ApplicationFeesMarkDeleted :exec
+-- ApplicationFeesMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in ApplicationFeesUpsert.
+INSERT INTO stripe.application_fees AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: BalanceTransactionsUpsert :many
 -- BalanceTransactionsUpsert writes a batch of objects given as arrays, one element per
@@ -107,7 +157,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -116,7 +166,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -124,8 +175,8 @@ prev AS (
     FROM stripe.balance_transactions AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.balance_transactions AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.balance_transactions AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -133,6 +184,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -146,6 +198,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: BalanceTransactionsMarkDeleted :exec
+-- BalanceTransactionsMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in BalanceTransactionsUpsert.
+INSERT INTO stripe.balance_transactions AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: BankAccountsUpsert :many
 -- BankAccountsUpsert writes a batch of objects given as arrays, one element per
@@ -156,7 +231,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -165,7 +240,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -173,8 +249,8 @@ prev AS (
     FROM stripe.bank_accounts AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.bank_accounts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.bank_accounts AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -182,6 +258,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -195,6 +272,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: BankAccountsMarkDeleted :exec
+-- BankAccountsMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in BankAccountsUpsert.
+INSERT INTO stripe.bank_accounts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: BillingCreditGrantsUpsert :many
 -- BillingCreditGrantsUpsert writes a batch of objects given as arrays, one element per
@@ -205,7 +305,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -214,7 +314,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -222,8 +323,8 @@ prev AS (
     FROM stripe.billing_credit_grants AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.billing_credit_grants AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.billing_credit_grants AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -231,6 +332,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -244,6 +346,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: BillingCreditGrantsMarkDeleted :exec
+-- BillingCreditGrantsMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in BillingCreditGrantsUpsert.
+INSERT INTO stripe.billing_credit_grants AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: CardsUpsert :many
 -- CardsUpsert writes a batch of objects given as arrays, one element per
@@ -254,7 +379,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -263,7 +388,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -271,8 +397,8 @@ prev AS (
     FROM stripe.cards AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.cards AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.cards AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -280,6 +406,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -293,6 +420,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: CardsMarkDeleted :exec
+-- CardsMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in CardsUpsert.
+INSERT INTO stripe.cards AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: ChargesUpsert :many
 -- ChargesUpsert writes a batch of objects given as arrays, one element per
@@ -303,7 +453,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -312,7 +462,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -320,8 +471,8 @@ prev AS (
     FROM stripe.charges AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.charges AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.charges AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -329,6 +480,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -342,6 +494,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: ChargesMarkDeleted :exec
+-- ChargesMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in ChargesUpsert.
+INSERT INTO stripe.charges AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: CheckoutSessionsUpsert :many
 -- CheckoutSessionsUpsert writes a batch of objects given as arrays, one element per
@@ -352,7 +527,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -361,7 +536,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -369,8 +545,8 @@ prev AS (
     FROM stripe.checkout_sessions AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.checkout_sessions AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.checkout_sessions AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -378,6 +554,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -391,6 +568,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: CheckoutSessionsMarkDeleted :exec
+-- CheckoutSessionsMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in CheckoutSessionsUpsert.
+INSERT INTO stripe.checkout_sessions AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: CouponsUpsert :many
 -- CouponsUpsert writes a batch of objects given as arrays, one element per
@@ -401,7 +601,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -410,7 +610,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -418,8 +619,8 @@ prev AS (
     FROM stripe.coupons AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.coupons AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.coupons AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -427,6 +628,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -440,6 +642,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: CouponsMarkDeleted :exec
+-- CouponsMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in CouponsUpsert.
+INSERT INTO stripe.coupons AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: CreditNotesUpsert :many
 -- CreditNotesUpsert writes a batch of objects given as arrays, one element per
@@ -450,7 +675,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -459,7 +684,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -467,8 +693,8 @@ prev AS (
     FROM stripe.credit_notes AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.credit_notes AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.credit_notes AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -476,6 +702,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -490,6 +717,29 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: CreditNotesMarkDeleted :exec
+-- CreditNotesMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in CreditNotesUpsert.
+INSERT INTO stripe.credit_notes AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
+
 -- name: CreditNoteLineItemsUpsert :many
 -- CreditNoteLineItemsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
@@ -499,7 +749,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id, u.parent
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version, u.parent
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -509,6 +759,7 @@ WITH input AS (
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version,
             unnest(@parents::text[]) AS parent
     ) AS u
 ),
@@ -517,8 +768,8 @@ prev AS (
     FROM stripe.credit_note_line_items AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.credit_note_line_items AS t (id, account, livemode, deleted, data, state_at, last_event_id, parent)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id, parent FROM input
+    INSERT INTO stripe.credit_note_line_items AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version, parent)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version, parent FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -526,6 +777,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         parent = excluded.parent,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
@@ -572,7 +824,7 @@ WHERE t.parent = p.parent
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -581,7 +833,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -589,8 +842,8 @@ prev AS (
     FROM stripe.customers AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.customers AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.customers AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -598,6 +851,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -611,6 +865,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: CustomersMarkDeleted :exec
+-- CustomersMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in CustomersUpsert.
+INSERT INTO stripe.customers AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: DiscountsUpsert :many
 -- DiscountsUpsert writes a batch of objects given as arrays, one element per
@@ -621,7 +898,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -630,7 +907,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -638,8 +916,8 @@ prev AS (
     FROM stripe.discounts AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.discounts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.discounts AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -647,6 +925,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -660,6 +939,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: DiscountsMarkDeleted :exec
+-- DiscountsMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in DiscountsUpsert.
+INSERT INTO stripe.discounts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: DisputesUpsert :many
 -- DisputesUpsert writes a batch of objects given as arrays, one element per
@@ -670,7 +972,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -679,7 +981,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -687,8 +990,8 @@ prev AS (
     FROM stripe.disputes AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.disputes AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.disputes AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -696,6 +999,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -709,6 +1013,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: DisputesMarkDeleted :exec
+-- DisputesMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in DisputesUpsert.
+INSERT INTO stripe.disputes AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: FilesUpsert :many
 -- FilesUpsert writes a batch of objects given as arrays, one element per
@@ -719,7 +1046,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -728,7 +1055,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -736,8 +1064,8 @@ prev AS (
     FROM stripe.files AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.files AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.files AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -745,6 +1073,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -758,6 +1087,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: FilesMarkDeleted :exec
+-- FilesMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in FilesUpsert.
+INSERT INTO stripe.files AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: InvoicesUpsert :many
 -- InvoicesUpsert writes a batch of objects given as arrays, one element per
@@ -768,7 +1120,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -777,7 +1129,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -785,8 +1138,8 @@ prev AS (
     FROM stripe.invoices AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.invoices AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.invoices AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -794,6 +1147,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -807,6 +1161,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: InvoicesMarkDeleted :exec
+-- InvoicesMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in InvoicesUpsert.
+INSERT INTO stripe.invoices AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: InvoiceitemsUpsert :many
 -- InvoiceitemsUpsert writes a batch of objects given as arrays, one element per
@@ -817,7 +1194,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -826,7 +1203,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -834,8 +1212,8 @@ prev AS (
     FROM stripe.invoiceitems AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.invoiceitems AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.invoiceitems AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -843,6 +1221,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -857,6 +1236,29 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: InvoiceitemsMarkDeleted :exec
+-- InvoiceitemsMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in InvoiceitemsUpsert.
+INSERT INTO stripe.invoiceitems AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
+
 -- name: CheckoutSessionLineItemsUpsert :many
 -- CheckoutSessionLineItemsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
@@ -866,7 +1268,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id, u.parent
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version, u.parent
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -876,6 +1278,7 @@ WITH input AS (
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version,
             unnest(@parents::text[]) AS parent
     ) AS u
 ),
@@ -884,8 +1287,8 @@ prev AS (
     FROM stripe.checkout_session_line_items AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.checkout_session_line_items AS t (id, account, livemode, deleted, data, state_at, last_event_id, parent)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id, parent FROM input
+    INSERT INTO stripe.checkout_session_line_items AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version, parent)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version, parent FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -893,6 +1296,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         parent = excluded.parent,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
@@ -939,7 +1343,7 @@ WHERE t.parent = p.parent
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id, u.parent
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version, u.parent
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -949,6 +1353,7 @@ WITH input AS (
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version,
             unnest(@parents::text[]) AS parent
     ) AS u
 ),
@@ -957,8 +1362,8 @@ prev AS (
     FROM stripe.invoice_line_items AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.invoice_line_items AS t (id, account, livemode, deleted, data, state_at, last_event_id, parent)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id, parent FROM input
+    INSERT INTO stripe.invoice_line_items AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version, parent)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version, parent FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -966,6 +1371,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         parent = excluded.parent,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
@@ -1012,7 +1418,7 @@ WHERE t.parent = p.parent
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -1021,7 +1427,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1029,8 +1436,8 @@ prev AS (
     FROM stripe.payment_intents AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.payment_intents AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.payment_intents AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1038,6 +1445,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1051,6 +1459,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: PaymentIntentsMarkDeleted :exec
+-- PaymentIntentsMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in PaymentIntentsUpsert.
+INSERT INTO stripe.payment_intents AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: PaymentMethodsUpsert :many
 -- PaymentMethodsUpsert writes a batch of objects given as arrays, one element per
@@ -1061,7 +1492,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -1070,7 +1501,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1078,8 +1510,8 @@ prev AS (
     FROM stripe.payment_methods AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.payment_methods AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.payment_methods AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1087,6 +1519,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1100,6 +1533,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: PaymentMethodsMarkDeleted :exec
+-- PaymentMethodsMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in PaymentMethodsUpsert.
+INSERT INTO stripe.payment_methods AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: PayoutsUpsert :many
 -- PayoutsUpsert writes a batch of objects given as arrays, one element per
@@ -1110,7 +1566,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -1119,7 +1575,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1127,8 +1584,8 @@ prev AS (
     FROM stripe.payouts AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.payouts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.payouts AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1136,6 +1593,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1149,6 +1607,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: PayoutsMarkDeleted :exec
+-- PayoutsMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in PayoutsUpsert.
+INSERT INTO stripe.payouts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: PlansUpsert :many
 -- PlansUpsert writes a batch of objects given as arrays, one element per
@@ -1159,7 +1640,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -1168,7 +1649,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1176,8 +1658,8 @@ prev AS (
     FROM stripe.plans AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.plans AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.plans AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1185,6 +1667,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1198,6 +1681,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: PlansMarkDeleted :exec
+-- PlansMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in PlansUpsert.
+INSERT INTO stripe.plans AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: PricesUpsert :many
 -- PricesUpsert writes a batch of objects given as arrays, one element per
@@ -1208,7 +1714,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -1217,7 +1723,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1225,8 +1732,8 @@ prev AS (
     FROM stripe.prices AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.prices AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.prices AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1234,6 +1741,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1247,6 +1755,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: PricesMarkDeleted :exec
+-- PricesMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in PricesUpsert.
+INSERT INTO stripe.prices AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: ProductsUpsert :many
 -- ProductsUpsert writes a batch of objects given as arrays, one element per
@@ -1257,7 +1788,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -1266,7 +1797,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1274,8 +1806,8 @@ prev AS (
     FROM stripe.products AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.products AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.products AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1283,6 +1815,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1296,6 +1829,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: ProductsMarkDeleted :exec
+-- ProductsMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in ProductsUpsert.
+INSERT INTO stripe.products AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: PromotionCodesUpsert :many
 -- PromotionCodesUpsert writes a batch of objects given as arrays, one element per
@@ -1306,7 +1862,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -1315,7 +1871,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1323,8 +1880,8 @@ prev AS (
     FROM stripe.promotion_codes AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.promotion_codes AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.promotion_codes AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1332,6 +1889,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1345,6 +1903,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: PromotionCodesMarkDeleted :exec
+-- PromotionCodesMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in PromotionCodesUpsert.
+INSERT INTO stripe.promotion_codes AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: RadarEarlyFraudWarningsUpsert :many
 -- RadarEarlyFraudWarningsUpsert writes a batch of objects given as arrays, one element per
@@ -1355,7 +1936,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -1364,7 +1945,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1372,8 +1954,8 @@ prev AS (
     FROM stripe.radar_early_fraud_warnings AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.radar_early_fraud_warnings AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.radar_early_fraud_warnings AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1381,6 +1963,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1394,6 +1977,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: RadarEarlyFraudWarningsMarkDeleted :exec
+-- RadarEarlyFraudWarningsMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in RadarEarlyFraudWarningsUpsert.
+INSERT INTO stripe.radar_early_fraud_warnings AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: RefundsUpsert :many
 -- RefundsUpsert writes a batch of objects given as arrays, one element per
@@ -1404,7 +2010,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -1413,7 +2019,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1421,8 +2028,8 @@ prev AS (
     FROM stripe.refunds AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.refunds AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.refunds AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1430,6 +2037,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1443,6 +2051,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: RefundsMarkDeleted :exec
+-- RefundsMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in RefundsUpsert.
+INSERT INTO stripe.refunds AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: ReviewsUpsert :many
 -- ReviewsUpsert writes a batch of objects given as arrays, one element per
@@ -1453,7 +2084,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -1462,7 +2093,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1470,8 +2102,8 @@ prev AS (
     FROM stripe.reviews AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.reviews AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.reviews AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1479,6 +2111,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1492,6 +2125,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: ReviewsMarkDeleted :exec
+-- ReviewsMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in ReviewsUpsert.
+INSERT INTO stripe.reviews AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: SetupIntentsUpsert :many
 -- SetupIntentsUpsert writes a batch of objects given as arrays, one element per
@@ -1502,7 +2158,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -1511,7 +2167,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1519,8 +2176,8 @@ prev AS (
     FROM stripe.setup_intents AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.setup_intents AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.setup_intents AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1528,6 +2185,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1541,6 +2199,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: SetupIntentsMarkDeleted :exec
+-- SetupIntentsMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in SetupIntentsUpsert.
+INSERT INTO stripe.setup_intents AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: SourcesUpsert :many
 -- SourcesUpsert writes a batch of objects given as arrays, one element per
@@ -1551,7 +2232,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -1560,7 +2241,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1568,8 +2250,8 @@ prev AS (
     FROM stripe.sources AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.sources AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.sources AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1577,6 +2259,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1590,6 +2273,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: SourcesMarkDeleted :exec
+-- SourcesMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in SourcesUpsert.
+INSERT INTO stripe.sources AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: SubscriptionsUpsert :many
 -- SubscriptionsUpsert writes a batch of objects given as arrays, one element per
@@ -1600,7 +2306,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -1609,7 +2315,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1617,8 +2324,8 @@ prev AS (
     FROM stripe.subscriptions AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.subscriptions AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.subscriptions AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1626,6 +2333,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1640,6 +2348,29 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: SubscriptionsMarkDeleted :exec
+-- SubscriptionsMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in SubscriptionsUpsert.
+INSERT INTO stripe.subscriptions AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
+
 -- name: SubscriptionItemsUpsert :many
 -- SubscriptionItemsUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
@@ -1649,7 +2380,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id, u.parent
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version, u.parent
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -1659,6 +2390,7 @@ WITH input AS (
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version,
             unnest(@parents::text[]) AS parent
     ) AS u
 ),
@@ -1667,8 +2399,8 @@ prev AS (
     FROM stripe.subscription_items AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.subscription_items AS t (id, account, livemode, deleted, data, state_at, last_event_id, parent)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id, parent FROM input
+    INSERT INTO stripe.subscription_items AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version, parent)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version, parent FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1676,6 +2408,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         parent = excluded.parent,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
@@ -1722,7 +2455,7 @@ WHERE t.parent = p.parent
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -1731,7 +2464,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1739,8 +2473,8 @@ prev AS (
     FROM stripe.subscription_schedules AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.subscription_schedules AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.subscription_schedules AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1748,6 +2482,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1761,6 +2496,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: SubscriptionSchedulesMarkDeleted :exec
+-- SubscriptionSchedulesMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in SubscriptionSchedulesUpsert.
+INSERT INTO stripe.subscription_schedules AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: TaxIdsUpsert :many
 -- TaxIdsUpsert writes a batch of objects given as arrays, one element per
@@ -1771,7 +2529,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -1780,7 +2538,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1788,8 +2547,8 @@ prev AS (
     FROM stripe.tax_ids AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.tax_ids AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.tax_ids AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1797,6 +2556,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1810,6 +2570,29 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: TaxIdsMarkDeleted :exec
+-- TaxIdsMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in TaxIdsUpsert.
+INSERT INTO stripe.tax_ids AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
 
 -- name: TaxRatesUpsert :many
 -- TaxRatesUpsert writes a batch of objects given as arrays, one element per
@@ -1820,7 +2603,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -1829,7 +2612,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1837,8 +2621,8 @@ prev AS (
     FROM stripe.tax_rates AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.tax_rates AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.tax_rates AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1846,6 +2630,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1860,6 +2645,29 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: TaxRatesMarkDeleted :exec
+-- TaxRatesMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in TaxRatesUpsert.
+INSERT INTO stripe.tax_rates AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;
+
 -- name: TransfersUpsert :many
 -- TransfersUpsert writes a batch of objects given as arrays, one element per
 -- object and each id once. The WHERE clause is the version rule: a row is
@@ -1869,7 +2677,7 @@ LEFT JOIN upsert ON upsert.id = input.id;
 -- state_at, written by another event).
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest(@ids::text[]) AS id,
@@ -1878,7 +2686,8 @@ WITH input AS (
             unnest(@deleteds::boolean[]) AS deleted,
             unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
-            unnest(@last_event_ids::text[]) AS last_event_id
+            unnest(@last_event_ids::text[]) AS last_event_id,
+            unnest(@api_versions::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1886,8 +2695,8 @@ prev AS (
     FROM stripe.transfers AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.transfers AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.transfers AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1895,6 +2704,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1908,3 +2718,26 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: TransfersMarkDeleted :exec
+-- TransfersMarkDeleted marks objects deleted that an event without a snapshot
+-- of them says are gone (a thin deletion event): a stored row keeps its
+-- data; an object never seen gets a row holding the stub given. The version
+-- rule applies as in TransfersUpsert.
+INSERT INTO stripe.transfers AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest(@ids::text[]) AS id,
+        unnest(@accounts::text[]) AS account,
+        unnest(@livemodes::boolean[]) AS livemode,
+        unnest(@stubs::jsonb[]) AS stub,
+        unnest(@state_ats::timestamptz[]) AS state_at,
+        unnest(@last_event_ids::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at;

@@ -25,6 +25,7 @@ type StripeAccount struct {
 	StateAt        time.Time
 	LastEventID    pgtype.Text
 	UpdatedAt      time.Time
+	ApiVersion     pgtype.Text
 }
 
 type StripeApplicationFee struct {
@@ -41,6 +42,7 @@ type StripeApplicationFee struct {
 	StateAt        time.Time
 	LastEventID    pgtype.Text
 	UpdatedAt      time.Time
+	ApiVersion     pgtype.Text
 }
 
 type StripeBalanceTransaction struct {
@@ -61,6 +63,7 @@ type StripeBalanceTransaction struct {
 	StateAt     time.Time
 	LastEventID pgtype.Text
 	UpdatedAt   time.Time
+	ApiVersion  pgtype.Text
 }
 
 type StripeBankAccount struct {
@@ -79,6 +82,7 @@ type StripeBankAccount struct {
 	StateAt          time.Time
 	LastEventID      pgtype.Text
 	UpdatedAt        time.Time
+	ApiVersion       pgtype.Text
 }
 
 type StripeBillingCreditGrant struct {
@@ -99,6 +103,7 @@ type StripeBillingCreditGrant struct {
 	StateAt     time.Time
 	LastEventID pgtype.Text
 	UpdatedAt   time.Time
+	ApiVersion  pgtype.Text
 }
 
 type StripeCard struct {
@@ -118,6 +123,7 @@ type StripeCard struct {
 	StateAt          time.Time
 	LastEventID      pgtype.Text
 	UpdatedAt        time.Time
+	ApiVersion       pgtype.Text
 }
 
 type StripeCharge struct {
@@ -140,6 +146,7 @@ type StripeCharge struct {
 	StateAt            time.Time
 	LastEventID        pgtype.Text
 	UpdatedAt          time.Time
+	ApiVersion         pgtype.Text
 }
 
 type StripeCheckoutSession struct {
@@ -159,6 +166,7 @@ type StripeCheckoutSession struct {
 	StateAt       time.Time
 	LastEventID   pgtype.Text
 	UpdatedAt     time.Time
+	ApiVersion    pgtype.Text
 }
 
 type StripeCheckoutSessionLineItem struct {
@@ -175,6 +183,7 @@ type StripeCheckoutSessionLineItem struct {
 	StateAt     time.Time
 	LastEventID pgtype.Text
 	UpdatedAt   time.Time
+	ApiVersion  pgtype.Text
 }
 
 type StripeCoupon struct {
@@ -193,6 +202,7 @@ type StripeCoupon struct {
 	StateAt     time.Time
 	LastEventID pgtype.Text
 	UpdatedAt   time.Time
+	ApiVersion  pgtype.Text
 }
 
 type StripeCreditNote struct {
@@ -210,6 +220,7 @@ type StripeCreditNote struct {
 	StateAt     time.Time
 	LastEventID pgtype.Text
 	UpdatedAt   time.Time
+	ApiVersion  pgtype.Text
 }
 
 type StripeCreditNoteLineItem struct {
@@ -226,6 +237,7 @@ type StripeCreditNoteLineItem struct {
 	StateAt         time.Time
 	LastEventID     pgtype.Text
 	UpdatedAt       time.Time
+	ApiVersion      pgtype.Text
 }
 
 type StripeCustomer struct {
@@ -242,6 +254,7 @@ type StripeCustomer struct {
 	StateAt     time.Time
 	LastEventID pgtype.Text
 	UpdatedAt   time.Time
+	ApiVersion  pgtype.Text
 }
 
 type StripeDeadLetter struct {
@@ -270,6 +283,7 @@ type StripeDiscount struct {
 	StateAt       time.Time
 	LastEventID   pgtype.Text
 	UpdatedAt     time.Time
+	ApiVersion    pgtype.Text
 }
 
 type StripeDispute struct {
@@ -288,6 +302,7 @@ type StripeDispute struct {
 	StateAt       time.Time
 	LastEventID   pgtype.Text
 	UpdatedAt     time.Time
+	ApiVersion    pgtype.Text
 }
 
 type StripeEvent struct {
@@ -297,10 +312,10 @@ type StripeEvent struct {
 	Livemode   bool
 	ApiVersion pgtype.Text
 	Created    time.Time
-	ObjectType pgtype.Text
-	ObjectID   pgtype.Text
 	Data       []byte
 	ReceivedAt time.Time
+	ObjectType pgtype.Text
+	ObjectID   pgtype.Text
 }
 
 type StripeFile struct {
@@ -317,6 +332,7 @@ type StripeFile struct {
 	StateAt     time.Time
 	LastEventID pgtype.Text
 	UpdatedAt   time.Time
+	ApiVersion  pgtype.Text
 }
 
 type StripeInvoice struct {
@@ -341,6 +357,7 @@ type StripeInvoice struct {
 	StateAt         time.Time
 	LastEventID     pgtype.Text
 	UpdatedAt       time.Time
+	ApiVersion      pgtype.Text
 }
 
 type StripeInvoiceLineItem struct {
@@ -361,6 +378,7 @@ type StripeInvoiceLineItem struct {
 	LastEventID  pgtype.Text
 	UpdatedAt    time.Time
 	Price        pgtype.Text
+	ApiVersion   pgtype.Text
 }
 
 type StripeInvoiceitem struct {
@@ -378,6 +396,7 @@ type StripeInvoiceitem struct {
 	StateAt      time.Time
 	LastEventID  pgtype.Text
 	UpdatedAt    time.Time
+	ApiVersion   pgtype.Text
 }
 
 type StripePaymentIntent struct {
@@ -397,6 +416,7 @@ type StripePaymentIntent struct {
 	StateAt        time.Time
 	LastEventID    pgtype.Text
 	UpdatedAt      time.Time
+	ApiVersion     pgtype.Text
 }
 
 type StripePaymentMethod struct {
@@ -411,6 +431,7 @@ type StripePaymentMethod struct {
 	StateAt     time.Time
 	LastEventID pgtype.Text
 	UpdatedAt   time.Time
+	ApiVersion  pgtype.Text
 }
 
 type StripePayout struct {
@@ -428,6 +449,21 @@ type StripePayout struct {
 	StateAt            time.Time
 	LastEventID        pgtype.Text
 	UpdatedAt          time.Time
+	ApiVersion         pgtype.Text
+}
+
+type StripePendingFetch struct {
+	Object     string
+	ID         string
+	Account    string
+	Livemode   bool
+	Url        string
+	EventID    string
+	Since      time.Time
+	Generation int64
+	Attempts   int32
+	NextAt     time.Time
+	LastError  pgtype.Text
 }
 
 type StripePlan struct {
@@ -445,6 +481,7 @@ type StripePlan struct {
 	StateAt     time.Time
 	LastEventID pgtype.Text
 	UpdatedAt   time.Time
+	ApiVersion  pgtype.Text
 }
 
 type StripePrice struct {
@@ -464,6 +501,7 @@ type StripePrice struct {
 	StateAt           time.Time
 	LastEventID       pgtype.Text
 	UpdatedAt         time.Time
+	ApiVersion        pgtype.Text
 }
 
 type StripeProduct struct {
@@ -478,6 +516,7 @@ type StripeProduct struct {
 	StateAt     time.Time
 	LastEventID pgtype.Text
 	UpdatedAt   time.Time
+	ApiVersion  pgtype.Text
 }
 
 type StripePromotionCode struct {
@@ -494,6 +533,7 @@ type StripePromotionCode struct {
 	StateAt     time.Time
 	LastEventID pgtype.Text
 	UpdatedAt   time.Time
+	ApiVersion  pgtype.Text
 }
 
 type StripeRadarEarlyFraudWarning struct {
@@ -510,6 +550,7 @@ type StripeRadarEarlyFraudWarning struct {
 	StateAt       time.Time
 	LastEventID   pgtype.Text
 	UpdatedAt     time.Time
+	ApiVersion    pgtype.Text
 }
 
 type StripeRefund struct {
@@ -528,6 +569,7 @@ type StripeRefund struct {
 	StateAt       time.Time
 	LastEventID   pgtype.Text
 	UpdatedAt     time.Time
+	ApiVersion    pgtype.Text
 }
 
 type StripeReview struct {
@@ -544,6 +586,7 @@ type StripeReview struct {
 	StateAt       time.Time
 	LastEventID   pgtype.Text
 	UpdatedAt     time.Time
+	ApiVersion    pgtype.Text
 }
 
 type StripeSetupIntent struct {
@@ -560,6 +603,7 @@ type StripeSetupIntent struct {
 	StateAt       time.Time
 	LastEventID   pgtype.Text
 	UpdatedAt     time.Time
+	ApiVersion    pgtype.Text
 }
 
 type StripeSource struct {
@@ -576,6 +620,7 @@ type StripeSource struct {
 	StateAt     time.Time
 	LastEventID pgtype.Text
 	UpdatedAt   time.Time
+	ApiVersion  pgtype.Text
 }
 
 type StripeSubscription struct {
@@ -594,6 +639,7 @@ type StripeSubscription struct {
 	LastEventID       pgtype.Text
 	UpdatedAt         time.Time
 	CurrentPeriodEnd  pgtype.Timestamptz
+	ApiVersion        pgtype.Text
 }
 
 type StripeSubscriptionItem struct {
@@ -610,6 +656,7 @@ type StripeSubscriptionItem struct {
 	LastEventID  pgtype.Text
 	UpdatedAt    time.Time
 	Parent       pgtype.Text
+	ApiVersion   pgtype.Text
 }
 
 type StripeSubscriptionSchedule struct {
@@ -625,6 +672,7 @@ type StripeSubscriptionSchedule struct {
 	StateAt      time.Time
 	LastEventID  pgtype.Text
 	UpdatedAt    time.Time
+	ApiVersion   pgtype.Text
 }
 
 type StripeTaxID struct {
@@ -641,6 +689,7 @@ type StripeTaxID struct {
 	StateAt     time.Time
 	LastEventID pgtype.Text
 	UpdatedAt   time.Time
+	ApiVersion  pgtype.Text
 }
 
 type StripeTaxRate struct {
@@ -658,6 +707,7 @@ type StripeTaxRate struct {
 	StateAt     time.Time
 	LastEventID pgtype.Text
 	UpdatedAt   time.Time
+	ApiVersion  pgtype.Text
 }
 
 type StripeTransfer struct {
@@ -674,4 +724,5 @@ type StripeTransfer struct {
 	StateAt     time.Time
 	LastEventID pgtype.Text
 	UpdatedAt   time.Time
+	ApiVersion  pgtype.Text
 }

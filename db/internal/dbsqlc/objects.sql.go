@@ -10,11 +10,56 @@ import (
 	"time"
 )
 
+const accountsMarkDeleted = `-- name: AccountsMarkDeleted :exec
+INSERT INTO stripe.accounts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type AccountsMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// AccountsMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in AccountsUpsert.
+func (q *Queries) AccountsMarkDeleted(ctx context.Context, db DBTX, arg AccountsMarkDeletedParams) error {
+	_, err := db.Exec(ctx, accountsMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const accountsUpsert = `-- name: AccountsUpsert :many
 
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -23,7 +68,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -31,8 +77,8 @@ prev AS (
     FROM stripe.accounts AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.accounts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.accounts AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -40,6 +86,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -63,6 +110,7 @@ type AccountsUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type AccountsUpsertRow struct {
@@ -87,6 +135,7 @@ func (q *Queries) AccountsUpsert(ctx context.Context, db DBTX, arg AccountsUpser
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -106,10 +155,55 @@ func (q *Queries) AccountsUpsert(ctx context.Context, db DBTX, arg AccountsUpser
 	return items, nil
 }
 
+const applicationFeesMarkDeleted = `-- name: ApplicationFeesMarkDeleted :exec
+INSERT INTO stripe.application_fees AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type ApplicationFeesMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// ApplicationFeesMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in ApplicationFeesUpsert.
+func (q *Queries) ApplicationFeesMarkDeleted(ctx context.Context, db DBTX, arg ApplicationFeesMarkDeletedParams) error {
+	_, err := db.Exec(ctx, applicationFeesMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const applicationFeesUpsert = `-- name: ApplicationFeesUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -118,7 +212,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -126,8 +221,8 @@ prev AS (
     FROM stripe.application_fees AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.application_fees AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.application_fees AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -135,6 +230,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -158,6 +254,7 @@ type ApplicationFeesUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type ApplicationFeesUpsertRow struct {
@@ -181,6 +278,7 @@ func (q *Queries) ApplicationFeesUpsert(ctx context.Context, db DBTX, arg Applic
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -200,10 +298,55 @@ func (q *Queries) ApplicationFeesUpsert(ctx context.Context, db DBTX, arg Applic
 	return items, nil
 }
 
+const balanceTransactionsMarkDeleted = `-- name: BalanceTransactionsMarkDeleted :exec
+INSERT INTO stripe.balance_transactions AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type BalanceTransactionsMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// BalanceTransactionsMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in BalanceTransactionsUpsert.
+func (q *Queries) BalanceTransactionsMarkDeleted(ctx context.Context, db DBTX, arg BalanceTransactionsMarkDeletedParams) error {
+	_, err := db.Exec(ctx, balanceTransactionsMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const balanceTransactionsUpsert = `-- name: BalanceTransactionsUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -212,7 +355,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -220,8 +364,8 @@ prev AS (
     FROM stripe.balance_transactions AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.balance_transactions AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.balance_transactions AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -229,6 +373,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -252,6 +397,7 @@ type BalanceTransactionsUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type BalanceTransactionsUpsertRow struct {
@@ -275,6 +421,7 @@ func (q *Queries) BalanceTransactionsUpsert(ctx context.Context, db DBTX, arg Ba
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -294,10 +441,55 @@ func (q *Queries) BalanceTransactionsUpsert(ctx context.Context, db DBTX, arg Ba
 	return items, nil
 }
 
+const bankAccountsMarkDeleted = `-- name: BankAccountsMarkDeleted :exec
+INSERT INTO stripe.bank_accounts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type BankAccountsMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// BankAccountsMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in BankAccountsUpsert.
+func (q *Queries) BankAccountsMarkDeleted(ctx context.Context, db DBTX, arg BankAccountsMarkDeletedParams) error {
+	_, err := db.Exec(ctx, bankAccountsMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const bankAccountsUpsert = `-- name: BankAccountsUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -306,7 +498,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -314,8 +507,8 @@ prev AS (
     FROM stripe.bank_accounts AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.bank_accounts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.bank_accounts AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -323,6 +516,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -346,6 +540,7 @@ type BankAccountsUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type BankAccountsUpsertRow struct {
@@ -369,6 +564,7 @@ func (q *Queries) BankAccountsUpsert(ctx context.Context, db DBTX, arg BankAccou
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -388,10 +584,55 @@ func (q *Queries) BankAccountsUpsert(ctx context.Context, db DBTX, arg BankAccou
 	return items, nil
 }
 
+const billingCreditGrantsMarkDeleted = `-- name: BillingCreditGrantsMarkDeleted :exec
+INSERT INTO stripe.billing_credit_grants AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type BillingCreditGrantsMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// BillingCreditGrantsMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in BillingCreditGrantsUpsert.
+func (q *Queries) BillingCreditGrantsMarkDeleted(ctx context.Context, db DBTX, arg BillingCreditGrantsMarkDeletedParams) error {
+	_, err := db.Exec(ctx, billingCreditGrantsMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const billingCreditGrantsUpsert = `-- name: BillingCreditGrantsUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -400,7 +641,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -408,8 +650,8 @@ prev AS (
     FROM stripe.billing_credit_grants AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.billing_credit_grants AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.billing_credit_grants AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -417,6 +659,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -440,6 +683,7 @@ type BillingCreditGrantsUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type BillingCreditGrantsUpsertRow struct {
@@ -463,6 +707,7 @@ func (q *Queries) BillingCreditGrantsUpsert(ctx context.Context, db DBTX, arg Bi
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -482,10 +727,55 @@ func (q *Queries) BillingCreditGrantsUpsert(ctx context.Context, db DBTX, arg Bi
 	return items, nil
 }
 
+const cardsMarkDeleted = `-- name: CardsMarkDeleted :exec
+INSERT INTO stripe.cards AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type CardsMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// CardsMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in CardsUpsert.
+func (q *Queries) CardsMarkDeleted(ctx context.Context, db DBTX, arg CardsMarkDeletedParams) error {
+	_, err := db.Exec(ctx, cardsMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const cardsUpsert = `-- name: CardsUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -494,7 +784,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -502,8 +793,8 @@ prev AS (
     FROM stripe.cards AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.cards AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.cards AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -511,6 +802,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -534,6 +826,7 @@ type CardsUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type CardsUpsertRow struct {
@@ -557,6 +850,7 @@ func (q *Queries) CardsUpsert(ctx context.Context, db DBTX, arg CardsUpsertParam
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -576,10 +870,55 @@ func (q *Queries) CardsUpsert(ctx context.Context, db DBTX, arg CardsUpsertParam
 	return items, nil
 }
 
+const chargesMarkDeleted = `-- name: ChargesMarkDeleted :exec
+INSERT INTO stripe.charges AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type ChargesMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// ChargesMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in ChargesUpsert.
+func (q *Queries) ChargesMarkDeleted(ctx context.Context, db DBTX, arg ChargesMarkDeletedParams) error {
+	_, err := db.Exec(ctx, chargesMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const chargesUpsert = `-- name: ChargesUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -588,7 +927,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -596,8 +936,8 @@ prev AS (
     FROM stripe.charges AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.charges AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.charges AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -605,6 +945,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -628,6 +969,7 @@ type ChargesUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type ChargesUpsertRow struct {
@@ -651,6 +993,7 @@ func (q *Queries) ChargesUpsert(ctx context.Context, db DBTX, arg ChargesUpsertP
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -715,7 +1058,7 @@ func (q *Queries) CheckoutSessionLineItemsMarkMissing(ctx context.Context, db DB
 const checkoutSessionLineItemsUpsert = `-- name: CheckoutSessionLineItemsUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id, u.parent
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version, u.parent
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -725,7 +1068,8 @@ WITH input AS (
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
             unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS parent
+            unnest($8::text[]) AS api_version,
+            unnest($9::text[]) AS parent
     ) AS u
 ),
 prev AS (
@@ -733,8 +1077,8 @@ prev AS (
     FROM stripe.checkout_session_line_items AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.checkout_session_line_items AS t (id, account, livemode, deleted, data, state_at, last_event_id, parent)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id, parent FROM input
+    INSERT INTO stripe.checkout_session_line_items AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version, parent)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version, parent FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -742,6 +1086,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         parent = excluded.parent,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
@@ -766,6 +1111,7 @@ type CheckoutSessionLineItemsUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 	Parents      []string
 }
 
@@ -790,6 +1136,7 @@ func (q *Queries) CheckoutSessionLineItemsUpsert(ctx context.Context, db DBTX, a
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 		arg.Parents,
 	)
 	if err != nil {
@@ -810,10 +1157,55 @@ func (q *Queries) CheckoutSessionLineItemsUpsert(ctx context.Context, db DBTX, a
 	return items, nil
 }
 
+const checkoutSessionsMarkDeleted = `-- name: CheckoutSessionsMarkDeleted :exec
+INSERT INTO stripe.checkout_sessions AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type CheckoutSessionsMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// CheckoutSessionsMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in CheckoutSessionsUpsert.
+func (q *Queries) CheckoutSessionsMarkDeleted(ctx context.Context, db DBTX, arg CheckoutSessionsMarkDeletedParams) error {
+	_, err := db.Exec(ctx, checkoutSessionsMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const checkoutSessionsUpsert = `-- name: CheckoutSessionsUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -822,7 +1214,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -830,8 +1223,8 @@ prev AS (
     FROM stripe.checkout_sessions AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.checkout_sessions AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.checkout_sessions AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -839,6 +1232,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -862,6 +1256,7 @@ type CheckoutSessionsUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type CheckoutSessionsUpsertRow struct {
@@ -885,6 +1280,7 @@ func (q *Queries) CheckoutSessionsUpsert(ctx context.Context, db DBTX, arg Check
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -904,10 +1300,55 @@ func (q *Queries) CheckoutSessionsUpsert(ctx context.Context, db DBTX, arg Check
 	return items, nil
 }
 
+const couponsMarkDeleted = `-- name: CouponsMarkDeleted :exec
+INSERT INTO stripe.coupons AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type CouponsMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// CouponsMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in CouponsUpsert.
+func (q *Queries) CouponsMarkDeleted(ctx context.Context, db DBTX, arg CouponsMarkDeletedParams) error {
+	_, err := db.Exec(ctx, couponsMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const couponsUpsert = `-- name: CouponsUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -916,7 +1357,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -924,8 +1366,8 @@ prev AS (
     FROM stripe.coupons AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.coupons AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.coupons AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -933,6 +1375,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -956,6 +1399,7 @@ type CouponsUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type CouponsUpsertRow struct {
@@ -979,6 +1423,7 @@ func (q *Queries) CouponsUpsert(ctx context.Context, db DBTX, arg CouponsUpsertP
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -1043,7 +1488,7 @@ func (q *Queries) CreditNoteLineItemsMarkMissing(ctx context.Context, db DBTX, a
 const creditNoteLineItemsUpsert = `-- name: CreditNoteLineItemsUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id, u.parent
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version, u.parent
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -1053,7 +1498,8 @@ WITH input AS (
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
             unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS parent
+            unnest($8::text[]) AS api_version,
+            unnest($9::text[]) AS parent
     ) AS u
 ),
 prev AS (
@@ -1061,8 +1507,8 @@ prev AS (
     FROM stripe.credit_note_line_items AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.credit_note_line_items AS t (id, account, livemode, deleted, data, state_at, last_event_id, parent)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id, parent FROM input
+    INSERT INTO stripe.credit_note_line_items AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version, parent)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version, parent FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1070,6 +1516,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         parent = excluded.parent,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
@@ -1094,6 +1541,7 @@ type CreditNoteLineItemsUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 	Parents      []string
 }
 
@@ -1118,6 +1566,7 @@ func (q *Queries) CreditNoteLineItemsUpsert(ctx context.Context, db DBTX, arg Cr
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 		arg.Parents,
 	)
 	if err != nil {
@@ -1138,10 +1587,55 @@ func (q *Queries) CreditNoteLineItemsUpsert(ctx context.Context, db DBTX, arg Cr
 	return items, nil
 }
 
+const creditNotesMarkDeleted = `-- name: CreditNotesMarkDeleted :exec
+INSERT INTO stripe.credit_notes AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type CreditNotesMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// CreditNotesMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in CreditNotesUpsert.
+func (q *Queries) CreditNotesMarkDeleted(ctx context.Context, db DBTX, arg CreditNotesMarkDeletedParams) error {
+	_, err := db.Exec(ctx, creditNotesMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const creditNotesUpsert = `-- name: CreditNotesUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -1150,7 +1644,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1158,8 +1653,8 @@ prev AS (
     FROM stripe.credit_notes AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.credit_notes AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.credit_notes AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1167,6 +1662,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1190,6 +1686,7 @@ type CreditNotesUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type CreditNotesUpsertRow struct {
@@ -1213,6 +1710,7 @@ func (q *Queries) CreditNotesUpsert(ctx context.Context, db DBTX, arg CreditNote
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -1232,10 +1730,55 @@ func (q *Queries) CreditNotesUpsert(ctx context.Context, db DBTX, arg CreditNote
 	return items, nil
 }
 
+const customersMarkDeleted = `-- name: CustomersMarkDeleted :exec
+INSERT INTO stripe.customers AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type CustomersMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// CustomersMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in CustomersUpsert.
+func (q *Queries) CustomersMarkDeleted(ctx context.Context, db DBTX, arg CustomersMarkDeletedParams) error {
+	_, err := db.Exec(ctx, customersMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const customersUpsert = `-- name: CustomersUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -1244,7 +1787,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1252,8 +1796,8 @@ prev AS (
     FROM stripe.customers AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.customers AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.customers AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1261,6 +1805,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1284,6 +1829,7 @@ type CustomersUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type CustomersUpsertRow struct {
@@ -1307,6 +1853,7 @@ func (q *Queries) CustomersUpsert(ctx context.Context, db DBTX, arg CustomersUps
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -1326,10 +1873,55 @@ func (q *Queries) CustomersUpsert(ctx context.Context, db DBTX, arg CustomersUps
 	return items, nil
 }
 
+const discountsMarkDeleted = `-- name: DiscountsMarkDeleted :exec
+INSERT INTO stripe.discounts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type DiscountsMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// DiscountsMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in DiscountsUpsert.
+func (q *Queries) DiscountsMarkDeleted(ctx context.Context, db DBTX, arg DiscountsMarkDeletedParams) error {
+	_, err := db.Exec(ctx, discountsMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const discountsUpsert = `-- name: DiscountsUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -1338,7 +1930,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1346,8 +1939,8 @@ prev AS (
     FROM stripe.discounts AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.discounts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.discounts AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1355,6 +1948,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1378,6 +1972,7 @@ type DiscountsUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type DiscountsUpsertRow struct {
@@ -1401,6 +1996,7 @@ func (q *Queries) DiscountsUpsert(ctx context.Context, db DBTX, arg DiscountsUps
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -1420,10 +2016,55 @@ func (q *Queries) DiscountsUpsert(ctx context.Context, db DBTX, arg DiscountsUps
 	return items, nil
 }
 
+const disputesMarkDeleted = `-- name: DisputesMarkDeleted :exec
+INSERT INTO stripe.disputes AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type DisputesMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// DisputesMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in DisputesUpsert.
+func (q *Queries) DisputesMarkDeleted(ctx context.Context, db DBTX, arg DisputesMarkDeletedParams) error {
+	_, err := db.Exec(ctx, disputesMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const disputesUpsert = `-- name: DisputesUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -1432,7 +2073,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1440,8 +2082,8 @@ prev AS (
     FROM stripe.disputes AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.disputes AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.disputes AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1449,6 +2091,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1472,6 +2115,7 @@ type DisputesUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type DisputesUpsertRow struct {
@@ -1495,6 +2139,7 @@ func (q *Queries) DisputesUpsert(ctx context.Context, db DBTX, arg DisputesUpser
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -1514,10 +2159,55 @@ func (q *Queries) DisputesUpsert(ctx context.Context, db DBTX, arg DisputesUpser
 	return items, nil
 }
 
+const filesMarkDeleted = `-- name: FilesMarkDeleted :exec
+INSERT INTO stripe.files AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type FilesMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// FilesMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in FilesUpsert.
+func (q *Queries) FilesMarkDeleted(ctx context.Context, db DBTX, arg FilesMarkDeletedParams) error {
+	_, err := db.Exec(ctx, filesMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const filesUpsert = `-- name: FilesUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -1526,7 +2216,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1534,8 +2225,8 @@ prev AS (
     FROM stripe.files AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.files AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.files AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1543,6 +2234,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1566,6 +2258,7 @@ type FilesUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type FilesUpsertRow struct {
@@ -1589,6 +2282,7 @@ func (q *Queries) FilesUpsert(ctx context.Context, db DBTX, arg FilesUpsertParam
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -1653,7 +2347,7 @@ func (q *Queries) InvoiceLineItemsMarkMissing(ctx context.Context, db DBTX, arg 
 const invoiceLineItemsUpsert = `-- name: InvoiceLineItemsUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id, u.parent
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version, u.parent
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -1663,7 +2357,8 @@ WITH input AS (
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
             unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS parent
+            unnest($8::text[]) AS api_version,
+            unnest($9::text[]) AS parent
     ) AS u
 ),
 prev AS (
@@ -1671,8 +2366,8 @@ prev AS (
     FROM stripe.invoice_line_items AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.invoice_line_items AS t (id, account, livemode, deleted, data, state_at, last_event_id, parent)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id, parent FROM input
+    INSERT INTO stripe.invoice_line_items AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version, parent)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version, parent FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1680,6 +2375,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         parent = excluded.parent,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
@@ -1704,6 +2400,7 @@ type InvoiceLineItemsUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 	Parents      []string
 }
 
@@ -1728,6 +2425,7 @@ func (q *Queries) InvoiceLineItemsUpsert(ctx context.Context, db DBTX, arg Invoi
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 		arg.Parents,
 	)
 	if err != nil {
@@ -1748,10 +2446,55 @@ func (q *Queries) InvoiceLineItemsUpsert(ctx context.Context, db DBTX, arg Invoi
 	return items, nil
 }
 
+const invoiceitemsMarkDeleted = `-- name: InvoiceitemsMarkDeleted :exec
+INSERT INTO stripe.invoiceitems AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type InvoiceitemsMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// InvoiceitemsMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in InvoiceitemsUpsert.
+func (q *Queries) InvoiceitemsMarkDeleted(ctx context.Context, db DBTX, arg InvoiceitemsMarkDeletedParams) error {
+	_, err := db.Exec(ctx, invoiceitemsMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const invoiceitemsUpsert = `-- name: InvoiceitemsUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -1760,7 +2503,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1768,8 +2512,8 @@ prev AS (
     FROM stripe.invoiceitems AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.invoiceitems AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.invoiceitems AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1777,6 +2521,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1800,6 +2545,7 @@ type InvoiceitemsUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type InvoiceitemsUpsertRow struct {
@@ -1823,6 +2569,7 @@ func (q *Queries) InvoiceitemsUpsert(ctx context.Context, db DBTX, arg Invoiceit
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -1842,10 +2589,55 @@ func (q *Queries) InvoiceitemsUpsert(ctx context.Context, db DBTX, arg Invoiceit
 	return items, nil
 }
 
+const invoicesMarkDeleted = `-- name: InvoicesMarkDeleted :exec
+INSERT INTO stripe.invoices AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type InvoicesMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// InvoicesMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in InvoicesUpsert.
+func (q *Queries) InvoicesMarkDeleted(ctx context.Context, db DBTX, arg InvoicesMarkDeletedParams) error {
+	_, err := db.Exec(ctx, invoicesMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const invoicesUpsert = `-- name: InvoicesUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -1854,7 +2646,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1862,8 +2655,8 @@ prev AS (
     FROM stripe.invoices AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.invoices AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.invoices AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1871,6 +2664,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1894,6 +2688,7 @@ type InvoicesUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type InvoicesUpsertRow struct {
@@ -1917,6 +2712,7 @@ func (q *Queries) InvoicesUpsert(ctx context.Context, db DBTX, arg InvoicesUpser
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -1936,10 +2732,55 @@ func (q *Queries) InvoicesUpsert(ctx context.Context, db DBTX, arg InvoicesUpser
 	return items, nil
 }
 
+const paymentIntentsMarkDeleted = `-- name: PaymentIntentsMarkDeleted :exec
+INSERT INTO stripe.payment_intents AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type PaymentIntentsMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// PaymentIntentsMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in PaymentIntentsUpsert.
+func (q *Queries) PaymentIntentsMarkDeleted(ctx context.Context, db DBTX, arg PaymentIntentsMarkDeletedParams) error {
+	_, err := db.Exec(ctx, paymentIntentsMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const paymentIntentsUpsert = `-- name: PaymentIntentsUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -1948,7 +2789,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -1956,8 +2798,8 @@ prev AS (
     FROM stripe.payment_intents AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.payment_intents AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.payment_intents AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -1965,6 +2807,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -1988,6 +2831,7 @@ type PaymentIntentsUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type PaymentIntentsUpsertRow struct {
@@ -2011,6 +2855,7 @@ func (q *Queries) PaymentIntentsUpsert(ctx context.Context, db DBTX, arg Payment
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -2030,10 +2875,55 @@ func (q *Queries) PaymentIntentsUpsert(ctx context.Context, db DBTX, arg Payment
 	return items, nil
 }
 
+const paymentMethodsMarkDeleted = `-- name: PaymentMethodsMarkDeleted :exec
+INSERT INTO stripe.payment_methods AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type PaymentMethodsMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// PaymentMethodsMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in PaymentMethodsUpsert.
+func (q *Queries) PaymentMethodsMarkDeleted(ctx context.Context, db DBTX, arg PaymentMethodsMarkDeletedParams) error {
+	_, err := db.Exec(ctx, paymentMethodsMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const paymentMethodsUpsert = `-- name: PaymentMethodsUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -2042,7 +2932,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -2050,8 +2941,8 @@ prev AS (
     FROM stripe.payment_methods AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.payment_methods AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.payment_methods AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -2059,6 +2950,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -2082,6 +2974,7 @@ type PaymentMethodsUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type PaymentMethodsUpsertRow struct {
@@ -2105,6 +2998,7 @@ func (q *Queries) PaymentMethodsUpsert(ctx context.Context, db DBTX, arg Payment
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -2124,10 +3018,55 @@ func (q *Queries) PaymentMethodsUpsert(ctx context.Context, db DBTX, arg Payment
 	return items, nil
 }
 
+const payoutsMarkDeleted = `-- name: PayoutsMarkDeleted :exec
+INSERT INTO stripe.payouts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type PayoutsMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// PayoutsMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in PayoutsUpsert.
+func (q *Queries) PayoutsMarkDeleted(ctx context.Context, db DBTX, arg PayoutsMarkDeletedParams) error {
+	_, err := db.Exec(ctx, payoutsMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const payoutsUpsert = `-- name: PayoutsUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -2136,7 +3075,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -2144,8 +3084,8 @@ prev AS (
     FROM stripe.payouts AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.payouts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.payouts AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -2153,6 +3093,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -2176,6 +3117,7 @@ type PayoutsUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type PayoutsUpsertRow struct {
@@ -2199,6 +3141,7 @@ func (q *Queries) PayoutsUpsert(ctx context.Context, db DBTX, arg PayoutsUpsertP
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -2218,10 +3161,55 @@ func (q *Queries) PayoutsUpsert(ctx context.Context, db DBTX, arg PayoutsUpsertP
 	return items, nil
 }
 
+const plansMarkDeleted = `-- name: PlansMarkDeleted :exec
+INSERT INTO stripe.plans AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type PlansMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// PlansMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in PlansUpsert.
+func (q *Queries) PlansMarkDeleted(ctx context.Context, db DBTX, arg PlansMarkDeletedParams) error {
+	_, err := db.Exec(ctx, plansMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const plansUpsert = `-- name: PlansUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -2230,7 +3218,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -2238,8 +3227,8 @@ prev AS (
     FROM stripe.plans AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.plans AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.plans AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -2247,6 +3236,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -2270,6 +3260,7 @@ type PlansUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type PlansUpsertRow struct {
@@ -2293,6 +3284,7 @@ func (q *Queries) PlansUpsert(ctx context.Context, db DBTX, arg PlansUpsertParam
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -2312,10 +3304,55 @@ func (q *Queries) PlansUpsert(ctx context.Context, db DBTX, arg PlansUpsertParam
 	return items, nil
 }
 
+const pricesMarkDeleted = `-- name: PricesMarkDeleted :exec
+INSERT INTO stripe.prices AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type PricesMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// PricesMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in PricesUpsert.
+func (q *Queries) PricesMarkDeleted(ctx context.Context, db DBTX, arg PricesMarkDeletedParams) error {
+	_, err := db.Exec(ctx, pricesMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const pricesUpsert = `-- name: PricesUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -2324,7 +3361,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -2332,8 +3370,8 @@ prev AS (
     FROM stripe.prices AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.prices AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.prices AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -2341,6 +3379,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -2364,6 +3403,7 @@ type PricesUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type PricesUpsertRow struct {
@@ -2387,6 +3427,7 @@ func (q *Queries) PricesUpsert(ctx context.Context, db DBTX, arg PricesUpsertPar
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -2406,10 +3447,55 @@ func (q *Queries) PricesUpsert(ctx context.Context, db DBTX, arg PricesUpsertPar
 	return items, nil
 }
 
+const productsMarkDeleted = `-- name: ProductsMarkDeleted :exec
+INSERT INTO stripe.products AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type ProductsMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// ProductsMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in ProductsUpsert.
+func (q *Queries) ProductsMarkDeleted(ctx context.Context, db DBTX, arg ProductsMarkDeletedParams) error {
+	_, err := db.Exec(ctx, productsMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const productsUpsert = `-- name: ProductsUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -2418,7 +3504,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -2426,8 +3513,8 @@ prev AS (
     FROM stripe.products AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.products AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.products AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -2435,6 +3522,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -2458,6 +3546,7 @@ type ProductsUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type ProductsUpsertRow struct {
@@ -2481,6 +3570,7 @@ func (q *Queries) ProductsUpsert(ctx context.Context, db DBTX, arg ProductsUpser
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -2500,10 +3590,55 @@ func (q *Queries) ProductsUpsert(ctx context.Context, db DBTX, arg ProductsUpser
 	return items, nil
 }
 
+const promotionCodesMarkDeleted = `-- name: PromotionCodesMarkDeleted :exec
+INSERT INTO stripe.promotion_codes AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type PromotionCodesMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// PromotionCodesMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in PromotionCodesUpsert.
+func (q *Queries) PromotionCodesMarkDeleted(ctx context.Context, db DBTX, arg PromotionCodesMarkDeletedParams) error {
+	_, err := db.Exec(ctx, promotionCodesMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const promotionCodesUpsert = `-- name: PromotionCodesUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -2512,7 +3647,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -2520,8 +3656,8 @@ prev AS (
     FROM stripe.promotion_codes AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.promotion_codes AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.promotion_codes AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -2529,6 +3665,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -2552,6 +3689,7 @@ type PromotionCodesUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type PromotionCodesUpsertRow struct {
@@ -2575,6 +3713,7 @@ func (q *Queries) PromotionCodesUpsert(ctx context.Context, db DBTX, arg Promoti
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -2594,10 +3733,55 @@ func (q *Queries) PromotionCodesUpsert(ctx context.Context, db DBTX, arg Promoti
 	return items, nil
 }
 
+const radarEarlyFraudWarningsMarkDeleted = `-- name: RadarEarlyFraudWarningsMarkDeleted :exec
+INSERT INTO stripe.radar_early_fraud_warnings AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type RadarEarlyFraudWarningsMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// RadarEarlyFraudWarningsMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in RadarEarlyFraudWarningsUpsert.
+func (q *Queries) RadarEarlyFraudWarningsMarkDeleted(ctx context.Context, db DBTX, arg RadarEarlyFraudWarningsMarkDeletedParams) error {
+	_, err := db.Exec(ctx, radarEarlyFraudWarningsMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const radarEarlyFraudWarningsUpsert = `-- name: RadarEarlyFraudWarningsUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -2606,7 +3790,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -2614,8 +3799,8 @@ prev AS (
     FROM stripe.radar_early_fraud_warnings AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.radar_early_fraud_warnings AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.radar_early_fraud_warnings AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -2623,6 +3808,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -2646,6 +3832,7 @@ type RadarEarlyFraudWarningsUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type RadarEarlyFraudWarningsUpsertRow struct {
@@ -2669,6 +3856,7 @@ func (q *Queries) RadarEarlyFraudWarningsUpsert(ctx context.Context, db DBTX, ar
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -2688,10 +3876,55 @@ func (q *Queries) RadarEarlyFraudWarningsUpsert(ctx context.Context, db DBTX, ar
 	return items, nil
 }
 
+const refundsMarkDeleted = `-- name: RefundsMarkDeleted :exec
+INSERT INTO stripe.refunds AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type RefundsMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// RefundsMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in RefundsUpsert.
+func (q *Queries) RefundsMarkDeleted(ctx context.Context, db DBTX, arg RefundsMarkDeletedParams) error {
+	_, err := db.Exec(ctx, refundsMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const refundsUpsert = `-- name: RefundsUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -2700,7 +3933,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -2708,8 +3942,8 @@ prev AS (
     FROM stripe.refunds AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.refunds AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.refunds AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -2717,6 +3951,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -2740,6 +3975,7 @@ type RefundsUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type RefundsUpsertRow struct {
@@ -2763,6 +3999,7 @@ func (q *Queries) RefundsUpsert(ctx context.Context, db DBTX, arg RefundsUpsertP
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -2782,10 +4019,55 @@ func (q *Queries) RefundsUpsert(ctx context.Context, db DBTX, arg RefundsUpsertP
 	return items, nil
 }
 
+const reviewsMarkDeleted = `-- name: ReviewsMarkDeleted :exec
+INSERT INTO stripe.reviews AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type ReviewsMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// ReviewsMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in ReviewsUpsert.
+func (q *Queries) ReviewsMarkDeleted(ctx context.Context, db DBTX, arg ReviewsMarkDeletedParams) error {
+	_, err := db.Exec(ctx, reviewsMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const reviewsUpsert = `-- name: ReviewsUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -2794,7 +4076,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -2802,8 +4085,8 @@ prev AS (
     FROM stripe.reviews AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.reviews AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.reviews AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -2811,6 +4094,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -2834,6 +4118,7 @@ type ReviewsUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type ReviewsUpsertRow struct {
@@ -2857,6 +4142,7 @@ func (q *Queries) ReviewsUpsert(ctx context.Context, db DBTX, arg ReviewsUpsertP
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -2876,10 +4162,55 @@ func (q *Queries) ReviewsUpsert(ctx context.Context, db DBTX, arg ReviewsUpsertP
 	return items, nil
 }
 
+const setupIntentsMarkDeleted = `-- name: SetupIntentsMarkDeleted :exec
+INSERT INTO stripe.setup_intents AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type SetupIntentsMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// SetupIntentsMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in SetupIntentsUpsert.
+func (q *Queries) SetupIntentsMarkDeleted(ctx context.Context, db DBTX, arg SetupIntentsMarkDeletedParams) error {
+	_, err := db.Exec(ctx, setupIntentsMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const setupIntentsUpsert = `-- name: SetupIntentsUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -2888,7 +4219,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -2896,8 +4228,8 @@ prev AS (
     FROM stripe.setup_intents AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.setup_intents AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.setup_intents AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -2905,6 +4237,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -2928,6 +4261,7 @@ type SetupIntentsUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type SetupIntentsUpsertRow struct {
@@ -2951,6 +4285,7 @@ func (q *Queries) SetupIntentsUpsert(ctx context.Context, db DBTX, arg SetupInte
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -2970,10 +4305,55 @@ func (q *Queries) SetupIntentsUpsert(ctx context.Context, db DBTX, arg SetupInte
 	return items, nil
 }
 
+const sourcesMarkDeleted = `-- name: SourcesMarkDeleted :exec
+INSERT INTO stripe.sources AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type SourcesMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// SourcesMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in SourcesUpsert.
+func (q *Queries) SourcesMarkDeleted(ctx context.Context, db DBTX, arg SourcesMarkDeletedParams) error {
+	_, err := db.Exec(ctx, sourcesMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const sourcesUpsert = `-- name: SourcesUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -2982,7 +4362,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -2990,8 +4371,8 @@ prev AS (
     FROM stripe.sources AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.sources AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.sources AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -2999,6 +4380,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -3022,6 +4404,7 @@ type SourcesUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type SourcesUpsertRow struct {
@@ -3045,6 +4428,7 @@ func (q *Queries) SourcesUpsert(ctx context.Context, db DBTX, arg SourcesUpsertP
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -3109,7 +4493,7 @@ func (q *Queries) SubscriptionItemsMarkMissing(ctx context.Context, db DBTX, arg
 const subscriptionItemsUpsert = `-- name: SubscriptionItemsUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id, u.parent
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version, u.parent
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -3119,7 +4503,8 @@ WITH input AS (
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
             unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS parent
+            unnest($8::text[]) AS api_version,
+            unnest($9::text[]) AS parent
     ) AS u
 ),
 prev AS (
@@ -3127,8 +4512,8 @@ prev AS (
     FROM stripe.subscription_items AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.subscription_items AS t (id, account, livemode, deleted, data, state_at, last_event_id, parent)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id, parent FROM input
+    INSERT INTO stripe.subscription_items AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version, parent)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version, parent FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -3136,6 +4521,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         parent = excluded.parent,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
@@ -3160,6 +4546,7 @@ type SubscriptionItemsUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 	Parents      []string
 }
 
@@ -3184,6 +4571,7 @@ func (q *Queries) SubscriptionItemsUpsert(ctx context.Context, db DBTX, arg Subs
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 		arg.Parents,
 	)
 	if err != nil {
@@ -3204,10 +4592,55 @@ func (q *Queries) SubscriptionItemsUpsert(ctx context.Context, db DBTX, arg Subs
 	return items, nil
 }
 
+const subscriptionSchedulesMarkDeleted = `-- name: SubscriptionSchedulesMarkDeleted :exec
+INSERT INTO stripe.subscription_schedules AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type SubscriptionSchedulesMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// SubscriptionSchedulesMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in SubscriptionSchedulesUpsert.
+func (q *Queries) SubscriptionSchedulesMarkDeleted(ctx context.Context, db DBTX, arg SubscriptionSchedulesMarkDeletedParams) error {
+	_, err := db.Exec(ctx, subscriptionSchedulesMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const subscriptionSchedulesUpsert = `-- name: SubscriptionSchedulesUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -3216,7 +4649,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -3224,8 +4658,8 @@ prev AS (
     FROM stripe.subscription_schedules AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.subscription_schedules AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.subscription_schedules AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -3233,6 +4667,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -3256,6 +4691,7 @@ type SubscriptionSchedulesUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type SubscriptionSchedulesUpsertRow struct {
@@ -3279,6 +4715,7 @@ func (q *Queries) SubscriptionSchedulesUpsert(ctx context.Context, db DBTX, arg 
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -3298,10 +4735,55 @@ func (q *Queries) SubscriptionSchedulesUpsert(ctx context.Context, db DBTX, arg 
 	return items, nil
 }
 
+const subscriptionsMarkDeleted = `-- name: SubscriptionsMarkDeleted :exec
+INSERT INTO stripe.subscriptions AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type SubscriptionsMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// SubscriptionsMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in SubscriptionsUpsert.
+func (q *Queries) SubscriptionsMarkDeleted(ctx context.Context, db DBTX, arg SubscriptionsMarkDeletedParams) error {
+	_, err := db.Exec(ctx, subscriptionsMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const subscriptionsUpsert = `-- name: SubscriptionsUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -3310,7 +4792,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -3318,8 +4801,8 @@ prev AS (
     FROM stripe.subscriptions AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.subscriptions AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.subscriptions AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -3327,6 +4810,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -3350,6 +4834,7 @@ type SubscriptionsUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type SubscriptionsUpsertRow struct {
@@ -3373,6 +4858,7 @@ func (q *Queries) SubscriptionsUpsert(ctx context.Context, db DBTX, arg Subscrip
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -3392,10 +4878,55 @@ func (q *Queries) SubscriptionsUpsert(ctx context.Context, db DBTX, arg Subscrip
 	return items, nil
 }
 
+const taxIdsMarkDeleted = `-- name: TaxIdsMarkDeleted :exec
+INSERT INTO stripe.tax_ids AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type TaxIdsMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// TaxIdsMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in TaxIdsUpsert.
+func (q *Queries) TaxIdsMarkDeleted(ctx context.Context, db DBTX, arg TaxIdsMarkDeletedParams) error {
+	_, err := db.Exec(ctx, taxIdsMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const taxIdsUpsert = `-- name: TaxIdsUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -3404,7 +4935,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -3412,8 +4944,8 @@ prev AS (
     FROM stripe.tax_ids AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.tax_ids AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.tax_ids AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -3421,6 +4953,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -3444,6 +4977,7 @@ type TaxIdsUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type TaxIdsUpsertRow struct {
@@ -3467,6 +5001,7 @@ func (q *Queries) TaxIdsUpsert(ctx context.Context, db DBTX, arg TaxIdsUpsertPar
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -3486,10 +5021,55 @@ func (q *Queries) TaxIdsUpsert(ctx context.Context, db DBTX, arg TaxIdsUpsertPar
 	return items, nil
 }
 
+const taxRatesMarkDeleted = `-- name: TaxRatesMarkDeleted :exec
+INSERT INTO stripe.tax_rates AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type TaxRatesMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// TaxRatesMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in TaxRatesUpsert.
+func (q *Queries) TaxRatesMarkDeleted(ctx context.Context, db DBTX, arg TaxRatesMarkDeletedParams) error {
+	_, err := db.Exec(ctx, taxRatesMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const taxRatesUpsert = `-- name: TaxRatesUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -3498,7 +5078,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -3506,8 +5087,8 @@ prev AS (
     FROM stripe.tax_rates AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.tax_rates AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.tax_rates AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -3515,6 +5096,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -3538,6 +5120,7 @@ type TaxRatesUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type TaxRatesUpsertRow struct {
@@ -3561,6 +5144,7 @@ func (q *Queries) TaxRatesUpsert(ctx context.Context, db DBTX, arg TaxRatesUpser
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
@@ -3580,10 +5164,55 @@ func (q *Queries) TaxRatesUpsert(ctx context.Context, db DBTX, arg TaxRatesUpser
 	return items, nil
 }
 
+const transfersMarkDeleted = `-- name: TransfersMarkDeleted :exec
+INSERT INTO stripe.transfers AS t (id, account, livemode, deleted, data, state_at, last_event_id)
+SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
+FROM (
+    SELECT
+        unnest($1::text[]) AS id,
+        unnest($2::text[]) AS account,
+        unnest($3::boolean[]) AS livemode,
+        unnest($4::jsonb[]) AS stub,
+        unnest($5::timestamptz[]) AS state_at,
+        unnest($6::text[]) AS last_event_id
+) AS u
+ON CONFLICT (id) DO UPDATE SET
+    deleted = true,
+    state_at = excluded.state_at,
+    last_event_id = excluded.last_event_id,
+    updated_at = now()
+WHERE NOT t.deleted AND t.state_at <= excluded.state_at
+`
+
+type TransfersMarkDeletedParams struct {
+	Ids          []string
+	Accounts     []string
+	Livemodes    []bool
+	Stubs        [][]byte
+	StateAts     []time.Time
+	LastEventIds []string
+}
+
+// TransfersMarkDeleted marks objects deleted that an event without a snapshot
+// of them says are gone (a thin deletion event): a stored row keeps its
+// data; an object never seen gets a row holding the stub given. The version
+// rule applies as in TransfersUpsert.
+func (q *Queries) TransfersMarkDeleted(ctx context.Context, db DBTX, arg TransfersMarkDeletedParams) error {
+	_, err := db.Exec(ctx, transfersMarkDeleted,
+		arg.Ids,
+		arg.Accounts,
+		arg.Livemodes,
+		arg.Stubs,
+		arg.StateAts,
+		arg.LastEventIds,
+	)
+	return err
+}
+
 const transfersUpsert = `-- name: TransfersUpsert :many
 WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
-        NULLIF(u.last_event_id, '') AS last_event_id
+        NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
         SELECT
             unnest($1::text[]) AS id,
@@ -3592,7 +5221,8 @@ WITH input AS (
             unnest($4::boolean[]) AS deleted,
             unnest($5::jsonb[]) AS data,
             unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id
+            unnest($7::text[]) AS last_event_id,
+            unnest($8::text[]) AS api_version
     ) AS u
 ),
 prev AS (
@@ -3600,8 +5230,8 @@ prev AS (
     FROM stripe.transfers AS t JOIN input USING (id)
 ),
 upsert AS (
-    INSERT INTO stripe.transfers AS t (id, account, livemode, deleted, data, state_at, last_event_id)
-    SELECT id, account, livemode, deleted, data, state_at, last_event_id FROM input
+    INSERT INTO stripe.transfers AS t (id, account, livemode, deleted, data, state_at, last_event_id, api_version)
+    SELECT id, account, livemode, deleted, data, state_at, last_event_id, api_version FROM input
     ON CONFLICT (id) DO UPDATE SET
         account = excluded.account,
         livemode = excluded.livemode,
@@ -3609,6 +5239,7 @@ upsert AS (
         data = excluded.data,
         state_at = excluded.state_at,
         last_event_id = excluded.last_event_id,
+        api_version = excluded.api_version,
         updated_at = now()
     WHERE NOT t.deleted AND t.state_at <= excluded.state_at
     RETURNING t.id
@@ -3632,6 +5263,7 @@ type TransfersUpsertParams struct {
 	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
+	ApiVersions  []string
 }
 
 type TransfersUpsertRow struct {
@@ -3655,6 +5287,7 @@ func (q *Queries) TransfersUpsert(ctx context.Context, db DBTX, arg TransfersUps
 		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
+		arg.ApiVersions,
 	)
 	if err != nil {
 		return nil, err
