@@ -35,6 +35,9 @@ const (
 	// (catalog.Resource.Parent), for example the invoice of an invoice line
 	// item.
 	HeaderParent = "Stripesync-Parent"
+	// HeaderAPIVersion is the Stripe API version of the request that
+	// returned the object: the shape it is rendered in.
+	HeaderAPIVersion = "Stripesync-Api-Version"
 )
 
 // Object is a Stripe object as the API returned it, on its way to the
@@ -49,6 +52,9 @@ type Object struct {
 	// Parent is the id of the object whose nested list held this one, for
 	// the items of such lists.
 	Parent string
+	// APIVersion is the Stripe API version the object is rendered in (the
+	// request's Stripe-Version).
+	APIVersion string
 	// Data is the object, verbatim.
 	Data []byte
 }
@@ -66,6 +72,9 @@ func (o Object) Msg() *nats.Msg {
 	}
 	if o.Parent != "" {
 		m.Header.Set(HeaderParent, o.Parent)
+	}
+	if o.APIVersion != "" {
+		m.Header.Set(HeaderAPIVersion, o.APIVersion)
 	}
 	return m
 }
@@ -108,6 +117,6 @@ func ParseObjectMsg(subject string, h nats.Header, data []byte) (Object, error) 
 	}
 	return Object{
 		Resource: res, ID: ref.ID, Account: h.Get(HeaderAccount), Livemode: livemode,
-		FetchedAt: at, Parent: h.Get(HeaderParent), Data: data,
+		FetchedAt: at, Parent: h.Get(HeaderParent), APIVersion: h.Get(HeaderAPIVersion), Data: data,
 	}, nil
 }

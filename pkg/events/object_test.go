@@ -18,7 +18,7 @@ func TestObjectMsgRoundTrip(t *testing.T) {
 	at := time.Date(2026, 11, 30, 12, 0, 0, 123456789, time.UTC)
 	o := events.Object{
 		Resource: catalog.MustLookup("line_item"), ID: "il_1", Account: "acct_1", Livemode: true,
-		FetchedAt: at, Parent: "in_1", Data: []byte(`{"id":"il_1","object":"line_item"}`),
+		FetchedAt: at, Parent: "in_1", APIVersion: "2026-10-28.endive", Data: []byte(`{"id":"il_1","object":"line_item"}`),
 	}
 	m := o.Msg()
 	require.Equal(t, "stripe.object.line_item", m.Subject)
