@@ -139,8 +139,34 @@ func apply(ctx context.Context, tx pgx.Tx, b Batch, dated func(time.Time) time.T
 	if err := held.markMissing(ctx, tx); err != nil {
 		return Stats{}, err
 	}
+	if len(b.Objects) > 0 {
+		if err := settlePendingFetches(ctx, tx, applied); err != nil {
+			return Stats{}, err
+		}
+	}
 	stats.Applied = len(applied) + len(heldApplied)
 	return stats, nil
+}
+
+// settlePendingFetches removes the objects waiting for a fetch that fetched
+// states just written settle (a backfill, a fetch). Events that carry their
+// object settle nothing: a thin event and the snapshot event of the same
+// change may both arrive, and one fetch more is harmless.
+func settlePendingFetches(ctx context.Context, tx pgx.Tx, applied []written) error {
+	byResource := map[*catalog.Resource][]db.Object{}
+	for _, w := range applied {
+		if w.row.EventID == "" {
+			byResource[w.res] = append(byResource[w.res], w.row)
+		}
+	}
+	// In one order, as every statement here: concurrent batches lock rows
+	// in the same order.
+	for _, res := range slices.SortedFunc(maps.Keys(byResource), byObject) {
+		if err := db.SettlePendingFetches(ctx, tx, res, byResource[res]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // insertEvents stores the events not stored before and returns their ids.
@@ -209,13 +235,14 @@ func eventRow(ev Event) (*catalog.Resource, db.Object, bool, error) {
 		return nil, db.Object{}, false, nil
 	}
 	return res, db.Object{
-		ID:       ref.ID,
-		Account:  ev.Account,
-		Livemode: ev.Livemode,
-		Deleted:  ref.Deleted || res.IsDeletedBy(ev.Type),
-		Data:     ev.Object,
-		StateAt:  ev.Created,
-		EventID:  ev.ID,
+		ID:         ref.ID,
+		Account:    ev.Account,
+		Livemode:   ev.Livemode,
+		Deleted:    ref.Deleted || res.IsDeletedBy(ev.Type),
+		Data:       ev.Object,
+		StateAt:    ev.Created,
+		EventID:    ev.ID,
+		APIVersion: ev.APIVersion,
 	}, true, nil
 }
 
@@ -232,13 +259,14 @@ func objectRow(o events.Object, dated func(time.Time) time.Time) (db.Object, err
 		return db.Object{}, fmt.Errorf("%s %s: no parent %s", o.Resource.Object, o.ID, o.Resource.Parent)
 	}
 	return db.Object{
-		ID:       o.ID,
-		Account:  o.Account,
-		Livemode: o.Livemode,
-		Deleted:  ref.Deleted,
-		Data:     o.Data,
-		StateAt:  dated(o.FetchedAt),
-		Parent:   o.Parent,
+		ID:         o.ID,
+		Account:    o.Account,
+		Livemode:   o.Livemode,
+		Deleted:    ref.Deleted,
+		Data:       o.Data,
+		StateAt:    dated(o.FetchedAt),
+		Parent:     o.Parent,
+		APIVersion: o.APIVersion,
 	}, nil
 }
 
@@ -297,6 +325,10 @@ func tieOf(res *catalog.Resource, o db.Object) Tie {
 	return Tie{Resource: res, ID: o.ID, Account: o.Account, Livemode: o.Livemode}
 }
 
+// byObject orders resources by object name: the order in which a batch
+// writes relations, so that concurrent batches take row locks in one order.
+func byObject(a, b *catalog.Resource) int { return strings.Compare(a.Object, b.Object) }
+
 type written struct {
 	res *catalog.Resource
 	row db.Object
@@ -307,7 +339,7 @@ type written struct {
 // tie with the stored state, and returns the states applied.
 func (s *states) upsert(ctx context.Context, tx pgx.Tx, tied func(Tie)) ([]written, error) {
 	var applied []written
-	resources := slices.SortedFunc(maps.Keys(s.rows), func(a, b *catalog.Resource) int { return strings.Compare(a.Object, b.Object) })
+	resources := slices.SortedFunc(maps.Keys(s.rows), byObject)
 	for _, res := range resources {
 		byID := s.rows[res]
 		rows := make([]db.Object, 0, len(byID))
@@ -352,7 +384,7 @@ func contents(written []written) (*held, error) {
 		}
 		for _, e := range embedded {
 			h.keep(e.Resource, db.Object{ID: e.Ref.ID, Account: w.row.Account, Livemode: w.row.Livemode,
-				Data: e.Data, StateAt: w.row.StateAt, EventID: w.row.EventID}, false)
+				Data: e.Data, StateAt: w.row.StateAt, EventID: w.row.EventID, APIVersion: w.row.APIVersion}, false)
 		}
 		for _, l := range lists {
 			h.addList(w, l)
@@ -365,7 +397,7 @@ func (h *held) addList(w written, l catalog.Items) {
 	var ids []string
 	for _, it := range l.Items {
 		row := db.Object{ID: it.Ref.ID, Account: w.row.Account, Livemode: w.row.Livemode,
-			Data: it.Data, StateAt: w.row.StateAt, EventID: w.row.EventID}
+			Data: it.Data, StateAt: w.row.StateAt, EventID: w.row.EventID, APIVersion: w.row.APIVersion}
 		if it.Resource.Parent != "" {
 			row.Parent = w.row.ID
 		}
@@ -393,7 +425,7 @@ func (h *held) addList(w written, l catalog.Items) {
 // markMissing marks deleted the items that complete lists no longer hold,
 // one statement per items relation, parents in id order.
 func (h *held) markMissing(ctx context.Context, tx pgx.Tx) error {
-	resources := slices.SortedFunc(maps.Keys(h.complete), func(a, b *catalog.Resource) int { return strings.Compare(a.Object, b.Object) })
+	resources := slices.SortedFunc(maps.Keys(h.complete), byObject)
 	for _, res := range resources {
 		byParent := h.complete[res]
 		lists := make([]db.CompleteList, 0, len(byParent))
