@@ -148,6 +148,7 @@ func buildWorkers(cfg config, log *slog.Logger, st *store.Store, reg *prometheus
 		BatchSize:   cfg.BatchSize,
 		Workers:     cfg.Workers,
 		MaxAttempts: cfg.MaxAttempts,
+		APIVersion:  cfg.Stripe.APIVersion,
 	}
 	var w workers
 	if cfg.Stripe.Key != "" {
@@ -195,4 +196,3 @@ func serve(ctx context.Context, log *slog.Logger, w workers, cons jetstream.Cons
 	g.Go(func() error { return httpServer.Run(gctx) })
 	return g.Wait()
 }
-

@@ -48,19 +48,27 @@ type Config struct {
 	// TiesFunc, when set, receives the ties of the version rule of each
 	// committed batch (see store.Stats), after the batch is acknowledged.
 	TiesFunc func([]store.Tie)
+	// APIVersion is the mirror's Stripe API version: snapshot events of
+	// another are counted and warned about once per version.
+	APIVersion string
 }
 
 // Consumer applies messages of a JetStream consumer to a Store.
 type Consumer struct {
-	log     *slog.Logger
-	store   Store
-	cfg     Config
-	metrics *Metrics
+	log      *slog.Logger
+	store    Store
+	cfg      Config
+	metrics  *Metrics
+	versions *versionWatch
 }
 
 // New returns a Consumer.
 func New(log *slog.Logger, s Store, cfg Config, m *Metrics) *Consumer {
-	return &Consumer{log: log, store: s, cfg: cfg, metrics: m}
+	c := &Consumer{log: log, store: s, cfg: cfg, metrics: m}
+	if cfg.APIVersion != "" {
+		c.versions = newVersionWatch(log, cfg.APIVersion, m.reg)
+	}
+	return c
 }
 
 // Run applies messages from cons until ctx is done, then stops pulling,
@@ -136,6 +144,7 @@ func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
 		case err != nil:
 			c.deadLetter(ctx, m, err)
 		case d.event != nil:
+			c.versions.observe(d.event.APIVersion)
 			batch.Events = append(batch.Events, *d.event)
 			evMsgs = append(evMsgs, m)
 		default:

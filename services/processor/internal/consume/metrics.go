@@ -18,6 +18,7 @@ type Metrics struct {
 	deadLetters  prometheus.Counter
 	batchSize    prometheus.Histogram
 	batchSeconds prometheus.Histogram
+	reg          prometheus.Registerer
 }
 
 // NewMetrics registers the consumer's metrics with reg.
@@ -59,6 +60,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	reg.MustRegister(m.stored, m.duplicates, m.objects, m.ties, m.naks, m.deadLetters, m.batchSize, m.batchSeconds)
+	m.reg = reg
 	return m
 }
 
