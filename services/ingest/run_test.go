@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -219,6 +221,110 @@ func TestIngest(t *testing.T) {
 		msgs := stored(t, js)
 		require.Len(t, msgs, 1)
 		require.Equal(t, body, msgs[0].Data)
+	})
+}
+
+// TestIngestThinEvents holds thin events (https://docs.stripe.com/api/v2/core/events/object),
+// which event destinations send, to the same promise as snapshot events:
+// verified with the same Stripe-Signature, stored verbatim on the subject
+// of their type with the event id as message id, and nothing stored
+// otherwise.
+func TestIngestThinEvents(t *testing.T) {
+	t.Parallel()
+
+	t.Run("SignedThinEventsAreStoredVerbatim", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		customer := eventstest.NewThinEvent("evt_thin_customer", "v1.customer.updated", "customer", "cus_123")
+		customer.Context = "acct_123"
+		customer.SnapshotEvent = "evt_1Snapshot"
+		account := eventstest.NewThinEvent("evt_thin_account", "v2.core.account.updated", "v2.core.account", "acct_456")
+		alert := eventstest.NewThinEvent("evt_thin_alert", "v2.core.health.event_generation_failure.resolved", "invoice", "in_1")
+		noObject := eventstest.NewThinEvent("evt_thin_none", "v2.core.account.closed", "", "")
+		want := map[string]struct {
+			subject string
+			body    []byte
+		}{}
+		for _, ev := range []eventstest.ThinEvent{customer, account, alert, noObject} {
+			var indented bytes.Buffer // Stripe's own formatting: nothing is re-marshalled
+			require.NoError(t, jsonIndent(&indented, ev.JSON(t)))
+			body := indented.Bytes()
+			status, msg := post(t, b.url, body, eventstest.Sign(body, testSecret, time.Now()))
+			require.Equal(t, http.StatusOK, status, "%s: %s", ev.Type, msg)
+			want[ev.ID] = struct {
+				subject string
+				body    []byte
+			}{events.EventSubject(ev.Type), body}
+		}
+		msgs := stored(t, b.js)
+		require.Len(t, msgs, len(want))
+		for _, m := range msgs {
+			id := m.Header.Get(nats.MsgIdHdr)
+			require.Contains(t, want, id)
+			require.Equal(t, want[id].subject, m.Subject, id)
+			require.Equal(t, want[id].body, m.Data, id)
+		}
+		require.Equal(t, "stripe.event.v1.customer.updated", want[customer.ID].subject)
+		require.Equal(t, "stripe.event.v2.core.account.updated", want[account.ID].subject)
+	})
+
+	t.Run("ThinDuplicateStoredOnce", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		body := eventstest.NewThinEvent("evt_thin_dup", "v1.customer.updated", "customer", "cus_1").JSON(t)
+		for _, secret := range []string{testSecret, rotatedSecret} {
+			status, _ := post(t, b.url, body, eventstest.Sign(body, secret, time.Now()))
+			require.Equal(t, http.StatusOK, status)
+		}
+		require.Len(t, stored(t, b.js), 1)
+	})
+
+	t.Run("RejectedThinEventsStoreNothing", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		good := eventstest.NewThinEvent("evt_thin_rejected", "v1.customer.updated", "customer", "cus_1").JSON(t)
+		var doc map[string]any
+		require.NoError(t, json.Unmarshal(good, &doc))
+		with := func(field string, v any) []byte {
+			d := maps.Clone(doc)
+			if v == nil {
+				delete(d, field)
+			} else {
+				d[field] = v
+			}
+			body, err := json.Marshal(d)
+			require.NoError(t, err)
+			return body
+		}
+		tampered := bytes.Replace(good, []byte(`"cus_1"`), []byte(`"cus_2"`), 1)
+		now := time.Now()
+		tests := []struct {
+			name      string
+			body      []byte
+			signature string
+		}{
+			{"WrongSecret", good, eventstest.Sign(good, "whsec_wrong", now)},
+			{"Expired", good, eventstest.Sign(good, testSecret, now.Add(-10*time.Minute))},
+			{"TamperedBody", tampered, eventstest.Sign(good, testSecret, now)},
+			{"MissingSignature", good, ""},
+			{"NoID", with("id", nil), ""},
+			{"EmptyID", with("id", ""), ""},
+			{"CreatedUnixTime", with("created", now.Unix()), ""},
+			{"CreatedWithoutZone", with("created", "2026-10-01T12:00:00.123"), ""},
+			{"CreatedNotATime", with("created", "yesterday"), ""},
+			{"NoType", with("type", nil), ""},
+			{"WildcardType", with("type", "v1.customer.>"), ""},
+			{"RelatedObjectWithoutID", with("related_object", map[string]any{"type": "customer"}), ""},
+		}
+		for _, tt := range tests {
+			sig := tt.signature
+			if sig == "" && tt.name != "MissingSignature" {
+				sig = eventstest.Sign(tt.body, testSecret, now) // well signed, but not a thin event
+			}
+			status, msg := post(t, b.url, tt.body, sig)
+			require.Equal(t, http.StatusBadRequest, status, "%s: %s", tt.name, msg)
+		}
+		require.Empty(t, stored(t, b.js))
 	})
 }
 
