@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -135,8 +136,9 @@ func declareConsumer(ctx context.Context, js jetstream.JetStream, cfg config, lo
 	}
 }
 
-// workers are what the processor runs: the consumer, and the refetcher that
-// settles ties of the version rule when a Stripe key is set.
+// workers are what the processor runs: the consumer, and, when a Stripe key
+// is set, the refetcher that fetches the objects thin events name and
+// settles ties of the version rule.
 type workers struct {
 	consumer  *consume.Consumer
 	refetcher *refetch.Refetcher // nil without STRIPE_API_KEY
@@ -151,15 +153,43 @@ func buildWorkers(cfg config, log *slog.Logger, st *store.Store, reg *prometheus
 		APIVersion:  cfg.Stripe.APIVersion,
 	}
 	var w workers
+	reg.MustRegister(awaitingFetch(st))
 	if cfg.Stripe.Key != "" {
-		// Well under Stripe's read limits: refetches are rare, and the
-		// syncer may share the key.
-		api := cfg.Stripe.Client(stripeapi.NewLimiter(10, 5), log)
+		api := cfg.Stripe.Client(stripeapi.NewLimiter(fetchRate(cfg.Stripe)), log)
 		w.refetcher = refetch.New(log, api, st, reg)
 		consumeCfg.TiesFunc = w.refetcher.Enqueue
 	}
 	w.consumer = consume.New(log, st, consumeCfg, consume.NewMetrics(reg))
 	return w
+}
+
+// fetchRate is the processor's share of Stripe's read budget (100 requests/s
+// live, 25 test), requests per second and burst: a fifth, leaving the
+// syncer's default 80 (live) or 20 (test), so that fetches for thin events
+// and backfills never starve each other.
+func fetchRate(c stripeapi.Config) (float64, int) {
+	if c.Livemode() {
+		return 20, 5
+	}
+	return 5, 2
+}
+
+// awaitingFetch exports the objects waiting for a fetch (the objects of
+// thin events): without STRIPE_API_KEY they wait until a key is set or a
+// backfill brings a newer state.
+func awaitingFetch(st *store.Store) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "stripe_sync_processor_objects_awaiting_fetch",
+		Help: "Objects named by thin events whose current state has not been fetched yet.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, _, err := st.FetchStats(ctx)
+		if err != nil {
+			return math.NaN()
+		}
+		return float64(n)
+	})
 }
 
 // listen binds the HTTP port before consuming starts: a taken port stops
@@ -188,6 +218,7 @@ func serve(ctx context.Context, log *slog.Logger, w workers, cons jetstream.Cons
 	g, gctx := errgroup.WithContext(ctx)
 	if w.refetcher != nil {
 		g.Go(func() error { return w.refetcher.Run(gctx) })
+		g.Go(func() error { return w.refetcher.RunPending(gctx) })
 	}
 	g.Go(func() error {
 		log.Info("consuming", "stream", events.StreamName, "consumer", events.ConsumerName)

@@ -2,6 +2,7 @@ package refetch_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -128,6 +129,82 @@ func TestRefetcher(t *testing.T) {
 		require.Empty(t, b.fake.accounts, "no request for what Stripe cannot retrieve")
 		b.fake.mu.Unlock()
 	})
+}
+
+func TestRunPending(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.New(t)
+	fake := &fakeStripe{customers: map[string]map[string]any{}}
+	for i := range 10 {
+		id := fmt.Sprintf("cus_thin%d", i)
+		fake.customers[id] = eventstest.With(eventstest.Object(t, "customer"), map[string]any{"id": id, "name": "Current " + id})
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/customers/{id}", fake)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	log := slog.New(slog.NewTextHandler(t.Output(), nil))
+	api := stripeapi.New(srv.URL, "sk_test_thin", stripeapi.NewLimiter(100, 10), log, stripeapi.WithAPIVersion("2026-10-28.endive"))
+	st := store.New(pool)
+	reg := prometheus.NewRegistry()
+	r := refetch.New(log, api, st, reg)
+	done := make(chan struct{})
+	go func() { defer close(done); r.RunPending(t.Context()) }()
+	t.Cleanup(func() { <-done })
+
+	// 200 thin events for 10 customers, in 20 batches, as a burst of
+	// changes arrives; and the deletion of a customer Stripe no longer has.
+	start := time.Now()
+	for batch := range 20 {
+		var evs []store.Event
+		for i := range 10 {
+			evs = append(evs, thinEvent(t, fmt.Sprintf("evt_%d_%d", batch, i), "v1.customer.updated", fmt.Sprintf("cus_thin%d", i), start))
+		}
+		if batch == 0 {
+			evs = append(evs, thinEvent(t, "evt_gone", "v1.customer.updated", "cus_gone", start))
+		}
+		_, err := st.Apply(t.Context(), store.Batch{Events: evs})
+		require.NoError(t, err)
+	}
+	var fetched, waiting int
+	require.Eventually(t, func() bool {
+		require.NoError(t, pool.QueryRow(t.Context(), "SELECT count(*) FROM stripe.customers WHERE data->>'name' LIKE 'Current %'").Scan(&fetched))
+		require.NoError(t, pool.QueryRow(t.Context(), "SELECT count(*) FROM stripe.pending_fetches").Scan(&waiting))
+		return fetched == 10 && waiting == 0
+	}, 20*time.Second, 20*time.Millisecond, "fetched %d, waiting %d", fetched, waiting)
+
+	fake.mu.Lock()
+	requests := len(fake.accounts)
+	fake.mu.Unlock()
+	require.GreaterOrEqual(t, requests, 11)
+	require.LessOrEqual(t, requests, 22, "200 events for 10 customers cost about one fetch each")
+
+	var version string
+	var stateAt time.Time
+	var lastEvent *string
+	require.NoError(t, pool.QueryRow(t.Context(), "SELECT api_version, state_at, last_event_id FROM stripe.customers WHERE id = 'cus_thin3'").
+		Scan(&version, &stateAt, &lastEvent))
+	require.Equal(t, "2026-10-28.endive", version, "the request's API version")
+	require.Nil(t, lastEvent)
+	require.True(t, stateAt.After(start), "as of the request, after the events")
+	var gone bool
+	require.NoError(t, pool.QueryRow(t.Context(), "SELECT deleted FROM stripe.customers WHERE id = 'cus_gone'").Scan(&gone))
+	require.True(t, gone, "an object Stripe answers 404 for is marked deleted")
+	require.Equal(t, float64(1), outcome(t, reg, "gone"))
+}
+
+// thinEvent is a thin event about customer id, as Stripe sends it.
+func thinEvent(t *testing.T, id, eventType, customer string, created time.Time) store.Event {
+	t.Helper()
+	raw, err := json.Marshal(map[string]any{
+		"id": id, "object": "v2.core.event", "type": eventType, "livemode": false,
+		"created":        created.UTC().Format(time.RFC3339Nano),
+		"related_object": map[string]any{"id": customer, "type": "customer", "url": "/v1/customers/" + customer},
+	})
+	require.NoError(t, err)
+	env, err := events.ParseEnvelope(raw)
+	require.NoError(t, err)
+	return store.Event{Envelope: env, Raw: raw}
 }
 
 func TestEnqueueNeverBlocks(t *testing.T) {

@@ -114,12 +114,15 @@ func (s *Store) apply(ctx context.Context, b Batch, dated func(time.Time) time.T
 
 // apply runs the phases of a batch in one transaction.
 func apply(ctx context.Context, tx pgx.Tx, b Batch, dated func(time.Time) time.Time) (Stats, error) {
-	isNew, err := insertEvents(ctx, tx, b.Events)
+	fresh, err := insertEvents(ctx, tx, b.Events)
 	if err != nil {
 		return Stats{}, err
 	}
-	stats := Stats{Stored: len(isNew), Duplicates: len(b.Events) - len(isNew)}
-	states, err := newStates(b, isNew, dated)
+	stats := Stats{Stored: len(fresh), Duplicates: len(b.Events) - len(fresh)}
+	if err := applyThin(ctx, tx, fresh); err != nil {
+		return Stats{}, err
+	}
+	states, err := newStates(fresh, b.Objects, dated)
 	if err != nil {
 		return Stats{}, permanent(err)
 	}
@@ -169,8 +172,9 @@ func settlePendingFetches(ctx context.Context, tx pgx.Tx, applied []written) err
 	return nil
 }
 
-// insertEvents stores the events not stored before and returns their ids.
-func insertEvents(ctx context.Context, tx pgx.Tx, evs []Event) (map[string]bool, error) {
+// insertEvents stores the events not stored before and returns them, in
+// stream order, each once.
+func insertEvents(ctx context.Context, tx pgx.Tx, evs []Event) ([]Event, error) {
 	if len(evs) == 0 {
 		return nil, nil
 	}
@@ -190,19 +194,25 @@ func insertEvents(ctx context.Context, tx pgx.Tx, evs []Event) (map[string]bool,
 	for _, id := range ids {
 		isNew[id] = true
 	}
-	return isNew, nil
+	fresh := make([]Event, 0, len(ids))
+	for _, ev := range evs {
+		if isNew[ev.ID] {
+			delete(isNew, ev.ID) // a second copy in the same batch is a duplicate
+			fresh = append(fresh, ev)
+		}
+	}
+	return fresh, nil
 }
 
 // newStates collects the newest state of each object of the batch: the
-// objects of the events stored for the first time, in stream order, then
-// the fetched objects.
-func newStates(b Batch, isNew map[string]bool, dated func(time.Time) time.Time) (*states, error) {
+// objects of the snapshot events stored for the first time, in stream
+// order, then the fetched objects.
+func newStates(fresh []Event, objects []events.Object, dated func(time.Time) time.Time) (*states, error) {
 	s := &states{}
-	for _, ev := range b.Events {
-		if !isNew[ev.ID] {
-			continue
+	for _, ev := range fresh {
+		if ev.Thin != nil {
+			continue // applyThin's
 		}
-		delete(isNew, ev.ID) // a second copy in the same batch is a duplicate
 		res, row, ok, err := eventRow(ev)
 		if err != nil {
 			return nil, err
@@ -211,7 +221,7 @@ func newStates(b Batch, isNew map[string]bool, dated func(time.Time) time.Time) 
 			s.keep(res, row, true)
 		}
 	}
-	for _, o := range b.Objects {
+	for _, o := range objects {
 		row, err := objectRow(o, dated)
 		if err != nil {
 			return nil, err
@@ -219,6 +229,66 @@ func newStates(b Batch, isNew map[string]bool, dated func(time.Time) time.Time) 
 		s.keep(o.Resource, row, true)
 	}
 	return s, nil
+}
+
+// FetchDelay is how long the object of a thin event waits before it is
+// fetched: the events of a burst of changes to one object within it cost one
+// fetch.
+const FetchDelay = time.Second
+
+// applyThin handles the thin events stored for the first time. A thin event
+// carries no state of its object: a deletion marks the object's row deleted
+// (keeping what it holds) as of the event; any other event about an object
+// the mirror keeps makes the object wait for a fetch of its current state
+// (stripe.pending_fetches, written in this transaction, so the fetch is
+// never lost). That covers Stripe's alert that it failed to generate an
+// event (v2.core.health.event_generation_failure.resolved), which names the
+// object whose event never came. Events about objects not mirrored are kept
+// in stripe.events only.
+func applyThin(ctx context.Context, tx pgx.Tx, fresh []Event) error {
+	type objectKey struct {
+		res         *catalog.Resource
+		id, account string
+	}
+	gone := map[*catalog.Resource][]db.Tombstone{}
+	fetches := map[objectKey]db.PendingFetch{} // one row per object in a statement
+	for _, ev := range fresh {
+		if ev.Thin == nil || ev.Thin.RelatedObject == nil || ev.Thin.RelatedObject.ID == "" {
+			continue
+		}
+		ro := ev.Thin.RelatedObject
+		res, ok := catalog.Lookup(ro.Type)
+		if !ok || res.Parent != "" {
+			continue // not mirrored, or an item only its parent's list names
+		}
+		if res.IsDeletedBy(strings.TrimPrefix(ev.Type, "v1.")) {
+			gone[res] = append(gone[res], db.Tombstone{ID: ro.ID, Account: ev.Account, Livemode: ev.Livemode, StateAt: ev.Created, EventID: ev.ID})
+			continue
+		}
+		url := ro.URL
+		if url == "" {
+			if url, ok = res.RetrievePath(ro.ID); !ok {
+				continue
+			}
+		}
+		key := objectKey{res, ro.ID, ev.Account}
+		if prev, ok := fetches[key]; ok && ev.Created.Before(prev.Since) {
+			continue // the newest event naming it is kept
+		}
+		fetches[key] = db.PendingFetch{Resource: res, ID: ro.ID, Account: ev.Account, Livemode: ev.Livemode, URL: url, EventID: ev.ID, Since: ev.Created}
+	}
+	for _, res := range slices.SortedFunc(maps.Keys(gone), byObject) {
+		if err := db.MarkDeleted(ctx, tx, res, gone[res]); err != nil {
+			return err
+		}
+	}
+	if len(fetches) == 0 {
+		return nil
+	}
+	sorted := slices.SortedFunc(maps.Values(fetches), func(a, b db.PendingFetch) int {
+		return cmp.Or(byObject(a.Resource, b.Resource), strings.Compare(a.ID, b.ID), strings.Compare(a.Account, b.Account))
+	})
+	return db.AddPendingFetches(ctx, tx, sorted, FetchDelay)
 }
 
 // eventRow is the row an event writes, and false when its object is not
@@ -481,4 +551,50 @@ func classify(err error) error {
 		}
 	}
 	return err
+}
+
+// PendingFetch is an object waiting for a fetch of its current state.
+type PendingFetch = db.PendingFetch
+
+// ClaimFetches leases up to max objects whose fetch is due, for lease: no
+// other fetcher takes them until it ends.
+func (s *Store) ClaimFetches(ctx context.Context, max int, lease time.Duration) ([]PendingFetch, error) {
+	return db.ClaimPendingFetches(ctx, s.pool, max, lease)
+}
+
+// SettleFetch stores o, the state fetched for f, as of exactly o.FetchedAt
+// (the request was sent after every event that made f wait), and ends f
+// unless an event came since, in one transaction.
+func (s *Store) SettleFetch(ctx context.Context, f PendingFetch, o events.Object) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := apply(ctx, tx, Batch{Objects: []events.Object{o}}, settled); err != nil {
+			return err
+		}
+		return db.DonePendingFetch(ctx, tx, f)
+	})
+	return classify(err)
+}
+
+// SettleFetchGone marks f's object deleted as of at, when Stripe answered
+// that it does not exist, and ends f unless an event came since.
+func (s *Store) SettleFetchGone(ctx context.Context, f PendingFetch, at time.Time) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := db.MarkDeleted(ctx, tx, f.Resource, []db.Tombstone{{ID: f.ID, Account: f.Account, Livemode: f.Livemode, StateAt: at}})
+		if err != nil {
+			return err
+		}
+		return db.DonePendingFetch(ctx, tx, f)
+	})
+	return classify(err)
+}
+
+// RetryFetch makes f due again after delay, keeping the reason.
+func (s *Store) RetryFetch(ctx context.Context, f PendingFetch, delay time.Duration, reason string) error {
+	return db.RetryPendingFetch(ctx, s.pool, f, delay, reason)
+}
+
+// FetchStats are the objects waiting for a fetch and the created time of
+// the oldest event among them.
+func (s *Store) FetchStats(ctx context.Context) (int64, time.Time, error) {
+	return db.PendingFetchStats(ctx, s.pool)
 }

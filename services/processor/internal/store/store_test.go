@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -127,7 +128,9 @@ func TestApply(t *testing.T) {
 		})
 		inv := eventstest.With(eventstest.Object(t, "invoice"), map[string]any{
 			"id": "in_typed", "customer": map[string]any{"id": "cus_typed", "object": "customer"}, // expanded
-			"subscription": "sub_typed", "status": "open", "amount_due": 4200,
+			// The shape of API versions since 2025-03-31.basil.
+			"parent": map[string]any{"type": "subscription_details", "subscription_details": map[string]any{"subscription": "sub_typed"}},
+			"status": "open", "amount_due": 4200,
 		})
 		apply(t, b,
 			event(t, eventstest.NewEvent("evt_sub", "customer.subscription.updated", sub)),
@@ -460,4 +463,81 @@ func TestApply(t *testing.T) {
 		got, _ = getRow(t, b, "discounts", "di_embedded")
 		require.True(t, got.Deleted)
 	})
+
+	t.Run("ThinEventsWaitForAFetch", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		var evs []store.Event
+		for i := range 20 {
+			id := fmt.Sprintf("cus_thin%d", i%4)
+			evs = append(evs, thinEvent(t, fmt.Sprintf("evt_thin_%d", i), "v1.customer.updated", "customer", id,
+				base.Add(time.Duration(i)*100*time.Millisecond), "acct_thin"))
+		}
+		evs = append(evs, thinEvent(t, "evt_thin_v2", "v2.core.account.updated", "v2.core.account", "acct_v2", base, ""))
+		stats := apply(t, b, evs...)
+		require.Equal(t, 21, stats.Stored)
+		require.Zero(t, stats.Applied, "a thin event carries no state")
+		require.Equal(t, 4, count(t, b, "SELECT count(*) FROM stripe.pending_fetches"), "one fetch per object, however many events")
+		require.Equal(t, 4, count(t, b, "SELECT count(*) FROM stripe.pending_fetches WHERE account = 'acct_thin' AND url LIKE '/v1/customers/cus_thin%'"))
+		require.Equal(t, 1, count(t, b, "SELECT count(*) FROM stripe.events WHERE object_type = 'v2.core.account' AND object_id = 'acct_v2'"),
+			"a v2 event about an object not mirrored is kept in stripe.events")
+		require.Equal(t, 5, count(t, b, "SELECT count(*) FROM stripe.events WHERE object_id = 'cus_thin0' AND account = 'acct_thin'"))
+
+		// A backfilled state newer than every event naming an object settles it.
+		fetched := []byte(`{"id":"cus_thin0","object":"customer"}`)
+		_, err := b.store.Apply(t.Context(), store.Batch{Objects: []events.Object{
+			{Resource: catalog.MustLookup("customer"), ID: "cus_thin0", Account: "acct_thin", Data: fetched, FetchedAt: base.Add(time.Hour)},
+		}})
+		require.NoError(t, err)
+		require.Equal(t, 3, count(t, b, "SELECT count(*) FROM stripe.pending_fetches"))
+	})
+
+	t.Run("ThinDeletionMarksTheRowDeleted", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		cus := eventstest.With(eventstest.Object(t, "customer"), map[string]any{"id": "cus_thin_del", "email": "kept@example.com"})
+		e := eventstest.NewEvent("evt_snap", "customer.updated", cus)
+		e.Created = base
+		apply(t, b, event(t, e))
+		apply(t, b, thinEvent(t, "evt_thin_del", "v1.customer.deleted", "customer", "cus_thin_del", base.Add(time.Second), ""))
+		got, _ := getRow(t, b, "customers", "cus_thin_del")
+		require.True(t, got.Deleted)
+		require.Equal(t, "kept@example.com", got.Data["email"], "the row keeps what it held")
+		require.Equal(t, "evt_thin_del", *got.LastEventID)
+		require.Zero(t, count(t, b, "SELECT count(*) FROM stripe.pending_fetches"), "a deletion needs no fetch")
+	})
+
+	t.Run("ThinAndSnapshotOfOneChangeAreHarmless", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		cus := eventstest.With(eventstest.Object(t, "customer"), map[string]any{"id": "cus_both", "name": "Snapshot"})
+		snap := eventstest.NewEvent("evt_both_snap", "customer.updated", cus)
+		snap.Created = base
+		thin := thinEvent(t, "evt_both_thin", "v1.customer.updated", "customer", "cus_both", base, "")
+		apply(t, b, thin, event(t, snap))
+		apply(t, b, event(t, snap), thin) // redelivered, in the other order
+		got, _ := getRow(t, b, "customers", "cus_both")
+		require.Equal(t, "Snapshot", got.Data["name"])
+		require.Equal(t, 2, count(t, b, "SELECT count(*) FROM stripe.events"))
+		require.Equal(t, 1, count(t, b, "SELECT count(*) FROM stripe.pending_fetches"), "one fetch more, which the version rule makes harmless")
+	})
+}
+
+// thinEvent builds a thin event ("object": "v2.core.event") about the object
+// of type objectType and id, as Stripe sends it to an event destination.
+func thinEvent(t *testing.T, id, eventType, objectType, objectID string, created time.Time, account string) store.Event {
+	t.Helper()
+	ev := map[string]any{
+		"id": id, "object": "v2.core.event", "type": eventType, "livemode": false,
+		"created": created.UTC().Format("2006-01-02T15:04:05.000Z"),
+		"related_object": map[string]any{"id": objectID, "type": objectType, "url": "/v1/customers/" + objectID},
+	}
+	if account != "" {
+		ev["context"] = account
+	}
+	raw, err := json.Marshal(ev)
+	require.NoError(t, err)
+	env, err := events.ParseEnvelope(raw)
+	require.NoError(t, err)
+	return store.Event{Envelope: env, Raw: raw}
 }
