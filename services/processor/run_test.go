@@ -24,6 +24,7 @@ import (
 	"github.com/stripesync/stripesync/pkg/catalog"
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/events/eventstest"
+	"github.com/stripesync/stripesync/pkg/stripefake"
 	"github.com/stripesync/stripesync/services/processor/internal/store"
 )
 
@@ -325,6 +326,73 @@ func metric(t *testing.T, b *testBundle, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+func TestThinEvents(t *testing.T) {
+	t.Parallel()
+	// publishThin puts thin events about the customers on the stream, as
+	// ingest does with what an event destination sends.
+	publishThin := func(t *testing.T, b *testBundle, ids []string, perCustomer int) {
+		t.Helper()
+		p := events.NewPublisher(b.js)
+		for n := range perCustomer {
+			for _, id := range ids {
+				raw := eventstest.NewThinEvent(fmt.Sprintf("evt_thin_%s_%d", id, n), "v1.customer.updated", "customer", id).JSON(t)
+				env, err := events.ParseEnvelope(raw)
+				require.NoError(t, err)
+				require.NoError(t, p.PublishAsync(events.EventMsg(env, raw)))
+			}
+		}
+		_, err := p.Wait(t.Context())
+		require.NoError(t, err)
+	}
+	seed := func(t *testing.T, fake *stripefake.Server, n int) []string {
+		t.Helper()
+		var ids []string
+		for i := range n {
+			ev, err := fake.CreateCustomer("", map[string]any{"email": fmt.Sprintf("thin%d@example.com", i)})
+			require.NoError(t, err)
+			ids = append(ids, ev.ObjectID)
+		}
+		return ids
+	}
+
+	t.Run("ObjectsAreFetchedFromTheAPI", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		fake := stripefake.New(stripefake.Options{})
+		b.env["STRIPE_API_KEY"] = stripefake.TestKey
+		b.env["STRIPE_API_BASE"] = fake.Start(t)
+		b.env["STRIPE_API_VERSION"] = "2026-10-28.endive"
+		ids := seed(t, fake, 10)
+		b.start(t)
+		before := fake.Stats().Requests
+
+		publishThin(t, b, ids, 20) // 200 events for 10 customers
+		b.waitCount(t, 200, "SELECT count(*) FROM stripe.events WHERE type = 'v1.customer.updated'")
+		b.waitCount(t, 10, "SELECT count(*) FROM stripe.customers WHERE api_version = '2026-10-28.endive' AND last_event_id IS NULL")
+		b.waitCount(t, 0, "SELECT count(*) FROM stripe.pending_fetches")
+		for i, id := range ids {
+			var email string
+			require.NoError(t, b.pool.QueryRow(t.Context(), "SELECT data->>'email' FROM stripe.customers WHERE id = $1", id).Scan(&email))
+			require.Equal(t, fmt.Sprintf("thin%d@example.com", i), email, "the customer as the API has it")
+		}
+		fetches := int(fake.Stats().Requests - before)
+		require.GreaterOrEqual(t, fetches, 10)
+		require.LessOrEqual(t, fetches, 20, "200 thin events for 10 customers cost 10 to 20 fetches")
+	})
+
+	t.Run("WithoutAKeyObjectsWait", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.start(t)
+		publishThin(t, b, []string{"cus_wait1", "cus_wait2", "cus_wait3"}, 2)
+		b.waitCount(t, 6, "SELECT count(*) FROM stripe.events")
+		require.Eventually(t, func() bool {
+			return metric(t, b, "stripe_sync_processor_objects_awaiting_fetch") == 3
+		}, 10*time.Second, 20*time.Millisecond)
+		require.Zero(t, b.count(t, "SELECT count(*) FROM stripe.customers"))
+	})
 }
 
 func TestConfigErrorsNameTheSetting(t *testing.T) {
