@@ -63,7 +63,11 @@ var resources = []*Resource{
 		Retrieve: "/v1/charges/{id}",
 		List:     &Listing{Path: "/v1/charges", Created: true},
 		Columns: []Column{
-			ts("created"), ref("customer"), ref("payment_intent"), ref("invoice"), ref("balance_transaction"),
+			ts("created"), ref("customer"), ref("payment_intent"), ref("balance_transaction"),
+			// invoice is gone since 2025-03-31.basil, with no field to replace it
+			// (an invoice's payments are invoice_payment objects now): only
+			// charges of older shapes fill it.
+			ref("invoice"),
 			text("status"), integer("amount"), integer("amount_refunded"), text("currency"), flag("paid"),
 			flag("refunded"),
 		},
@@ -119,8 +123,11 @@ var resources = []*Resource{
 		Object:  "discount",
 		Deletes: []string{"customer.discount.deleted"},
 		Columns: []Column{
-			ts("created"), ref("customer"), ref("subscription"), ref("invoice"), ref("promotion_code"),
-			ref("coupon", "coupon", "source.coupon"),
+			// No shape of a discount has a created field (it has start and end):
+			// created is always NULL.
+			ts("created"),
+			ref("customer"), ref("subscription"), ref("invoice"), ref("promotion_code"),
+			ref("coupon", "source.coupon", "coupon"), // source.coupon since 2025-09-30.clover
 		},
 	},
 	{
@@ -147,7 +154,9 @@ var resources = []*Resource{
 		Nested:   []NestedList{{Field: "lines", Items: []string{"line_item"}, Path: "/v1/invoices/{id}/lines"}},
 		Deletes:  []string{"invoice.deleted"},
 		Columns: []Column{
-			ts("created"), ref("customer"), ref("subscription"), text("status"), text("number"),
+			ts("created"), ref("customer"),
+			ref("subscription", "parent.subscription_details.subscription", "subscription"), // parent since 2025-03-31.basil
+			text("status"), text("number"),
 			text("currency"), integer("total"), integer("amount_due"), integer("amount_paid"),
 			integer("amount_remaining"), ts("due_date"), ts("period_start"), ts("period_end"),
 		},
@@ -158,8 +167,10 @@ var resources = []*Resource{
 		List:     &Listing{Path: "/v1/invoiceitems", Created: true},
 		Deletes:  []string{"invoiceitem.deleted"},
 		Columns: []Column{
-			ts("created"), ref("customer"), ref("invoice"), ref("subscription"), integer("amount"),
-			text("currency"),
+			ts("created", "date"), // an invoice item's creation time is its date, in every shape
+			ref("customer"), ref("invoice"),
+			ref("subscription", "parent.subscription_details.subscription", "subscription"), // parent since 2025-03-31.basil
+			integer("amount"), text("currency"),
 		},
 	},
 	{
@@ -175,7 +186,13 @@ var resources = []*Resource{
 		relation: "invoice_line_items",
 		Parent:   "invoice",
 		Columns: []Column{
-			text("type"), ref("price", "price", "pricing.price_details.price"), ref("subscription"),
+			// type ("subscription", "invoiceitem") is gone since 2025-03-31.basil;
+			// parent.type names the parent in other words
+			// ("subscription_item_details", "invoice_item_details"), so it is
+			// not read here: only lines of older shapes fill type.
+			text("type"),
+			ref("price", "pricing.price_details.price", "price"), // pricing since 2025-03-31.basil
+			ref("subscription", "parent.subscription_item_details.subscription", "parent.invoice_item_details.subscription", "subscription"),
 			integer("amount"), text("currency"), integer("quantity"), ts("period_start", "period.start"),
 			ts("period_end", "period.end"),
 		},
@@ -185,8 +202,9 @@ var resources = []*Resource{
 		Retrieve: "/v1/payment_intents/{id}",
 		List:     &Listing{Path: "/v1/payment_intents", Created: true},
 		Columns: []Column{
-			ts("created"), ref("customer"), ref("invoice"), ref("payment_method"), text("status"),
-			integer("amount"), integer("amount_received"), text("currency"),
+			ts("created"), ref("customer"),
+			ref("invoice"), // gone since 2025-03-31.basil, as on charges: only older shapes fill it
+			ref("payment_method"), text("status"), integer("amount"), integer("amount_received"), text("currency"),
 		},
 	},
 	{
@@ -240,8 +258,8 @@ var resources = []*Resource{
 		Retrieve: "/v1/promotion_codes/{id}",
 		List:     &Listing{Path: "/v1/promotion_codes", Created: true},
 		Columns: []Column{
-			ts("created"), text("code"), ref("coupon", "coupon", "promotion.coupon"), ref("customer"),
-			flag("active"),
+			ts("created"), text("code"), ref("coupon", "promotion.coupon", "coupon"), // promotion.coupon since 2025-09-30.clover
+			ref("customer"), flag("active"),
 		},
 	},
 	{
@@ -294,7 +312,10 @@ var resources = []*Resource{
 		Embedded: []Embedded{{Field: "discount", Object: "discount"}},
 		Columns: []Column{
 			ts("created"), ref("customer"), text("status"), flag("cancel_at_period_end"), ts("canceled_at"),
-			ts("ended_at"), ts("current_period_end", "current_period_end", "items.data.0.current_period_end"),
+			ts("ended_at"),
+			// The current period is the first item's since 2025-03-31.basil.
+			ts("current_period_end", "items.data.0.current_period_end", "current_period_end"),
+			ts("current_period_start", "items.data.0.current_period_start", "current_period_start"),
 		},
 	},
 	{

@@ -278,11 +278,11 @@ type StripeDiscount struct {
 	Subscription  pgtype.Text
 	Invoice       pgtype.Text
 	PromotionCode pgtype.Text
-	Coupon        pgtype.Text
 	Data          []byte
 	StateAt       time.Time
 	LastEventID   pgtype.Text
 	UpdatedAt     time.Time
+	Coupon        pgtype.Text
 	ApiVersion    pgtype.Text
 }
 
@@ -342,7 +342,6 @@ type StripeInvoice struct {
 	Deleted         bool
 	Created         pgtype.Timestamptz
 	Customer        pgtype.Text
-	Subscription    pgtype.Text
 	Status          pgtype.Text
 	Number          pgtype.Text
 	Currency        pgtype.Text
@@ -357,6 +356,7 @@ type StripeInvoice struct {
 	StateAt         time.Time
 	LastEventID     pgtype.Text
 	UpdatedAt       time.Time
+	Subscription    pgtype.Text
 	ApiVersion      pgtype.Text
 }
 
@@ -367,7 +367,6 @@ type StripeInvoiceLineItem struct {
 	Deleted      bool
 	Parent       string
 	Type         pgtype.Text
-	Subscription pgtype.Text
 	Amount       pgtype.Int8
 	Currency     pgtype.Text
 	Quantity     pgtype.Int8
@@ -378,6 +377,7 @@ type StripeInvoiceLineItem struct {
 	LastEventID  pgtype.Text
 	UpdatedAt    time.Time
 	Price        pgtype.Text
+	Subscription pgtype.Text
 	ApiVersion   pgtype.Text
 }
 
@@ -386,16 +386,16 @@ type StripeInvoiceitem struct {
 	Account      pgtype.Text
 	Livemode     bool
 	Deleted      bool
-	Created      pgtype.Timestamptz
 	Customer     pgtype.Text
 	Invoice      pgtype.Text
-	Subscription pgtype.Text
 	Amount       pgtype.Int8
 	Currency     pgtype.Text
 	Data         []byte
 	StateAt      time.Time
 	LastEventID  pgtype.Text
 	UpdatedAt    time.Time
+	Created      pgtype.Timestamptz
+	Subscription pgtype.Text
 	ApiVersion   pgtype.Text
 }
 
@@ -526,13 +526,13 @@ type StripePromotionCode struct {
 	Deleted     bool
 	Created     pgtype.Timestamptz
 	Code        pgtype.Text
-	Coupon      pgtype.Text
 	Customer    pgtype.Text
 	Active      pgtype.Bool
 	Data        []byte
 	StateAt     time.Time
 	LastEventID pgtype.Text
 	UpdatedAt   time.Time
+	Coupon      pgtype.Text
 	ApiVersion  pgtype.Text
 }
 
@@ -624,22 +624,23 @@ type StripeSource struct {
 }
 
 type StripeSubscription struct {
-	ID                string
-	Account           pgtype.Text
-	Livemode          bool
-	Deleted           bool
-	Created           pgtype.Timestamptz
-	Customer          pgtype.Text
-	Status            pgtype.Text
-	CancelAtPeriodEnd pgtype.Bool
-	CanceledAt        pgtype.Timestamptz
-	EndedAt           pgtype.Timestamptz
-	Data              []byte
-	StateAt           time.Time
-	LastEventID       pgtype.Text
-	UpdatedAt         time.Time
-	CurrentPeriodEnd  pgtype.Timestamptz
-	ApiVersion        pgtype.Text
+	ID                 string
+	Account            pgtype.Text
+	Livemode           bool
+	Deleted            bool
+	Created            pgtype.Timestamptz
+	Customer           pgtype.Text
+	Status             pgtype.Text
+	CancelAtPeriodEnd  pgtype.Bool
+	CanceledAt         pgtype.Timestamptz
+	EndedAt            pgtype.Timestamptz
+	Data               []byte
+	StateAt            time.Time
+	LastEventID        pgtype.Text
+	UpdatedAt          time.Time
+	CurrentPeriodEnd   pgtype.Timestamptz
+	CurrentPeriodStart pgtype.Timestamptz
+	ApiVersion         pgtype.Text
 }
 
 type StripeSubscriptionItem struct {
