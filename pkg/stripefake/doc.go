@@ -43,11 +43,16 @@
 //   - Stripe-Account scopes a request to a connected account (403
 //     account_invalid for others). A Bearer (or basic auth) sk_test_/rk_test_
 //     key is required (401 otherwise).
-//   - Rate limits: a token bucket, plus injectable 429 storms. Like Stripe,
-//     a rate-limited request gets 429, code rate_limit, type
-//     invalid_request_error and Stripe-Rate-Limited-Reason; stripe-go does
-//     NOT retry those, only 429 lock_timeout (LockTimeoutFunc), so callers
-//     back off and resume from their cursor.
+//   - Rate limits at Stripe's two levels (https://docs.stripe.com/rate-limits):
+//     a token bucket over all requests (RateLimit) and one per endpoint
+//     (EndpointRateLimit, 25/s by default once RateLimit is set), an endpoint
+//     being a route such as GET /v1/customers/{id}; plus injectable 429
+//     storms. Like Stripe, a rate-limited request gets 429, code rate_limit,
+//     type invalid_request_error and Stripe-Rate-Limited-Reason global-rate
+//     or endpoint-rate; stripe-go does NOT retry those, only 429
+//     lock_timeout (LockTimeoutFunc), so callers back off and resume from
+//     their cursor. RecordRequests keeps when each request arrived, for
+//     tests of a client's pace (MostInWindow).
 //   - Mutations (Create, Update, Mutate, MutateAs, Delete and helpers) change
 //     state and record the event Stripe would send (customer.updated with
 //     previous_attributes, customer.subscription.deleted, product.deleted),

@@ -42,13 +42,31 @@ type Options struct {
 	AccountID string
 
 	// RateLimit is the sustained rate in requests per second, over all
-	// accounts (a token bucket). Zero means unlimited. Stripe allows 25/s in
-	// test mode and 100/s in live mode.
+	// accounts and endpoints (a token bucket). Zero means unlimited. Stripe
+	// allows 25/s in a sandbox and 100/s in live mode. A request over it is
+	// answered 429 with Stripe-Rate-Limited-Reason global-rate.
 	RateLimit float64
 	// Burst is the bucket size. Default max(1, RateLimit).
 	Burst int
+	// EndpointRateLimit is the sustained rate of each endpoint in requests
+	// per second (a token bucket each), where an endpoint is a route, as
+	// Stripe counts each named operation: GET /v1/customers and GET
+	// /v1/customers/{id} have a bucket each, whatever the id. A request
+	// over it is answered 429 with Stripe-Rate-Limited-Reason endpoint-rate,
+	// and takes no token from the global bucket. Zero means
+	// DefaultEndpointRateLimit when RateLimit is set and unlimited when it
+	// is not; negative means unlimited.
+	EndpointRateLimit float64
+	// EndpointBurst is each endpoint's bucket size. Default
+	// max(1, EndpointRateLimit).
+	EndpointBurst int
+	// RecordRequests keeps the arrival time, endpoint and rate-limit answer
+	// of every authenticated request, for Requests: tests check a client's
+	// pace with it.
+	RecordRequests bool
 	// Force429Func, when it returns true, makes the request fail as if rate
-	// limited, whatever the bucket holds: use it for 429 storms.
+	// limited (global-rate), whatever the buckets hold: use it for 429
+	// storms.
 	Force429Func func(*http.Request) bool
 	// LockTimeoutFunc, when it returns true, makes the request fail with a
 	// 429 lock_timeout, the one kind of 429 that stripe-go retries by itself.
@@ -82,20 +100,21 @@ type Options struct {
 type Server struct {
 	opts     Options
 	mux      *http.ServeMux
-	bucket   *bucket
+	limits   *limits
 	hc       *http.Client
 	platform *account
 
 	mu       sync.Mutex
 	accounts map[string]*account // by id, the platform included
 
-	requests, rateLimited, delivered, failed atomic.Int64
+	requests, rateLimited, endpointLimited, delivered, failed atomic.Int64
 }
 
 // Stats counts what the fake has done since New.
 type Stats struct {
 	Requests          int64 // every HTTP request, rejected ones included
 	RateLimited       int64 // requests answered 429 (rate limit or lock timeout)
+	EndpointLimited   int64 // of RateLimited, those over an endpoint's limit (endpoint-rate)
 	WebhooksDelivered int64 // deliveries answered 2xx
 	WebhooksFailed    int64 // deliveries that failed or were dropped on purpose
 }
@@ -121,9 +140,7 @@ func New(opts Options) *Server {
 	if s.hc == nil {
 		s.hc = &http.Client{Timeout: 10 * time.Second}
 	}
-	if opts.RateLimit > 0 {
-		s.bucket = newBucket(opts.RateLimit, opts.Burst)
-	}
+	s.limits = newLimits(opts)
 	s.platform = newAccount(opts.AccountID, false)
 	s.platform.self = &record{object: "account", id: opts.AccountID, data: accountObject(opts.AccountID, "standard", "US", "usd", s.now().Add(-3*365*24*time.Hour).Unix(), false)}
 	s.accounts[opts.AccountID] = s.platform
@@ -157,6 +174,7 @@ func (s *Server) Stats() Stats {
 	return Stats{
 		Requests:          s.requests.Load(),
 		RateLimited:       s.rateLimited.Load(),
+		EndpointLimited:   s.endpointLimited.Load(),
 		WebhooksDelivered: s.delivered.Load(),
 		WebhooksFailed:    s.failed.Load(),
 	}
@@ -169,24 +187,33 @@ func (s *Server) now() time.Time { return s.opts.NowFunc() }
 
 type accountKey struct{}
 
-// ServeHTTP answers like api.stripe.com: latency, then authentication, rate
-// limiting, the Stripe-Account scope, and the route.
+// ServeHTTP answers like api.stripe.com: authentication and rate limiting
+// as the request arrives, then latency, the Stripe-Account scope, and the
+// route.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	arrived := time.Now()
 	s.requests.Add(1)
 	w.Header().Set("Request-Id", "req_"+randString(rand.IntN, 14))
 	w.Header().Set("Stripe-Version", APIVersion)
+	key, authErr := s.authenticate(r)
+	var limitErr error
+	if authErr == nil {
+		limitErr = s.throttle(w, r, arrived)
+	}
 	if err := s.sleep(r.Context()); err != nil {
 		return // the client gave up
 	}
-	key, err := s.authenticate(r)
-	if err != nil {
+	if authErr != nil {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Stripe"`)
-		writeError(w, err)
+		writeError(w, authErr)
 		return
 	}
-	if err := s.throttle(w, r); err != nil {
+	if limitErr != nil {
 		s.rateLimited.Add(1)
-		writeError(w, err)
+		if w.Header().Get("Stripe-Rate-Limited-Reason") == ReasonEndpointRate {
+			s.endpointLimited.Add(1)
+		}
+		writeError(w, limitErr)
 		return
 	}
 	a, err := s.scope(r, key)
@@ -243,17 +270,22 @@ func redact(key string) string {
 }
 
 // throttle answers the way Stripe rate limits: 429 with code rate_limit,
-// type invalid_request_error and the Stripe-Rate-Limited-Reason header. Note
-// that stripe-go does not retry these (only lock_timeout ones), so callers
-// must back off themselves. See https://docs.stripe.com/rate-limits.
-func (s *Server) throttle(w http.ResponseWriter, r *http.Request) error {
+// type invalid_request_error and the Stripe-Rate-Limited-Reason header
+// naming the level, global-rate or endpoint-rate. Note that stripe-go does
+// not retry these (only lock_timeout ones), so callers must back off
+// themselves. See https://docs.stripe.com/rate-limits.
+func (s *Server) throttle(w http.ResponseWriter, r *http.Request, arrived time.Time) error {
 	if f := s.opts.LockTimeoutFunc; f != nil && f(r) {
 		return &Error{Status: http.StatusTooManyRequests, Type: "invalid_request_error", Code: "lock_timeout",
 			Message: "This object cannot be accessed right now because another API request or Stripe process is currently accessing it. If you see this error intermittently, retry the request. If you see this error frequently and are making multiple concurrent requests to a single object, make your requests serially or at a lower rate."}
 	}
 	forced := s.opts.Force429Func != nil && s.opts.Force429Func(r)
-	if forced || (s.bucket != nil && !s.bucket.allow(time.Now())) {
-		w.Header().Set("Stripe-Rate-Limited-Reason", "global-rate")
+	endpoint := ""
+	if s.limits.byEndpoint() {
+		endpoint = s.endpoint(r)
+	}
+	if reason := s.limits.allow(endpoint, arrived, forced); reason != "" {
+		w.Header().Set("Stripe-Rate-Limited-Reason", reason)
 		return &Error{Status: http.StatusTooManyRequests, Type: "invalid_request_error", Code: "rate_limit",
 			Message: "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits."}
 	}
@@ -274,37 +306,6 @@ func (s *Server) scope(r *http.Request, key string) (*account, error) {
 			Message: fmt.Sprintf("The provided key '%s' does not have access to account '%s' (or that account does not exist). Application access may have been revoked.", redact(key), id)}
 	}
 	return a, nil
-}
-
-// bucket is a token bucket refilled at rate tokens per second.
-type bucket struct {
-	mu     sync.Mutex
-	rate   float64
-	burst  float64
-	tokens float64
-	last   time.Time
-}
-
-func newBucket(rate float64, burst int) *bucket {
-	b := float64(burst)
-	if b <= 0 {
-		b = max(1, rate)
-	}
-	return &bucket{rate: rate, burst: b, tokens: b}
-}
-
-func (b *bucket) allow(now time.Time) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.last.IsZero() {
-		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	}
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }
 
 // FractionFunc returns a func for Options.Force429Func or LockTimeoutFunc

@@ -38,6 +38,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	customers := fs.Int("customers", 200, "customers on the platform")
 	connected := fs.Int("connected", 2, "connected accounts")
 	rateLimit := fs.Float64("rate-limit", 100, "requests per second before 429, as Stripe's live mode; 0 for none")
+	endpointRateLimit := fs.Float64("endpoint-rate-limit", 0, "requests per second of each endpoint before 429; 0: 25 when -rate-limit is set, as Stripe's; negative for none")
 	latency := fs.Duration("latency", 120*time.Millisecond, "added to every request, plus up to -jitter")
 	jitter := fs.Duration("jitter", 80*time.Millisecond, "random extra latency")
 	webhookURL := fs.String("webhook-url", "", "where to deliver events, e.g. http://127.0.0.1:8080/webhooks/stripe")
@@ -48,7 +49,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stdout, nil))
 
 	s := stripefake.New(stripefake.Options{
-		RateLimit: *rateLimit, Latency: *latency, LatencyJitter: *jitter, WebhookURL: *webhookURL,
+		RateLimit: *rateLimit, EndpointRateLimit: *endpointRateLimit, Latency: *latency, LatencyJitter: *jitter, WebhookURL: *webhookURL,
 	})
 	start := time.Now()
 	if err := stripefake.Seed(s, stripefake.SeedOptions{Customers: *customers, ConnectedAccounts: *connected, RandSeed: 1}); err != nil {
