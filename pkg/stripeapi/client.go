@@ -214,12 +214,11 @@ func (c *Client) ConnectedAccounts(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
-// Get fetches one object, verbatim.
+// Get fetches one object, verbatim. account names a connected account (""
+// for the platform) in the header of path's namespace: Stripe-Account for
+// /v1, Stripe-Context for /v2.
 func (c *Client) Get(ctx context.Context, path, account string) ([]byte, time.Time, error) {
-	params := &stripe.Params{Context: ctx}
-	if account != "" {
-		params.SetStripeAccount(account)
-	}
+	params := accountParams(ctx, path, account)
 	at := time.Now()
 	var obj struct{ stripe.APIResource }
 	if err := c.backend.Call(http.MethodGet, path, c.key, params, &obj); err != nil {

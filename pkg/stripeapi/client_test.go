@@ -2,10 +2,12 @@ package stripeapi_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -32,6 +34,10 @@ type fakeStripe struct {
 	// items are the customers, newest first, each exactly as it is sent.
 	items [][]byte
 	ids   []string
+	// thin are thin events (GET /v2/core/events), newest first, each
+	// exactly as it is sent; thinIDs their ids.
+	thin    [][]byte
+	thinIDs []string
 	// answers replaces the answer to the request of that number (1-based),
 	// once.
 	answers  map[int]answer
@@ -61,6 +67,8 @@ func newFakeStripe(t *testing.T, items ...[]byte) *fakeStripe {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/customers", f.list)
 	mux.HandleFunc("GET /v1/customers/{id}", f.get)
+	mux.HandleFunc("GET /v2/core/events", f.listV2)
+	mux.HandleFunc("GET /v2/core/events/{id}", f.getV2)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		stripeError(w, http.StatusNotFound, "invalid_request_error", "", "Unrecognized request URL ("+r.Method+": "+r.URL.Path+")")
 	})
@@ -158,6 +166,93 @@ func (f *fakeStripe) get(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(f.items[i])
+}
+
+// addThin adds n thin events with ids evt_thin_000 …, newest first.
+func (f *fakeStripe) addThin(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range n {
+		id := fmt.Sprintf("evt_thin_%03d", i)
+		created := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC).Add(-time.Duration(i) * time.Second)
+		f.thin = append(f.thin, fmt.Appendf(nil, `{"id":%q, "object":"v2.core.event","type":"v1.customer.updated","created":%q,`+
+			`"related_object":{"id":"cus_%03d","type":"customer","url":"/v1/customers/cus_%03d"}}`, id, created.Format("2006-01-02T15:04:05.000Z"), i, i))
+		f.thinIDs = append(f.thinIDs, id)
+	}
+}
+
+// listV2 lists the thin events as API v2 lists do: limit (default 20),
+// then next_page_url with an opaque page token that carries everything, so
+// that a page request with any other parameter is refused. The account is
+// in Stripe-Context; Stripe-Account is refused on /v2.
+func (f *fakeStripe) listV2(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.Header.Get("Stripe-Account") != "" {
+		stripeError(w, http.StatusBadRequest, "invalid_request_error", "", "Stripe-Account is not accepted on /v2: use Stripe-Context")
+		return
+	}
+	q := r.URL.Query()
+	start, limit := 0, 20
+	if page := q.Get("page"); page != "" {
+		if len(q) != 1 {
+			stripeError(w, http.StatusBadRequest, "invalid_request_error", "", "page takes no other parameter")
+			return
+		}
+		// The token is "<offset>.<limit>", base64url: opaque to the client.
+		raw, err := base64.RawURLEncoding.DecodeString(page)
+		if _, serr := fmt.Sscanf(string(raw), "%d.%d", &start, &limit); err != nil || serr != nil {
+			stripeError(w, http.StatusBadRequest, "invalid_request_error", "", "invalid page token")
+			return
+		}
+	} else if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 100 {
+			stripeError(w, http.StatusBadRequest, "invalid_request_error", "", "limit must be between 1 and 100")
+			return
+		}
+		limit = n
+	}
+	end := min(start+limit, len(f.thin))
+	var b bytes.Buffer
+	b.WriteString(`{"data":[`)
+	for i, item := range f.thin[start:end] {
+		if i > 0 {
+			b.WriteString(",\n")
+		}
+		b.Write(item)
+	}
+	b.WriteString(`],"next_page_url":`)
+	if end < len(f.thin) {
+		fmt.Fprintf(&b, `"/v2/core/events?page=%s"`, base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d.%d", end, limit)))
+	} else {
+		b.WriteString("null")
+	}
+	b.WriteString(`,"previous_page_url":`)
+	if start > 0 {
+		fmt.Fprintf(&b, `"/v2/core/events?page=%s"`, base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d.%d", max(0, start-limit), limit)))
+	} else {
+		b.WriteString("null")
+	}
+	b.WriteString("}")
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b.Bytes())
+}
+
+func (f *fakeStripe) getV2(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.Header.Get("Stripe-Account") != "" {
+		stripeError(w, http.StatusBadRequest, "invalid_request_error", "", "Stripe-Account is not accepted on /v2: use Stripe-Context")
+		return
+	}
+	i := slices.Index(f.thinIDs, r.PathValue("id"))
+	if i < 0 {
+		stripeError(w, http.StatusNotFound, "invalid_request_error", "resource_missing", "No such event: '"+r.PathValue("id")+"'")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(f.thin[i])
 }
 
 func stripeError(w http.ResponseWriter, status int, typ, code, msg string) {
@@ -476,5 +571,160 @@ func TestGet(t *testing.T) {
 		require.Equal(t, http.StatusNotFound, serr.HTTPStatusCode)
 		require.Equal(t, stripe.ErrorCodeResourceMissing, serr.Code)
 		require.Len(t, f.received(), 1, "stripe-go retried a 404")
+	})
+}
+
+func TestListV2(t *testing.T) {
+	t.Parallel()
+
+	t.Run("FollowsNextPageURLToTheEnd", func(t *testing.T) {
+		t.Parallel()
+		f := newFakeStripe(t)
+		f.addThin(250)
+		c, _ := newClient(t, f)
+		filters := url.Values{"limit": {"100"}, "created[gte]": {"2026-11-01T00:00:00.000Z"}}
+		var pages []*stripeapi.V2Page
+		before := time.Now()
+		err := c.ListV2(t.Context(), "/v2/core/events", stripeapi.V2ListParams{Filters: filters}, func(pg *stripeapi.V2Page) error {
+			pages = append(pages, pg)
+			return nil
+		})
+		require.NoError(t, err)
+		require.Len(t, pages, 3)
+		var ids []string
+		var items [][]byte
+		for i, pg := range pages {
+			require.False(t, pg.FetchedAt.Before(before), "page %d fetched before the listing began", i+1)
+			for _, raw := range pg.Data {
+				var ref struct{ ID string }
+				require.NoError(t, json.Unmarshal(raw, &ref))
+				ids = append(ids, ref.ID)
+				items = append(items, raw)
+			}
+		}
+		require.Equal(t, f.thinIDs, ids)
+		for i := range items {
+			require.Equal(t, string(f.thin[i]), string(items[i]), "item %d is not verbatim", i)
+		}
+		require.NotEmpty(t, pages[0].NextPageURL)
+		require.Empty(t, pages[0].PreviousPageURL)
+		require.NotEmpty(t, pages[1].PreviousPageURL)
+		require.Empty(t, pages[2].NextPageURL)
+
+		reqs := f.received()
+		require.Len(t, reqs, 3)
+		require.Equal(t, "/v2/core/events", reqs[0].path)
+		require.Equal(t, filters, reqs[0].query, "the first request carries the filters")
+		for i, r := range reqs {
+			require.Equal(t, "/v2/core/events", r.path)
+			require.Empty(t, r.header.Values("Stripe-Account"), "request %d", i+1)
+			require.Empty(t, r.header.Values("Stripe-Context"), "a platform listing names no account")
+			require.Equal(t, []string{stripeapi.DefaultAPIVersion}, r.header.Values("Stripe-Version"), "request %d", i+1)
+			require.Equal(t, "Bearer sk_test_x", r.header.Get("Authorization"))
+			if i > 0 {
+				require.Equal(t, []string{"page"}, slices.Collect(maps.Keys(r.query)), "request %d follows next_page_url as it is", i+1)
+			}
+		}
+		require.Equal(t, url.Values{"limit": {"100"}, "created[gte]": {"2026-11-01T00:00:00.000Z"}}, filters, "the caller's filters are left alone")
+	})
+
+	t.Run("AccountSendsStripeContext", func(t *testing.T) {
+		t.Parallel()
+		f := newFakeStripe(t)
+		f.addThin(30)
+		c, _ := newClient(t, f)
+		n := 0
+		err := c.ListV2(t.Context(), "/v2/core/events", stripeapi.V2ListParams{Account: "acct_1Connected"}, func(pg *stripeapi.V2Page) error {
+			n += len(pg.Data)
+			return nil
+		})
+		require.NoError(t, err)
+		require.Equal(t, 30, n)
+		reqs := f.received()
+		require.Len(t, reqs, 2, "the default page size is 20")
+		for i, r := range reqs {
+			require.Equal(t, []string{"acct_1Connected"}, r.header.Values("Stripe-Context"), "request %d", i+1)
+			require.Empty(t, r.header.Values("Stripe-Account"), "request %d", i+1)
+		}
+	})
+
+	t.Run("CallbackErrorStopsTheListing", func(t *testing.T) {
+		t.Parallel()
+		f := newFakeStripe(t)
+		f.addThin(50)
+		c, _ := newClient(t, f)
+		errStop := errors.New("enough")
+		err := c.ListV2(t.Context(), "/v2/core/events", stripeapi.V2ListParams{}, func(*stripeapi.V2Page) error { return errStop })
+		require.ErrorIs(t, err, errStop)
+		require.Len(t, f.received(), 1, "a request was made after the callback failed")
+	})
+
+	t.Run("ErrorOnALaterPageIsReturned", func(t *testing.T) {
+		t.Parallel()
+		f := newFakeStripe(t)
+		f.addThin(50)
+		f.answer(2, answer{status: http.StatusBadRequest, body: `{"error":{"type":"invalid_request_error","message":"invalid page token"}}`})
+		c, _ := newClient(t, f)
+		pages := 0
+		err := c.ListV2(t.Context(), "/v2/core/events", stripeapi.V2ListParams{}, func(*stripeapi.V2Page) error {
+			pages++
+			return nil
+		})
+		var serr *stripe.Error
+		require.ErrorAs(t, err, &serr)
+		require.Equal(t, http.StatusBadRequest, serr.HTTPStatusCode)
+		require.ErrorContains(t, err, "/v2/core/events")
+		require.Equal(t, 1, pages)
+		require.Len(t, f.received(), 2)
+	})
+
+	t.Run("RefusesAV1Path", func(t *testing.T) {
+		t.Parallel()
+		f := newFakeStripe(t, customers(3)...)
+		c, _ := newClient(t, f)
+		err := c.ListV2(t.Context(), "/v1/customers", stripeapi.V2ListParams{}, func(*stripeapi.V2Page) error { return nil })
+		require.ErrorContains(t, err, "not an API v2 path")
+		require.Empty(t, f.received())
+	})
+}
+
+func TestGetV2(t *testing.T) {
+	t.Parallel()
+
+	t.Run("AccountGoesInStripeContext", func(t *testing.T) {
+		t.Parallel()
+		f := newFakeStripe(t)
+		f.addThin(3)
+		c, _ := newClient(t, f)
+		body, _, err := c.Get(t.Context(), "/v2/core/events/evt_thin_001", "acct_1Connected")
+		require.NoError(t, err)
+		require.Equal(t, string(f.thin[1]), string(body))
+		reqs := f.received()
+		require.Len(t, reqs, 1)
+		require.Equal(t, []string{"acct_1Connected"}, reqs[0].header.Values("Stripe-Context"))
+		require.Empty(t, reqs[0].header.Values("Stripe-Account"))
+	})
+
+	t.Run("V1PathKeepsStripeAccount", func(t *testing.T) {
+		t.Parallel()
+		f := newFakeStripe(t, customers(1)...)
+		c, _ := newClient(t, f)
+		_, _, err := c.Get(t.Context(), "/v1/customers/cus_000", "acct_1Connected")
+		require.NoError(t, err)
+		reqs := f.received()
+		require.Equal(t, []string{"acct_1Connected"}, reqs[0].header.Values("Stripe-Account"))
+		require.Empty(t, reqs[0].header.Values("Stripe-Context"))
+	})
+
+	t.Run("PlatformSendsNeither", func(t *testing.T) {
+		t.Parallel()
+		f := newFakeStripe(t)
+		f.addThin(1)
+		c, _ := newClient(t, f)
+		_, _, err := c.Get(t.Context(), "/v2/core/events/evt_thin_000", "")
+		require.NoError(t, err)
+		h := f.received()[0].header
+		require.Empty(t, h.Values("Stripe-Context"))
+		require.Empty(t, h.Values("Stripe-Account"))
 	})
 }
