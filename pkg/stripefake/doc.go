@@ -60,6 +60,18 @@
 //     delivery_success, created) and which is POSTed, signed with the
 //     webhook secret, to Options.WebhookURL. DropWebhookFunc loses deliveries
 //     on purpose, so a test can repair them from /v1/events.
+//   - Thin events (https://docs.stripe.com/api/v2/core/events/object): each
+//     recorded event, seeded ones included, has a thin twin (v1.<type>,
+//     created in RFC 3339, related_object with the object's retrieve path,
+//     context for a connected account, snapshot_event naming its snapshot
+//     twin, id ThinEventID of the snapshot's). GET /v2/core/events lists the
+//     last 30 days of them, newest first, with API v2 paging (data,
+//     next_page_url, previous_page_url; limit 1–100, default 20, the fake's
+//     choice), created[gt|gte|lt|lte] as RFC 3339, types (repeated, types[]
+//     or types[0]…, up to 20) and object_id; GET /v2/core/events/{id}
+//     retrieves one. /v2 paths read the account from Stripe-Context and,
+//     stricter than Stripe may be, refuse Stripe-Account with 400.
+//     Options.ThinEvents makes WebhookURL a thin event destination.
 //
 // What it does not do: POST/DELETE over HTTP (mutations are Go methods),
 // search endpoints, idempotency keys, webhook retries, test clocks, deeper

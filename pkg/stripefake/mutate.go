@@ -25,8 +25,15 @@ type Event struct {
 	// Delivered reports that the webhook POST was answered 2xx. It is false
 	// when no WebhookURL is set, or DropWebhookFunc dropped the delivery.
 	Delivered bool
-	// Payload is the event's JSON as POSTed (or as it would have been).
+	// Payload is the event's JSON as POSTed (or as it would have been)
+	// without Options.ThinEvents.
 	Payload []byte
+	// ThinID is the id of the event's thin twin (ThinEventID(ID)), the
+	// thin event of the same change that GET /v2/core/events lists.
+	ThinID string
+	// ThinPayload is the thin event's JSON, as POSTed (or as it would have
+	// been) with Options.ThinEvents.
+	ThinPayload []byte
 }
 
 // eventTypes are the event types Stripe sends when an object of each type is
@@ -306,8 +313,9 @@ func asMap(v any) map[string]any {
 	return nil
 }
 
-// event records an event about r, with data.object a snapshot of r now. It
-// returns the event in a slice (none for an empty type) for commit.
+// event records an event about r, with data.object a snapshot of r now,
+// and its thin twin. It returns the snapshot event in a slice (none for an
+// empty type) for commit.
 func (a *account) event(intn func(int) int, typ string, r *record, prev map[string]any, created int64) []*record {
 	if typ == "" {
 		return nil
@@ -334,6 +342,7 @@ func (a *account) event(intn func(int) int, typ string, r *record, prev map[stri
 	}
 	rec := &record{object: "event", id: id, created: created, data: ev}
 	a.insert(rec)
+	a.insert(a.thinEvent(rec, r, typ, created))
 	return []*record{rec}
 }
 
@@ -372,7 +381,7 @@ func (s *Server) apply(accountID string, change func(a *account, now int64) ([]*
 	}
 	events := make([]Event, len(recs))
 	for i, r := range recs {
-		if s.opts.WebhookURL != "" {
+		if s.opts.WebhookURL != "" && !s.opts.ThinEvents {
 			r.data["pending_webhooks"] = int64(1) // in flight, as Stripe sends it
 		}
 		ev := Event{ID: r.id, Type: r.data["type"].(string), Created: time.Unix(r.created, 0)}
@@ -383,14 +392,20 @@ func (s *Server) apply(accountID string, change func(a *account, now int64) ([]*
 		if ev.Payload, err = marshal(r.data); err != nil {
 			return nil, nil, fmt.Errorf("event %s: %w", r.id, err)
 		}
+		ev.ThinID = ThinEventID(r.id)
+		if ev.ThinPayload, err = marshal(a.get(ThinEventObject, ev.ThinID).data); err != nil {
+			return nil, nil, fmt.Errorf("event %s: %w", ev.ThinID, err)
+		}
 		events[i] = ev
 	}
 	return recs, events, nil
 }
 
 // deliver POSTs ev to the webhook URL, signed as Stripe signs (Stripe-Signature
-// with t= and v1=, see https://docs.stripe.com/webhooks#verify-manually).
-// Delivery is synchronous, so a test can assert right after a mutation.
+// with t= and v1=, see https://docs.stripe.com/webhooks#verify-manually):
+// the snapshot event, or with Options.ThinEvents its thin twin, which an
+// event destination's signature covers the same way. Delivery is
+// synchronous, so a test can assert right after a mutation.
 func (s *Server) deliver(ev Event) bool {
 	if s.opts.WebhookURL == "" {
 		return false
@@ -408,8 +423,12 @@ func (s *Server) deliver(ev Event) bool {
 }
 
 func (s *Server) post(ev Event) error {
+	payload := ev.Payload
+	if s.opts.ThinEvents {
+		payload = ev.ThinPayload
+	}
 	signed := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{
-		Payload: ev.Payload, Secret: s.opts.WebhookSecret, Timestamp: time.Now(),
+		Payload: payload, Secret: s.opts.WebhookSecret, Timestamp: time.Now(),
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -80,6 +80,9 @@ func (s *Server) routes() {
 	// Events are not a resource of the catalog: the mirror keeps them whole.
 	s.get("/v1/events", s.listTop("event", "/v1/events", listFilters["event"]))
 	s.get("/v1/events/{id}", s.retrieve("event", ""))
+	// Thin events, in the account that Stripe-Context names.
+	s.get("/v2/core/events", s.listThinEvents)
+	s.get("/v2/core/events/{id}", s.retrieveThinEvent)
 	s.get("/v1/account", func(a *account, r *http.Request) (any, error) {
 		if err := checkParams(query(r), []string{"expand[]"}); err != nil {
 			return nil, err

@@ -80,16 +80,23 @@ type Options struct {
 	// WebhookURL receives every event a mutation records, POSTed and signed
 	// as Stripe does. Empty means no delivery.
 	WebhookURL string
+	// ThinEvents makes WebhookURL an event destination of thin events
+	// (https://docs.stripe.com/event-destinations): it receives each
+	// event's thin twin (v1.customer.updated…, Event.ThinPayload) instead
+	// of the snapshot event, signed the same way. The snapshot events are
+	// still listed by /v1/events, with no webhook pending.
+	ThinEvents bool
 	// WebhookSecret signs the deliveries. Default TestWebhookSecret.
 	WebhookSecret string
 	// WebhookClient posts the deliveries. Default: a client with a 10s timeout.
 	WebhookClient *http.Client
 	// DropWebhookFunc, when it returns true, skips the delivery of an event,
-	// which then stays undelivered (delivery_success=false) in /v1/events.
+	// which then stays undelivered (delivery_success=false) in /v1/events
+	// (without ThinEvents).
 	DropWebhookFunc func(Event) bool
 
 	// NowFunc is the fake's clock: object timestamps, event times and the
-	// 30-day horizon of /v1/events. Default time.Now. Webhook signatures
+	// 30-day horizon of /v1/events and /v2/core/events. Default time.Now. Webhook signatures
 	// always use the real time, since receivers check it.
 	NowFunc func() time.Time
 }

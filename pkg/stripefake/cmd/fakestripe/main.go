@@ -43,6 +43,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	jitter := fs.Duration("jitter", 80*time.Millisecond, "random extra latency")
 	webhookURL := fs.String("webhook-url", "", "where to deliver events, e.g. http://127.0.0.1:8080/webhooks/stripe")
 	mutate := fs.Duration("mutate", 0, "with -webhook-url: update a random customer this often")
+	thin := fs.Bool("thin-events", false, "deliver thin events (v1.customer.updated…) to -webhook-url instead of snapshot events")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -50,6 +51,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 	s := stripefake.New(stripefake.Options{
 		RateLimit: *rateLimit, EndpointRateLimit: *endpointRateLimit, Latency: *latency, LatencyJitter: *jitter, WebhookURL: *webhookURL,
+		ThinEvents: *thin,
 	})
 	start := time.Now()
 	if err := stripefake.Seed(s, stripefake.SeedOptions{Customers: *customers, ConnectedAccounts: *connected, RandSeed: 1}); err != nil {
