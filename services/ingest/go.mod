@@ -9,6 +9,7 @@ require (
 	github.com/stripe/stripe-go/v76 v76.25.0
 	github.com/stripesync/stripesync/pkg/events v0.0.0
 	github.com/stripesync/stripesync/pkg/ops v0.0.0
+	github.com/stripesync/stripesync/pkg/stripefake v0.0.0
 	go.uber.org/goleak v1.3.0
 	golang.org/x/sync v0.25.0
 )
@@ -31,7 +32,7 @@ require (
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/stripe/stripe-mock v0.203.0 // indirect
 	github.com/stripesync/stripesync/pkg/catalog v0.0.0 // indirect
-	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
@@ -42,4 +43,5 @@ replace (
 	github.com/stripesync/stripesync/pkg/catalog => ../../pkg/catalog
 	github.com/stripesync/stripesync/pkg/events => ../../pkg/events
 	github.com/stripesync/stripesync/pkg/ops => ../../pkg/ops
+	github.com/stripesync/stripesync/pkg/stripefake => ../../pkg/stripefake
 )

@@ -19,6 +19,7 @@ import (
 
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/events/eventstest"
+	"github.com/stripesync/stripesync/pkg/stripefake"
 )
 
 func TestMain(m *testing.M) {
@@ -326,6 +327,41 @@ func TestIngestThinEvents(t *testing.T) {
 		}
 		require.Empty(t, stored(t, b.js))
 	})
+}
+
+// TestIngestFakeStripeThinDestination closes the loop with the fake Stripe
+// API: an account whose event destination sends thin events delivers them
+// to ingest, which stores each, as sent, on the subject of its type.
+func TestIngestFakeStripeThinDestination(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections) // before ingest stops: no client goroutine outlives the test
+	fake := stripefake.New(stripefake.Options{WebhookURL: b.url + "/webhooks/stripe", WebhookSecret: testSecret, ThinEvents: true,
+		WebhookClient: &http.Client{Transport: tr, Timeout: 10 * time.Second}})
+	require.NoError(t, stripefake.Seed(fake, stripefake.SeedOptions{Customers: 2, ConnectedAccounts: 1, RandSeed: 1}))
+	acct := fake.ConnectedAccounts()[0]
+
+	updated, err := fake.UpdateCustomer("", fake.IDs("", "customer")[0], map[string]any{"name": "Thin"})
+	require.NoError(t, err)
+	created, err := fake.CreateCustomer(acct, nil)
+	require.NoError(t, err)
+	for _, ev := range []stripefake.Event{updated, created} {
+		require.True(t, ev.Delivered, "ingest refused %s", ev.ThinID)
+	}
+
+	msgs := stored(t, b.js)
+	require.Len(t, msgs, 2)
+	for i, want := range []stripefake.Event{updated, created} {
+		require.Equal(t, want.ThinID, msgs[i].Header.Get(nats.MsgIdHdr))
+		require.Equal(t, "stripe.event.v1."+want.Type, msgs[i].Subject)
+		require.Equal(t, want.ThinPayload, msgs[i].Data)
+	}
+	env, err := events.ParseEnvelope(msgs[1].Data)
+	require.NoError(t, err)
+	require.Equal(t, acct, env.Account)
+	require.Equal(t, created.ID, env.Thin.SnapshotEvent)
+	require.Equal(t, "/v1/customers/"+created.ObjectID, env.Thin.RelatedObject.URL)
 }
 
 func TestConfigErrorsNameTheSetting(t *testing.T) {
