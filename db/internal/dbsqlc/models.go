@@ -282,8 +282,8 @@ type StripeDiscount struct {
 	StateAt       time.Time
 	LastEventID   pgtype.Text
 	UpdatedAt     time.Time
-	Coupon        pgtype.Text
 	ApiVersion    pgtype.Text
+	Coupon        pgtype.Text
 }
 
 type StripeDispute struct {
@@ -356,8 +356,8 @@ type StripeInvoice struct {
 	StateAt         time.Time
 	LastEventID     pgtype.Text
 	UpdatedAt       time.Time
-	Subscription    pgtype.Text
 	ApiVersion      pgtype.Text
+	Subscription    pgtype.Text
 }
 
 type StripeInvoiceLineItem struct {
@@ -376,9 +376,9 @@ type StripeInvoiceLineItem struct {
 	StateAt      time.Time
 	LastEventID  pgtype.Text
 	UpdatedAt    time.Time
+	ApiVersion   pgtype.Text
 	Price        pgtype.Text
 	Subscription pgtype.Text
-	ApiVersion   pgtype.Text
 }
 
 type StripeInvoiceitem struct {
@@ -394,9 +394,9 @@ type StripeInvoiceitem struct {
 	StateAt      time.Time
 	LastEventID  pgtype.Text
 	UpdatedAt    time.Time
+	ApiVersion   pgtype.Text
 	Created      pgtype.Timestamptz
 	Subscription pgtype.Text
-	ApiVersion   pgtype.Text
 }
 
 type StripePaymentIntent struct {
@@ -532,8 +532,8 @@ type StripePromotionCode struct {
 	StateAt     time.Time
 	LastEventID pgtype.Text
 	UpdatedAt   time.Time
-	Coupon      pgtype.Text
 	ApiVersion  pgtype.Text
+	Coupon      pgtype.Text
 }
 
 type StripeRadarEarlyFraudWarning struct {
@@ -638,9 +638,9 @@ type StripeSubscription struct {
 	StateAt            time.Time
 	LastEventID        pgtype.Text
 	UpdatedAt          time.Time
+	ApiVersion         pgtype.Text
 	CurrentPeriodEnd   pgtype.Timestamptz
 	CurrentPeriodStart pgtype.Timestamptz
-	ApiVersion         pgtype.Text
 }
 
 type StripeSubscriptionItem struct {

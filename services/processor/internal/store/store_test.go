@@ -529,7 +529,7 @@ func thinEvent(t *testing.T, id, eventType, objectType, objectID string, created
 	t.Helper()
 	ev := map[string]any{
 		"id": id, "object": "v2.core.event", "type": eventType, "livemode": false,
-		"created": created.UTC().Format("2006-01-02T15:04:05.000Z"),
+		"created":        created.UTC().Format("2006-01-02T15:04:05.000Z"),
 		"related_object": map[string]any{"id": objectID, "type": objectType, "url": "/v1/customers/" + objectID},
 	}
 	if account != "" {
