@@ -63,24 +63,11 @@ func (s *Server) ExternalAccountIDs(connectedAccountID string) []string {
 	return s.ChildIDs(connectedAccountID, externalAccount, connectedAccountID)
 }
 
-// Object returns a deep copy of an object as GET would render it, nested
-// lists included, and whether it exists (deleted objects do not).
+// Object returns a deep copy of an object as GET without Stripe-Version
+// would render it, in Options.APIVersion, nested lists included, and
+// whether it exists (deleted objects do not). ObjectAt takes the version.
 func (s *Server) Object(accountID, object, id string) (map[string]any, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a := s.account(accountID)
-	if a == nil {
-		return nil, false
-	}
-	r := a.get(object, id)
-	if r == nil || r.deleted {
-		return nil, false
-	}
-	m, err := a.render(r, nil)
-	if err != nil {
-		return nil, false
-	}
-	return copyMap(m), true
+	return s.ObjectAt(accountID, object, id, s.opts.APIVersion)
 }
 
 // Objects counts the live objects of the account by type:

@@ -1,8 +1,7 @@
 // Package stripefake is a stateful fake of the Stripe API, served over real
 // HTTP, for tests, demos and benchmarks. It holds accounts in memory and
-// answers the read endpoints a sync engine uses the way api.stripe.com does
-// (API version 2023-10-16, the one stripe-go v76 pins), so that stripe-go's
-// real client and iterators run against it unchanged.
+// answers the read endpoints a sync engine uses the way api.stripe.com does,
+// so that stripe-go's real client and iterators run against it unchanged.
 //
 // Serve it with Start in tests, or httptest.NewServer(s) / an http.Server
 // anywhere else, and point stripe-go at its URL:
@@ -72,6 +71,17 @@
 //     retrieves one. /v2 paths read the account from Stripe-Context and,
 //     stricter than Stripe may be, refuse Stripe-Account with 400.
 //     Options.ThinEvents makes WebhookURL a thin event destination.
+//   - API versions (https://docs.stripe.com/api/versioning): every object,
+//     list, nested list, expansion and event is rendered in the version of
+//     the request's Stripe-Version header, else Options.APIVersion (default
+//     CurrentAPIVersion), from LegacyAPIVersion (2023-10-16, which
+//     stripe-go v76 sends) on; other values get 400. The store keeps one
+//     shape, 2023-10-16's; version.go applies the breaking changes since
+//     (basil's invoice parent and pricing, item-level periods, clover's
+//     discount source…) as an object is rendered. Events carry the version
+//     they are rendered in: Options.APIVersion in /v1/events whatever the
+//     request asks for, as Stripe renders them when they happen, and
+//     Options.WebhookAPIVersion in webhooks, previous_attributes included.
 //
 // What it does not do: POST/DELETE over HTTP (mutations are Go methods),
 // search endpoints, idempotency keys, webhook retries, test clocks, deeper

@@ -329,7 +329,7 @@ func (a *account) event(intn func(int) int, typ string, r *record, prev map[stri
 	ev := map[string]any{
 		"id":               id,
 		"object":           "event",
-		"api_version":      APIVersion,
+		"api_version":      LegacyAPIVersion, // the stored shape; rendered in another, see shaper.event
 		"created":          created,
 		"data":             data,
 		"livemode":         false,
@@ -389,7 +389,7 @@ func (s *Server) apply(accountID string, change func(a *account, now int64) ([]*
 			ev.Account = a.id
 		}
 		ev.ObjectID, _ = r.data["data"].(map[string]any)["object"].(map[string]any)["id"].(string)
-		if ev.Payload, err = marshal(r.data); err != nil {
+		if ev.Payload, err = marshal(s.webhookEvent(a, r)); err != nil {
 			return nil, nil, fmt.Errorf("event %s: %w", r.id, err)
 		}
 		ev.ThinID = ThinEventID(r.id)

@@ -70,7 +70,7 @@ func TestEvents(t *testing.T) {
 		t.Parallel()
 		ev, err := b.api.Events.Get(updated.ID, nil)
 		require.NoError(t, err)
-		require.Equal(t, stripefake.APIVersion, ev.APIVersion)
+		require.Equal(t, stripefake.CurrentAPIVersion, ev.APIVersion, "rendered in the account's default version, whatever the request's")
 		require.Equal(t, "new@example.com", ev.Data.Object["email"])
 		require.Equal(t, map[string]any{"tier": "gold"}, ev.Data.Object["metadata"])
 		require.NotEqual(t, "new@example.com", ev.Data.PreviousAttributes["email"])

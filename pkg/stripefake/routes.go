@@ -153,8 +153,9 @@ func parentRoute(path string) (pattern, param string) {
 	panic("stripefake: catalog path " + path + " names no parent")
 }
 
-// handle runs h under the lock and encodes its result before unlocking,
-// since rendered objects share maps with the stored ones.
+// handle runs h under the lock and encodes its result, in the request's
+// API version (see version.go), before unlocking, since rendered objects
+// share maps with the stored ones.
 func (s *Server) handle(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		a, _ := r.Context().Value(accountKey{}).(*account)
@@ -162,7 +163,7 @@ func (s *Server) handle(h handlerFunc) http.HandlerFunc {
 		v, err := h(a, r)
 		var body []byte
 		if err == nil {
-			body, err = marshal(v)
+			body, err = marshal(a.shaper(s.versionOf(r), s.opts.APIVersion).shape(v))
 		}
 		s.mu.Unlock()
 		if err != nil {

@@ -1,6 +1,7 @@
 package stripefake
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -15,10 +16,6 @@ import (
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/client"
 )
-
-// APIVersion is the Stripe API version the fake renders objects and events
-// in, the one stripe-go v76 pins.
-const APIVersion = "2023-10-16"
 
 // Defaults for Options.
 const (
@@ -99,6 +96,16 @@ type Options struct {
 	// 30-day horizon of /v1/events and /v2/core/events. Default time.Now. Webhook signatures
 	// always use the real time, since receivers check it.
 	NowFunc func() time.Time
+
+	// APIVersion is the account's default API version: what a request
+	// without Stripe-Version gets, and the version events are rendered in
+	// when they are listed or retrieved (their api_version). Default
+	// CurrentAPIVersion; LegacyAPIVersion or later (see version.go).
+	APIVersion string
+	// WebhookAPIVersion is the webhook endpoint's API version, the version
+	// of every event POSTed to WebhookURL (Event.Payload). Default
+	// CurrentAPIVersion.
+	WebhookAPIVersion string
 }
 
 // Server is a stateful, in-memory fake of the Stripe API. It implements
@@ -137,6 +144,14 @@ func New(opts Options) *Server {
 	}
 	if opts.NowFunc == nil {
 		opts.NowFunc = time.Now
+	}
+	for _, v := range []*string{&opts.APIVersion, &opts.WebhookAPIVersion} {
+		if *v == "" {
+			*v = CurrentAPIVersion
+		}
+		if err := checkAPIVersion(*v); err != nil {
+			panic("stripefake: Options: " + err.Error())
+		}
 	}
 	s := &Server{
 		opts:     opts,
@@ -201,7 +216,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	arrived := time.Now()
 	s.requests.Add(1)
 	w.Header().Set("Request-Id", "req_"+randString(rand.IntN, 14))
-	w.Header().Set("Stripe-Version", APIVersion)
+	version, verr := s.requestVersion(r)
+	w.Header().Set("Stripe-Version", cmp.Or(version, s.opts.APIVersion))
 	key, authErr := s.authenticate(r)
 	var limitErr error
 	if authErr == nil {
@@ -223,12 +239,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, limitErr)
 		return
 	}
+	if verr != nil {
+		writeError(w, verr)
+		return
+	}
 	a, err := s.scope(r, key)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), accountKey{}, a)))
+	ctx := context.WithValue(context.WithValue(r.Context(), accountKey{}, a), versionKey{}, version)
+	s.mux.ServeHTTP(w, r.WithContext(ctx))
 }
 
 func (s *Server) sleep(ctx context.Context) error {

@@ -102,7 +102,7 @@ func TestListCustomers(t *testing.T) {
 		resp, body, m := b.get(t, "/v1/customers?limit=3")
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
-		require.Equal(t, stripefake.APIVersion, resp.Header.Get("Stripe-Version"))
+		require.Equal(t, stripefake.CurrentAPIVersion, resp.Header.Get("Stripe-Version"), "the default version")
 		require.Regexp(t, `^req_\w{14}$`, resp.Header.Get("Request-Id"))
 		require.Regexp(t, `^\{\n  "object": "list",\n  "data": \[\n    \{\n      "id": "cus_\w{14}",\n      "object": "customer",`, string(body))
 		require.Equal(t, true, m["has_more"])
