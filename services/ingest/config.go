@@ -1,4 +1,4 @@
-package main
+package ingest
 
 import (
 	"errors"
@@ -29,6 +29,7 @@ type config struct {
 func parseConfig(args []string, getenv func(string) string) (config, error) {
 	cfg := config{Stream: events.DefaultStreamOptions}
 	b := envflag.New(flag.NewFlagSet("ingest", flag.ContinueOnError))
+	b.Describe("ingest receives Stripe webhooks, verifies them and stores each event in JetStream before answering 2xx.\n\nusage: ingest [flags]")
 	b.StringVar(&cfg.Addr, "ingest-addr", ":8080", "HTTP listen address for webhooks, /healthz, /readyz and /metrics")
 	b.StringVar(&cfg.NATSURL, "nats-url", "nats://127.0.0.1:4222", "NATS server URL")
 	b.Func("stripe-webhook-secret", "endpoint signing secrets, whsec_…, comma separated; any may verify", func(s string) error {

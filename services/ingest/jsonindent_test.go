@@ -1,4 +1,4 @@
-package main
+package ingest_test
 
 import (
 	"bytes"

@@ -1,4 +1,8 @@
-package main
+// Package ingest receives Stripe webhooks, verifies their signatures and
+// publishes each event to JetStream, answering 2xx only once JetStream has
+// stored it. Run is the whole service; cmd/ingest is its command, and
+// stripesync dev runs it in-process beside the others.
+package ingest
 
 import (
 	"context"
@@ -22,10 +26,12 @@ import (
 // headers. The body limit must leave it under the server's max_payload.
 const headerRoom = 4 << 10
 
-// run is ingest from start to stop: config → logger → connect NATS → bind
+// Run is ingest from start to stop: config → logger → connect NATS → bind
 // the HTTP port → serve webhooks while declaring the stream, until ctx is
-// done → drain NATS.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+// done → drain NATS. Settings come from args (flags) over getenv (their
+// environment variables); logs go to stdout as JSON. For -h it prints the
+// usage to stderr and returns an error wrapping flag.ErrHelp.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := parseConfig(args, getenv)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)

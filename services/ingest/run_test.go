@@ -1,4 +1,4 @@
-package main
+package ingest_test
 
 import (
 	"bytes"
@@ -20,6 +20,7 @@ import (
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/events/eventstest"
 	"github.com/stripesync/stripesync/pkg/stripefake"
+	"github.com/stripesync/stripesync/services/ingest"
 )
 
 func TestMain(m *testing.M) {
@@ -55,7 +56,7 @@ func setup(t *testing.T, extraEnv map[string]string) *testBundle {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, t.Output()) }()
+	go func() { done <- ingest.Run(ctx, nil, func(k string) string { return env[k] }, t.Output()) }()
 	t.Cleanup(func() {
 		cancel()
 		require.NoError(t, <-done)
@@ -378,7 +379,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{map[string]string{"STRIPE_WEBHOOK_SECRET": "whsec_a", "NATS_STREAM_REPLICAS": "0"}, "NATS_STREAM_REPLICAS"},
 	}
 	for _, tt := range tests {
-		err := run(t.Context(), nil, func(k string) string { return tt.env[k] }, io.Discard)
+		err := ingest.Run(t.Context(), nil, func(k string) string { return tt.env[k] }, io.Discard)
 		require.ErrorContains(t, err, tt.want)
 		require.NotContains(t, err.Error(), "sk_test_oops", "a secret leaked into an error")
 	}

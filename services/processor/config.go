@@ -1,4 +1,4 @@
-package main
+package processor
 
 import (
 	"errors"
@@ -31,6 +31,7 @@ type config struct {
 func parseConfig(args []string, getenv func(string) string) (config, error) {
 	cfg := config{Stream: events.DefaultStreamOptions}
 	b := envflag.New(flag.NewFlagSet("processor", flag.ContinueOnError))
+	b.Describe("processor consumes Stripe events from JetStream and writes them, and the objects they carry, into the PostgreSQL mirror.\n\nusage: processor [flags]")
 	b.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL URL or keyword/value string of the mirror")
 	stripeapi.BindFlags(b, &cfg.Stripe, "used to re-fetch objects whose events tie; optional")
 	b.StringVar(&cfg.NATSURL, "nats-url", "nats://127.0.0.1:4222", "NATS server URL")

@@ -1,4 +1,8 @@
-package main
+// Package processor consumes Stripe events from JetStream and writes them,
+// and the objects they carry, into the PostgreSQL mirror. Run is the whole
+// service; cmd/processor is its command, and stripesync dev runs it
+// in-process beside the others.
+package processor
 
 import (
 	"context"
@@ -25,12 +29,14 @@ import (
 	"github.com/stripesync/stripesync/services/processor/internal/store"
 )
 
-// run is the processor from start to stop, one phase per step: config →
+// Run is the processor from start to stop, one phase per step: config →
 // logger → connect the database → migrate → connect NATS → declare the
 // consumer → build the consumer → bind the HTTP port → consume until ctx is
 // done → drain NATS. The deferred closes stop the rest in reverse order:
-// NATS, then the pool.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+// NATS, then the pool. Settings come from args (flags) over getenv (their
+// environment variables); logs go to stdout as JSON. For -h it prints the
+// usage to stderr and returns an error wrapping flag.ErrHelp.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := parseConfig(args, getenv)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)

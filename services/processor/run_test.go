@@ -1,4 +1,4 @@
-package main
+package processor
 
 import (
 	"context"
@@ -73,7 +73,7 @@ func (b *testBundle) start(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, func(k string) string { return b.env[k] }, t.Output()) }()
+	go func() { done <- Run(ctx, nil, func(k string) string { return b.env[k] }, t.Output()) }()
 	t.Cleanup(func() {
 		cancel()
 		require.NoError(t, <-done)
@@ -411,7 +411,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{map[string]string{"DATABASE_URL": dbURL, "NATS_STREAM_MAX_AGE": "-1h"}, "NATS_STREAM_MAX_AGE"},
 	}
 	for _, tt := range tests {
-		err := run(t.Context(), nil, func(k string) string { return tt.env[k] }, io.Discard)
+		err := Run(t.Context(), nil, func(k string) string { return tt.env[k] }, io.Discard)
 		require.ErrorContains(t, err, tt.want)
 		require.NotContains(t, err.Error(), "pk_live_publishable", "a key leaked into an error")
 	}

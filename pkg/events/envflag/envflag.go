@@ -26,6 +26,7 @@ func EnvName(name string) string {
 type Binder struct {
 	fs    *flag.FlagSet
 	bound []string // flag names, in the order registered
+	about string   // printed above the flags by -h
 }
 
 // New returns a Binder that registers its flags on fs. Flags registered on fs
@@ -34,6 +35,10 @@ func New(fs *flag.FlagSet) *Binder { return &Binder{fs: fs} }
 
 // FlagSet is the set the Binder registers on.
 func (b *Binder) FlagSet() *flag.FlagSet { return b.fs }
+
+// Describe sets what -h prints above the flags: a one-line description of
+// the command, then its usage line ("usage: ingest [flags]").
+func (b *Binder) Describe(about string) { b.about = about }
 
 // usage records name as env-backed and returns its usage text naming the
 // variable, as -h prints it.
@@ -119,14 +124,20 @@ func (v *secretValue) String() string {
 // reported, each naming its variable. A rejected value is never repeated in
 // an error: it may be a secret.
 //
-// For -h, Parse prints the flags and their variables to stderr and returns
-// flag.ErrHelp.
+// For -h (or --help), Parse prints the description (see Describe), then
+// the flags and their variables, to the FlagSet's output (stderr unless set)
+// and returns flag.ErrHelp: a command then exits 0.
 func (b *Binder) Parse(args []string, getenv func(string) string) error {
 	fs := b.fs
+	out := fs.Output()
 	fs.SetOutput(io.Discard) // the caller reports the error once; -h prints usage below
-	if err := fs.Parse(args); err != nil {
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(nil)
+			if b.about != "" {
+				fmt.Fprintf(out, "%s\n\nflags:\n", b.about)
+			}
 			fs.PrintDefaults()
 			return err
 		}

@@ -154,6 +154,20 @@ func TestBinder(t *testing.T) {
 		require.Contains(t, usage, "a command's own option\n", "a plain flag names no variable")
 		require.NotContains(t, usage, "sk_live_shown")
 	})
+
+	t.Run("HelpPrintsTheDescriptionThenTheFlags", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.binder.Describe("test does a thing.\n\nusage: test [flags]")
+		var out bytes.Buffer
+		b.binder.FlagSet().SetOutput(&out)
+		for _, arg := range []string{"-h", "--help"} {
+			out.Reset()
+			require.ErrorIs(t, b.binder.Parse([]string{arg}, env(nil)), flag.ErrHelp)
+			require.True(t, strings.HasPrefix(out.String(), "test does a thing.\n\nusage: test [flags]\n\nflags:\n"), out.String())
+			require.Contains(t, out.String(), "server (env NATS_URL)")
+		}
+	})
 }
 
 func TestSecretNeverPrints(t *testing.T) {
