@@ -61,7 +61,7 @@ func (d *display) start(p *backfill.Progress, lim *stripeapi.Limiter, log *slog.
 				if d.tty {
 					d.draw(p, lim, start, &lines)
 				} else {
-					log.Info("backfill progress", "objects", p.Snapshot(), "requests", lim.Requests(), "rate_limited", lim.RateLimited())
+					log.Info("backfill progress", "objects", progressByRelation(p), "requests", lim.Requests(), "rate_limited", lim.RateLimited())
 				}
 			}
 		}
@@ -83,13 +83,22 @@ func (d *display) draw(p *backfill.Progress, lim *stripeapi.Limiter, start time.
 		fmt.Fprintf(&b, "\033[%dA", *lines)
 	}
 	secs := max(time.Since(start).Seconds(), 0.001)
-	tables := p.Tables()
-	for _, table := range tables {
-		n := counts[table]
+	resources := p.Resources()
+	for _, res := range resources {
+		n := counts[res]
 		width := int(30 * n / largest)
-		fmt.Fprintf(&b, "\033[K%-28s %-30s %9d  %7.0f/s\n", table, strings.Repeat("█", width), n, float64(n)/secs)
+		fmt.Fprintf(&b, "\033[K%-28s %-30s %9d  %7.0f/s\n", res.Relation(), strings.Repeat("█", width), n, float64(n)/secs)
 	}
 	fmt.Fprintf(&b, "\033[K%d requests, %d rate-limited, %.0fs\n", lim.Requests(), lim.RateLimited(), secs)
-	*lines = len(tables) + 1
+	*lines = len(resources) + 1
 	io.WriteString(d.out, b.String())
+}
+
+// progressByRelation is the counts of p by relation, for the log.
+func progressByRelation(p *backfill.Progress) map[string]int64 {
+	out := map[string]int64{}
+	for res, n := range p.Snapshot() {
+		out[res.Relation()] = n
+	}
+	return out
 }

@@ -9,7 +9,9 @@ require (
 	github.com/prometheus/client_golang v1.25.0
 	github.com/stripe/stripe-go/v76 v76.25.0
 	github.com/stripesync/stripesync/db v0.0.0
+	github.com/stripesync/stripesync/pkg/catalog v0.0.0
 	github.com/stripesync/stripesync/pkg/events v0.0.0
+	github.com/stripesync/stripesync/pkg/ops v0.0.0
 	github.com/stripesync/stripesync/pkg/stripeapi v0.0.0
 	github.com/stripesync/stripesync/pkg/stripefake v0.0.0
 	golang.org/x/sync v0.25.0
@@ -68,3 +70,7 @@ tool github.com/stripe/stripe-mock
 replace github.com/stripesync/stripesync/pkg/stripeapi => ../../pkg/stripeapi
 
 replace github.com/stripesync/stripesync/pkg/stripefake => ../../pkg/stripefake
+
+replace github.com/stripesync/stripesync/pkg/catalog => ../../pkg/catalog
+
+replace github.com/stripesync/stripesync/pkg/ops => ../../pkg/ops

@@ -14,7 +14,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stripesync/stripesync/pkg/events"
-	"github.com/stripesync/stripesync/pkg/events/envflag"
 	"github.com/stripesync/stripesync/pkg/stripeapi"
 	"github.com/stripesync/stripesync/services/syncer/internal/backfill"
 	"github.com/stripesync/stripesync/services/syncer/internal/catchup"
@@ -30,39 +29,53 @@ commands:
 
 "syncer <command> -h" lists a command's flags`
 
+// about is what -h prints above each command's flags.
+var about = map[string]string{
+	"serve":    "syncer serve backfills the mirror on a schedule and on request, and catches up on missed events.\n\nusage: syncer serve [flags]",
+	"backfill": "syncer backfill lists the account through the Stripe API and publishes every object, once.\n\nusage: syncer backfill [-resources a,b] [-account acct_…] [-since 2024-01-01|72h] [flags]",
+	"events":   "syncer events publishes events from Stripe's Events API, as ingest would.\n\nusage: syncer events [-since 24h] [-failed] [-type 'invoice.*'] [-ids evt_…] [-account acct_…] [flags]",
+	"request":  "syncer request asks a running syncer serve for a backfill.\n\nusage: syncer request [-resources a,b] [-account acct_…] [-since …] [flags]",
+}
+
+// run runs the syncer command in args[0]. Settings come from args (flags)
+// over getenv (their environment variables). For -h it prints the usage to
+// stderr and returns an error wrapping flag.ErrHelp.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(usage)
 	}
 	cmd, args := args[0], args[1:]
 	var cfg config
-	fs := flag.NewFlagSet("syncer "+cmd, flag.ContinueOnError)
-	bindConfig(fs, &cfg)
+	b := newFlags(cmd, &cfg)
+	b.Describe(about[cmd])
+	fs := b.FlagSet()
 	switch cmd {
 	case "serve":
-		if err := parse(fs, args, getenv, &cfg, true); err != nil {
+		if err := parse(b, args, getenv, &cfg, true); err != nil {
 			return err
 		}
 		return serve(ctx, cfg, stdout)
 	case "backfill":
-		resources := fs.String("resources", "", "relations to backfill, comma separated (customers,invoice_line_items,…); default all")
-		account := fs.String("account", "", "only this connected account; default the platform and every connected account")
-		since := fs.String("since", "", "only objects created since: a date, an RFC 3339 time or a duration (72h)")
-		if err := parse(fs, args, getenv, &cfg, true); err != nil {
+		syncRequest := syncRequestFlags(fs)
+		if err := parse(b, args, getenv, &cfg, true); err != nil {
 			return err
 		}
-		t, err := parseSince(*since, time.Now())
+		sr, err := syncRequest()
+		if err != nil {
+			return err
+		}
+		req, err := backfill.NewRequest(sr)
 		if err != nil {
 			return fmt.Errorf("config: %w", err)
 		}
-		return backfillOnce(ctx, cfg, backfill.Request{Resources: splitList(*resources), Account: *account, Since: t}, stdout)
+		return backfillOnce(ctx, cfg, req, stdout)
 	case "events":
 		since := fs.String("since", "24h", "events created since: a duration (24h), a date or an RFC 3339 time; Stripe keeps 30 days")
 		failed := fs.Bool("failed", false, "only events whose delivery has not succeeded")
 		types := fs.String("type", "", "event types, comma separated; one may end in .* (invoice.*)")
 		ids := fs.String("ids", "", "these events only, comma separated")
 		account := fs.String("account", "", "a connected account's events; default the platform's")
-		if err := parse(fs, args, getenv, &cfg, true); err != nil {
+		if err := parse(b, args, getenv, &cfg, true); err != nil {
 			return err
 		}
 		t, err := parseSince(*since, time.Now())
@@ -71,30 +84,38 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 		return eventsOnce(ctx, cfg, catchup.Options{Since: t, Failed: *failed, Types: splitList(*types), IDs: splitList(*ids), Account: *account}, stdout)
 	case "request":
-		resources := fs.String("resources", "", "relations to backfill, comma separated; default all")
-		account := fs.String("account", "", "only this connected account")
-		since := fs.String("since", "", "only objects created since")
-		if err := parse(fs, args, getenv, &cfg, false); err != nil {
+		syncRequest := syncRequestFlags(fs)
+		if err := parse(b, args, getenv, &cfg, false); err != nil {
 			return err
 		}
-		t, err := parseSince(*since, time.Now())
+		sr, err := syncRequest()
 		if err != nil {
+			return err
+		}
+		// Checked here too, so that a name the catalog does not know fails
+		// at once.
+		if _, err := backfill.NewRequest(sr); err != nil {
 			return fmt.Errorf("config: %w", err)
 		}
-		return request(ctx, cfg, backfill.Request{Resources: splitList(*resources), Account: *account, Since: t}, stdout)
+		return request(ctx, cfg, sr, stdout)
 	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 	}
 }
 
-func parse(fs *flag.FlagSet, args []string, getenv func(string) string, cfg *config, needKey bool) error {
-	if err := envflag.Parse(fs, args, getenv); err != nil {
-		return fmt.Errorf("config: %w", err)
+// syncRequestFlags registers the options of a backfill, for the backfill
+// and request commands; the returned function reads them once parsed.
+func syncRequestFlags(fs *flag.FlagSet) func() (events.SyncRequest, error) {
+	resources := fs.String("resources", "", "resources to backfill, comma separated, by Stripe object (customer, checkout.session) or relation (customers, invoice_line_items); default all")
+	account := fs.String("account", "", "only this connected account; default the platform and every connected account")
+	since := fs.String("since", "", "only objects created since, for the resources listed by created: a date, an RFC 3339 time or a duration (72h)")
+	return func() (events.SyncRequest, error) {
+		t, err := parseSince(*since, time.Now())
+		if err != nil {
+			return events.SyncRequest{}, fmt.Errorf("config: %w", err)
+		}
+		return events.SyncRequest{Resources: splitList(*resources), Account: *account, Since: t}, nil
 	}
-	if err := cfg.validate(needKey); err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	return nil
 }
 
 // deps are the connections every command that talks to Stripe needs.
@@ -107,6 +128,8 @@ type deps struct {
 	api     *stripeapi.Client
 }
 
+// connect opens NATS, makes sure the stream and the state bucket exist, and
+// builds the API client behind one rate limiter.
 func connect(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) {
 	nc, err := events.Connect(cfg.NATSURL, "stripesync-syncer", log)
 	if err != nil {
@@ -123,21 +146,18 @@ func connect(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) {
 		nc.Close()
 		return nil, err
 	}
-	kv, err := js.CreateOrUpdateKeyValue(dctx, backfill.KeyValueConfig())
+	kv, err := js.CreateOrUpdateKeyValue(dctx, events.StateBucketConfig())
 	if err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("checkpoint bucket: %w", err)
+		return nil, fmt.Errorf("state bucket %s: %w", events.StateBucket, err)
 	}
 	lim := stripeapi.NewLimiter(cfg.RateLimit, max(1, int(cfg.RateLimit/10)))
-	return &deps{
-		log: log, nc: nc, js: js, kv: kv, limiter: lim,
-		api: stripeapi.New(cfg.StripeAPIBase, string(cfg.StripeAPIKey), lim, log),
-	}, nil
+	return &deps{log: log, nc: nc, js: js, kv: kv, limiter: lim, api: cfg.Stripe.Client(lim, log)}, nil
 }
 
 // engine returns a backfill engine on d's connections.
 func (d *deps) engine(cfg config, progress *backfill.Progress) *backfill.Engine {
-	return backfill.New(d.log, d.api, d.js, d.kv, backfill.Config{Livemode: cfg.livemode(), Concurrency: cfg.Concurrency}, progress)
+	return backfill.New(d.log, d.api, d.js, d.kv, backfill.Config{Livemode: cfg.Stripe.Livemode(), Concurrency: cfg.Concurrency}, progress)
 }
 
 func (d *deps) close() {
@@ -167,11 +187,7 @@ func backfillOnce(ctx context.Context, cfg config, req backfill.Request, stdout 
 	start := time.Now()
 	err = engine.Run(ctx, req)
 	stop()
-	total := int64(0)
-	for _, n := range progress.Snapshot() {
-		total += n
-	}
-	log.Info("backfill finished", "run", req.RunID(), "objects", total, "requests", d.limiter.Requests(),
+	log.Info("backfill finished", "run", req.RunID(), "objects", progress.Total(), "requests", d.limiter.Requests(),
 		"rate_limited", d.limiter.RateLimited(), "seconds", time.Since(start).Seconds(), "err", err)
 	return err
 }
@@ -188,27 +204,35 @@ func eventsOnce(ctx context.Context, cfg config, opts catchup.Options, stdout io
 	return err
 }
 
-// request asks a running syncer for a backfill and waits for it to be queued.
-func request(ctx context.Context, cfg config, req backfill.Request, stdout io.Writer) error {
+// request asks a running syncer for a backfill and waits for it to be
+// queued; it prints the events.SyncReply.
+func request(ctx context.Context, cfg config, sr events.SyncRequest, stdout io.Writer) error {
 	log := newLogger(cfg, io.Discard)
 	nc, err := events.Connect(cfg.NATSURL, "stripesync-syncer-request", log)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	body, err := json.Marshal(req)
+	body, err := json.Marshal(sr)
 	if err != nil {
 		return err
 	}
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	reply, err := nc.RequestWithContext(rctx, events.SyncRequestSubject, body)
+	msg, err := nc.RequestWithContext(rctx, events.SyncRequestSubject, body)
 	if errors.Is(err, nats.ErrNoResponders) {
 		return errors.New("no syncer is serving sync requests: start one with syncer serve")
 	}
 	if err != nil {
 		return fmt.Errorf("sync request: %w", err)
 	}
-	fmt.Fprintf(stdout, "%s\n", reply.Data)
+	var reply events.SyncReply
+	if err := json.Unmarshal(msg.Data, &reply); err != nil {
+		return fmt.Errorf("sync reply: %w", err)
+	}
+	fmt.Fprintf(stdout, "%s\n", msg.Data)
+	if reply.Error != "" {
+		return fmt.Errorf("sync request refused: %s", reply.Error)
+	}
 	return nil
 }

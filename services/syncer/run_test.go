@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 	processorBin = filepath.Join(dir, "processor")
 	stripeMockBin = filepath.Join(dir, "stripe-mock")
 	for bin, pkg := range map[string]string{
-		processorBin:  "github.com/stripesync/stripesync/services/processor",
+		processorBin:  "github.com/stripesync/stripesync/services/processor/cmd/processor",
 		stripeMockBin: "github.com/stripe/stripe-mock",
 	} {
 		build := exec.Command("go", "build", "-o", bin, pkg)
@@ -149,16 +149,8 @@ func sorted(ids []string) []string {
 	return out
 }
 
-// topLevel are the resources with a list of their own, by Stripe object.
-var topLevel = map[string]string{
-	"customer": "customers", "product": "products", "price": "prices", "plan": "plans", "coupon": "coupons",
-	"promotion_code": "promotion_codes", "subscription": "subscriptions", "subscription_schedule": "subscription_schedules",
-	"invoice": "invoices", "invoiceitem": "invoiceitems", "credit_note": "credit_notes", "charge": "charges",
-	"refund": "refunds", "dispute": "disputes", "payment_intent": "payment_intents", "setup_intent": "setup_intents",
-	"checkout.session": "checkout_sessions", "tax_rate": "tax_rates", "payout": "payouts", "transfer": "transfers",
-	"balance_transaction": "balance_transactions", "application_fee": "application_fees",
-	"radar.early_fraud_warning": "radar_early_fraud_warnings", "review": "reviews", "file": "files",
-}
+// topLevel are the resources listed account-wide, object → relation.
+var topLevel = accountWide()
 
 // requireComplete checks that the mirror holds exactly the fake's objects,
 // whole, for the platform and every connected account.
@@ -198,10 +190,10 @@ func (b *testBundle) requireComplete(t *testing.T) {
 		require.Equal(t, sorted(b.fake.ExternalAccountIDs(ca)), sorted(have), "external accounts of %s", ca)
 	}
 	// Nothing in the fake is deleted, so nothing in the mirror is either.
-	for _, r := range events.Resources {
+	for _, rel := range relations() {
 		var deleted int
-		require.NoError(t, b.pool.QueryRow(t.Context(), "SELECT count(*) FROM stripe."+r.Table+" WHERE deleted").Scan(&deleted))
-		require.Zero(t, deleted, "deleted rows in stripe.%s", r.Table)
+		require.NoError(t, b.pool.QueryRow(t.Context(), "SELECT count(*) FROM stripe."+rel+" WHERE deleted").Scan(&deleted))
+		require.Zero(t, deleted, "deleted rows in stripe.%s", rel)
 	}
 	// Contents: each object as the API renders it.
 	for object, table := range topLevel {
@@ -401,8 +393,10 @@ func TestAgainstStripeMock(t *testing.T) {
 		"SYNCER_RATE_LIMIT": "1000", "LOG_LEVEL": "warn",
 	}
 	getenv := func(k string) string { return env[k] }
-	for _, rule := range backfill.Rules {
-		require.NoError(t, run(t.Context(), []string{"backfill", "-resources", rule.Table, "-since", "2020-01-01"}, getenv, t.Output()), rule.Table)
+	listed, err := backfill.Select(nil)
+	require.NoError(t, err)
+	for _, res := range listed {
+		require.NoError(t, run(t.Context(), []string{"backfill", "-resources", res.Object, "-since", "2020-01-01"}, getenv, t.Output()), res.Object)
 	}
 	require.NoError(t, run(t.Context(), []string{"events", "-since", "24h", "-failed", "-type", "invoice.*"}, getenv, t.Output()))
 
@@ -425,17 +419,19 @@ func TestAgainstStripeMock(t *testing.T) {
 			seen["events"]++
 			continue
 		}
-		_, ref, err := events.ParseObjectMsg(m.Subject, m.Header, m.Data)
+		// The object, and the nested items and embedded objects the
+		// processor stores from it.
+		objects, err := streamedObjects(m.Subject, m.Header, m.Data)
 		require.NoError(t, err, "message %d on %s", seq, m.Subject)
-		res, ok := events.ResourceFor(ref.Object)
-		require.True(t, ok, ref.Object)
-		seen[res.Table]++
+		for _, o := range objects {
+			seen[o]++
+		}
 	}
-	for _, r := range events.Resources {
-		if r.Table == "cards" || r.Table == "sources" {
+	for _, object := range objectNames() {
+		if object == "card" || object == "source" {
 			continue // stripe-mock answers every sources list with its bank account fixture
 		}
-		require.NotZero(t, seen[r.Table], "no %s from stripe-mock", r.Table)
+		require.NotZero(t, seen[object], "no %s from stripe-mock", object)
 	}
 	require.NotZero(t, seen["events"])
 }

@@ -1,20 +1,23 @@
 // Package catchup repairs missed webhooks from Stripe's Events API: it lists
 // events (https://docs.stripe.com/api/events/list) and publishes each on the
-// stream exactly as ingest would, so the processor applies the ones it has
-// not seen and ignores the rest (stripe.events is keyed by event id).
+// stream exactly as ingest would (events.EventMsg: the bytes Stripe sent,
+// the event id as message id), so the processor applies the ones it has not
+// seen and ignores the rest (stripe.events is keyed by event id).
 package catchup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stripe/stripe-go/v76/form"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/stripeapi"
@@ -50,18 +53,15 @@ type Result struct {
 // JetStream stored them all.
 func Run(ctx context.Context, log *slog.Logger, api *stripeapi.Client, js jetstream.JetStream, opts Options) (Result, error) {
 	var res Result
-	var futures []jetstream.PubAckFuture
+	pub := events.NewPublisher(js)
 	publish := func(raw []byte) error {
 		env, err := events.ParseEnvelope(raw)
 		if err != nil {
 			return err
 		}
-		msg := &nats.Msg{Subject: events.EventSubject(env.Type), Data: raw}
-		f, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(env.ID), jetstream.WithExpectStream(events.StreamName))
-		if err != nil {
-			return fmt.Errorf("publish %s: %w", env.ID, err)
+		if err := pub.PublishAsync(events.EventMsg(env, raw)); err != nil {
+			return err
 		}
-		futures = append(futures, f)
 		res.Published++
 		if env.Created.After(res.Newest) {
 			res.Newest = env.Created
@@ -83,23 +83,7 @@ func Run(ctx context.Context, log *slog.Logger, api *stripeapi.Client, js jetstr
 		if !opts.Since.IsZero() && time.Since(opts.Since) > Horizon {
 			log.Warn("events older than 30 days are gone from Stripe's Events API; a backfill repairs older gaps", "since", opts.Since)
 		}
-		filters := url.Values{}
-		if !opts.Since.IsZero() {
-			filters.Set("created[gte]", strconv.FormatInt(opts.Since.Unix(), 10))
-		}
-		if opts.Failed {
-			filters.Set("delivery_success", "false")
-		}
-		switch len(opts.Types) {
-		case 0:
-		case 1:
-			filters.Set("type", opts.Types[0])
-		default:
-			for _, t := range opts.Types {
-				filters.Add("types[]", t)
-			}
-		}
-		err := api.List(ctx, "/v1/events", stripeapi.ListParams{Account: opts.Account, Filters: filters},
+		err := api.List(ctx, "/v1/events", stripeapi.ListParams{Account: opts.Account, Filters: opts.filters()},
 			func(pg *stripeapi.Page, _ *form.Values) error {
 				for _, it := range pg.Items {
 					if err := publish(it.Raw); err != nil {
@@ -112,14 +96,106 @@ func Run(ctx context.Context, log *slog.Logger, api *stripeapi.Client, js jetstr
 			return res, err
 		}
 	}
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return res, fmt.Errorf("publish: %w", err)
-		case <-ctx.Done():
-			return res, ctx.Err()
-		}
+	if _, err := pub.Wait(ctx); err != nil {
+		return res, err
 	}
 	return res, nil
+}
+
+func (o Options) filters() url.Values {
+	f := url.Values{}
+	if !o.Since.IsZero() {
+		f.Set("created[gte]", strconv.FormatInt(o.Since.Unix(), 10))
+	}
+	if o.Failed {
+		f.Set("delivery_success", "false")
+	}
+	switch len(o.Types) {
+	case 0:
+	case 1:
+		f.Set("type", o.Types[0])
+	default:
+		for _, t := range o.Types {
+			f.Add("types[]", t)
+		}
+	}
+	return f
+}
+
+// Overlap is how far before its cursor each catch-up of Accounts starts
+// again: an event may become visible in the Events API a little after a
+// later one.
+const Overlap = 5 * time.Minute
+
+// FirstLookBack is where the cursor of an account starts when it has none:
+// the first catch-up of an account lists its last day.
+const FirstLookBack = 24 * time.Hour
+
+// Accounts catches up the platform and every connected account from each
+// one's cursor (events.EventsCursorKey in kv), at most concurrency accounts
+// at once, and moves each cursor on. It returns the number of events
+// published, and the errors of the accounts that failed, whose cursors stay
+// where they were.
+func Accounts(ctx context.Context, log *slog.Logger, api *stripeapi.Client, js jetstream.JetStream, kv jetstream.KeyValue, concurrency int) (int, error) {
+	connected, err := api.ConnectedAccounts(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var (
+		mu    sync.Mutex
+		total int
+		errs  []error
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(concurrency, 1))
+	for _, acct := range append([]string{""}, connected...) {
+		g.Go(func() error {
+			n, err := account(gctx, log, api, js, kv, acct)
+			mu.Lock()
+			defer mu.Unlock()
+			total += n
+			if err != nil {
+				errs = append(errs, fmt.Errorf("account %q: %w", acct, err))
+			}
+			return nil
+		})
+	}
+	_ = g.Wait() // the goroutines return no error: one account failing does not stop the others
+	return total, errors.Join(errs...)
+}
+
+// account catches up one account from its cursor and moves the cursor.
+func account(ctx context.Context, log *slog.Logger, api *stripeapi.Client, js jetstream.JetStream, kv jetstream.KeyValue, acct string) (int, error) {
+	key := events.EventsCursorKey(acct)
+	cursor := time.Now().Add(-FirstLookBack)
+	if e, err := kv.Get(ctx, key); err == nil {
+		if t, err := time.Parse(time.RFC3339, string(e.Value())); err == nil {
+			cursor = t
+		}
+	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return 0, fmt.Errorf("read cursor: %w", err)
+	}
+	if age := time.Since(cursor); age > Horizon-5*24*time.Hour {
+		log.Warn("events cursor is near Stripe's 30-day horizon: events older than that cannot be caught up; run a backfill",
+			"account", acct, "cursor", cursor, "age", age.Round(time.Hour).String())
+	}
+	started := time.Now()
+	res, err := Run(ctx, log, api, js, Options{Since: cursor.Add(-Overlap), Account: acct})
+	if err != nil {
+		return res.Published, err
+	}
+	// Everything created before the listing started was listed, but for
+	// events that show up late, which the overlap catches next time. A
+	// quiet account's cursor moves on too.
+	next := started.Add(-Overlap)
+	if res.Newest.After(next) {
+		next = res.Newest
+	}
+	if next.After(cursor) {
+		if _, err := kv.Put(ctx, key, []byte(next.UTC().Format(time.RFC3339))); err != nil {
+			return res.Published, fmt.Errorf("save cursor: %w", err)
+		}
+	}
+	log.Debug("events caught up", "account", acct, "published", res.Published, "since", cursor.Add(-Overlap))
+	return res.Published, nil
 }

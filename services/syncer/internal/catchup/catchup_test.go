@@ -1,0 +1,274 @@
+package catchup_test
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+	"github.com/stripe/stripe-go/v76/form"
+
+	"github.com/stripesync/stripesync/pkg/events"
+	"github.com/stripesync/stripesync/pkg/events/eventstest"
+	"github.com/stripesync/stripesync/pkg/stripeapi"
+	"github.com/stripesync/stripesync/pkg/stripefake"
+	"github.com/stripesync/stripesync/services/syncer/internal/catchup"
+)
+
+type testBundle struct {
+	fake *stripefake.Server
+	log  *slog.Logger
+	api  *stripeapi.Client
+	js   jetstream.JetStream
+	kv   jetstream.KeyValue
+}
+
+func setup(t *testing.T, opts stripefake.Options) *testBundle {
+	t.Helper()
+	if opts.WebhookURL == "" {
+		// Deliveries succeed unless DropWebhookFunc drops them.
+		hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		t.Cleanup(hook.Close)
+		opts.WebhookURL = hook.URL
+	}
+	fake := stripefake.New(opts)
+	require.NoError(t, stripefake.Seed(fake, stripefake.SeedOptions{Customers: 3, ConnectedAccounts: 2, RandSeed: 7}))
+	apiURL := fake.Start(t)
+	ns := eventstest.RunServer(t)
+	nc, err := nats.Connect(ns.ClientURL())
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	_, err = events.EnsureStream(t.Context(), js, events.StreamOptions{Replicas: 1, Storage: jetstream.MemoryStorage, MaxBytes: -1})
+	require.NoError(t, err)
+	kv, err := js.CreateOrUpdateKeyValue(t.Context(), events.StateBucketConfig())
+	require.NoError(t, err)
+	log := slog.New(slog.NewTextHandler(t.Output(), nil))
+	return &testBundle{
+		fake: fake, log: log, js: js, kv: kv,
+		api: stripeapi.New(apiURL, stripefake.TestKey, stripeapi.NewLimiter(1000, 100, stripeapi.WithEndpointRate(0)), log,
+			stripeapi.WithAPIVersion(stripeapi.DefaultAPIVersion)),
+	}
+}
+
+// streamed returns the messages on the stream, by message id.
+func (b *testBundle) streamed(t *testing.T) map[string]*jetstream.RawStreamMsg {
+	t.Helper()
+	s, err := b.js.Stream(t.Context(), events.StreamName)
+	require.NoError(t, err)
+	info, err := s.Info(t.Context())
+	require.NoError(t, err)
+	out := map[string]*jetstream.RawStreamMsg{}
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(t.Context(), seq)
+		require.NoError(t, err)
+		out[m.Header.Get(nats.MsgIdHdr)] = m
+	}
+	return out
+}
+
+// listed returns the events the API lists for account since since, by id,
+// as it renders them.
+func (b *testBundle) listed(t *testing.T, account string, since time.Time) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := b.api.List(t.Context(), "/v1/events", stripeapi.ListParams{
+		Account: account, Filters: url.Values{"created[gte]": {strconv.FormatInt(since.Unix(), 10)}},
+	}, func(pg *stripeapi.Page, _ *form.Values) error {
+		for _, it := range pg.Items {
+			out[it.ID] = it.Raw
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	return out
+}
+
+func (b *testBundle) cursor(t *testing.T, account string) time.Time {
+	t.Helper()
+	e, err := b.kv.Get(t.Context(), events.EventsCursorKey(account))
+	require.NoError(t, err)
+	at, err := time.Parse(time.RFC3339, string(e.Value()))
+	require.NoError(t, err)
+	return at
+}
+
+func ids(evs ...stripefake.Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.ID
+	}
+	return out
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestRun(t *testing.T) {
+	t.Parallel()
+
+	t.Run("PublishesWhatIsListedSinceTheCursorAsIngestWould", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, stripefake.Options{})
+		since := time.Now().Add(-time.Second)
+		cus := b.fake.IDs("", "customer")
+		var made []stripefake.Event
+		for i, id := range cus {
+			ev, err := b.fake.UpdateCustomer("", id, map[string]any{"name": "Renamed " + strconv.Itoa(i)})
+			require.NoError(t, err)
+			made = append(made, ev)
+		}
+		listed := b.listed(t, "", since)
+		require.Subset(t, keys(listed), ids(made...))
+
+		res, err := catchup.Run(t.Context(), b.log, b.api, b.js, catchup.Options{Since: since})
+		require.NoError(t, err)
+		require.Equal(t, len(listed), res.Published)
+		require.True(t, made[len(made)-1].Created.Equal(res.Newest))
+
+		streamed := b.streamed(t)
+		require.ElementsMatch(t, keys(listed), keys(streamed))
+		for id, raw := range listed {
+			m := streamed[id]
+			env, err := events.ParseEnvelope(raw)
+			require.NoError(t, err)
+			// What ingest publishes for the same bytes.
+			want := events.EventMsg(env, raw)
+			require.Equal(t, want.Subject, m.Subject)
+			require.Equal(t, want.Header.Get(nats.MsgIdHdr), id)
+			require.Equal(t, raw, m.Data, "the bytes the API sent")
+			got, _, err := b.api.Get(t.Context(), "/v1/events/"+id, "")
+			require.NoError(t, err)
+			require.JSONEq(t, string(got), string(m.Data))
+		}
+	})
+
+	t.Run("TypeFilters", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, stripefake.Options{})
+		since := time.Now().Add(-time.Second)
+		updated, err := b.fake.UpdateCustomer("", b.fake.IDs("", "customer")[0], map[string]any{"name": "x"})
+		require.NoError(t, err)
+		deleted, err := b.fake.DeleteProduct("", b.fake.IDs("", "product")[0])
+		require.NoError(t, err)
+		canceled, err := b.fake.CancelSubscription("", b.fake.IDs("", "subscription")[0])
+		require.NoError(t, err)
+
+		for _, tt := range []struct {
+			name  string
+			types []string
+			want  []stripefake.Event
+		}{
+			{"One", []string{"customer.updated"}, []stripefake.Event{updated}},
+			{"Several", []string{"customer.updated", "product.deleted"}, []stripefake.Event{updated, deleted}},
+			{"Wildcard", []string{"customer.subscription.*"}, []stripefake.Event{canceled}},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				ns := eventstest.RunServer(t)
+				nc, err := nats.Connect(ns.ClientURL())
+				require.NoError(t, err)
+				defer nc.Close()
+				js, err := jetstream.New(nc)
+				require.NoError(t, err)
+				_, err = events.EnsureStream(t.Context(), js, events.StreamOptions{Replicas: 1, Storage: jetstream.MemoryStorage, MaxBytes: -1})
+				require.NoError(t, err)
+				res, err := catchup.Run(t.Context(), b.log, b.api, js, catchup.Options{Since: since, Types: tt.types})
+				require.NoError(t, err)
+				require.Equal(t, len(tt.want), res.Published)
+				got := (&testBundle{js: js}).streamed(t)
+				require.ElementsMatch(t, ids(tt.want...), keys(got))
+			})
+		}
+	})
+
+	t.Run("IDsAndFailedDeliveries", func(t *testing.T) {
+		t.Parallel()
+		drop := map[string]bool{}
+		var first stripefake.Event
+		b := setup(t, stripefake.Options{DropWebhookFunc: func(ev stripefake.Event) bool { return drop[ev.ObjectID] }})
+		since := time.Now().Add(-time.Second)
+		cus := b.fake.IDs("", "customer")
+		drop[cus[1]] = true
+		var made []stripefake.Event
+		for _, id := range cus {
+			ev, err := b.fake.UpdateCustomer("", id, map[string]any{"email": "new@example.com"})
+			require.NoError(t, err)
+			made = append(made, ev)
+		}
+		first = made[0]
+		require.True(t, first.Delivered)
+		require.False(t, made[1].Delivered)
+
+		res, err := catchup.Run(t.Context(), b.log, b.api, b.js, catchup.Options{Since: since, Failed: true})
+		require.NoError(t, err)
+		require.Equal(t, 1, res.Published, "only the delivery that failed")
+		require.ElementsMatch(t, ids(made[1]), keys(b.streamed(t)))
+
+		res, err = catchup.Run(t.Context(), b.log, b.api, b.js, catchup.Options{IDs: ids(made[0], made[2])})
+		require.NoError(t, err)
+		require.Equal(t, 2, res.Published)
+		streamed := b.streamed(t)
+		require.ElementsMatch(t, ids(made...), keys(streamed))
+		raw, _, err := b.api.Get(t.Context(), "/v1/events/"+first.ID, "")
+		require.NoError(t, err)
+		require.Equal(t, raw, streamed[first.ID].Data, "the event as the API sent it")
+	})
+}
+
+func TestAccounts(t *testing.T) {
+	t.Parallel()
+
+	t.Run("EveryAccountFromItsCursor", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, stripefake.Options{})
+		connected := b.fake.ConnectedAccounts()
+		busy, quiet := connected[0], connected[1]
+
+		// The platform was caught up an hour ago; the connected accounts
+		// never were.
+		hourAgo := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+		_, err := b.kv.Put(t.Context(), events.EventsCursorKey(""), []byte(hourAgo.Format(time.RFC3339)))
+		require.NoError(t, err)
+		platformEv, err := b.fake.UpdateCustomer("", b.fake.IDs("", "customer")[0], map[string]any{"name": "p"})
+		require.NoError(t, err)
+		busyEv, err := b.fake.UpdateCustomer(busy, b.fake.IDs(busy, "customer")[0], map[string]any{"name": "c"})
+		require.NoError(t, err)
+
+		started := time.Now()
+		want := len(b.listed(t, "", hourAgo.Add(-catchup.Overlap))) +
+			len(b.listed(t, busy, started.Add(-catchup.FirstLookBack-catchup.Overlap))) +
+			len(b.listed(t, quiet, started.Add(-catchup.FirstLookBack-catchup.Overlap)))
+		n, err := catchup.Accounts(t.Context(), b.log, b.api, b.js, b.kv, 4)
+		require.NoError(t, err)
+		require.Equal(t, want, n)
+		streamed := b.streamed(t)
+		require.Contains(t, streamed, platformEv.ID)
+		require.Contains(t, streamed, busyEv.ID)
+
+		// Every cursor moved on to the newest event, or, for the quiet
+		// account, to the start of the listing less the overlap.
+		require.True(t, platformEv.Created.Equal(b.cursor(t, "")))
+		require.True(t, busyEv.Created.Equal(b.cursor(t, busy)))
+		require.WithinDuration(t, started.Add(-catchup.Overlap), b.cursor(t, quiet), 2*time.Second)
+
+		// The next catch-up starts from the cursors: only the overlap again.
+		later, err := b.fake.UpdateCustomer(quiet, b.fake.IDs(quiet, "customer")[0], map[string]any{"name": "q"})
+		require.NoError(t, err)
+		n, err = catchup.Accounts(t.Context(), b.log, b.api, b.js, b.kv, 4)
+		require.NoError(t, err)
+		require.Equal(t, 3, n, "the two events of the overlap, and the new one")
+		require.Contains(t, b.streamed(t), later.ID)
+	})
+}
