@@ -7,8 +7,8 @@ DIRS := $(shell go list -m -f '{{.Dir}}')
 SQLC := go run github.com/sqlc-dev/sqlc/cmd/sqlc@v1.31.1
 STATICCHECK := go run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-build: ## bin/ingest bin/processor bin/syncer
-	go build -o bin/ ./services/ingest/cmd/ingest ./services/processor/cmd/processor ./services/syncer ./services/ingest/cmd/send-test-event ./pkg/stripefake/cmd/fakestripe
+build: ## bin/stripesync bin/ingest bin/processor bin/syncer bin/send-test-event bin/fakestripe
+	go build -o bin/ ./services/stripesync/cmd/stripesync ./services/ingest/cmd/ingest ./services/processor/cmd/processor ./services/syncer ./services/ingest/cmd/send-test-event ./pkg/stripefake/cmd/fakestripe
 
 services: ## start PostgreSQL and NATS on this machine if they are down
 	@.ci/services
@@ -29,8 +29,9 @@ lint: ## go vet and staticcheck in every module
 	go vet $(PKGS)
 	$(STATICCHECK) $(PKGS)
 
-run: build services ## run ingest and processor against this machine's PostgreSQL and NATS
-	@scripts/run-local
+run: build ## the whole mirror in one process, bin/stripesync dev (needs PostgreSQL; starts it if down)
+	@.ci/services postgres
+	bin/stripesync dev
 
 bench: build services ## drive the real services and print each figure beside its ceiling
 	go build -o bin/nats-server github.com/nats-io/nats-server/v2

@@ -1,0 +1,43 @@
+// Package stripesync is the stripesync command: the whole mirror in one
+// process. Its command dev runs JetStream embedded, ingest, the processor
+// and syncer serve against the local PostgreSQL, and, without a Stripe key,
+// a fake Stripe account that keeps changing and sends its webhooks to
+// ingest. cmd/stripesync is the binary.
+package stripesync
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+)
+
+const usage = `stripesync runs the whole Stripe mirror in one process, for development and demos.
+
+usage: stripesync <command> [flags]
+
+commands:
+  dev   JetStream embedded, the local PostgreSQL, ingest, processor and syncer;
+        a fake Stripe account sending live webhooks unless STRIPE_API_KEY is set
+
+"stripesync <command> -h" lists the command's flags and their environment variables.`
+
+// Run runs the command that args name. Settings come from the command's
+// flags over getenv; what it prints goes to stdout. For -h it prints the
+// usage and returns an error wrapping flag.ErrHelp.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stdout, usage)
+		return errors.New("a command is required")
+	}
+	switch cmd, args := args[0], args[1:]; cmd {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stdout, usage)
+		return flag.ErrHelp
+	case "dev":
+		return dev(ctx, args, getenv, stdout)
+	default:
+		return fmt.Errorf("unknown command %q; stripesync -h lists them", cmd)
+	}
+}
