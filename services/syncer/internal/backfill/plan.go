@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	gojson "github.com/goccy/go-json"
+	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/form"
 
 	"github.com/stripesync/stripesync/pkg/catalog"
@@ -54,8 +55,26 @@ func (p *planner) run(ctx context.Context) error {
 	if p.req.Account != "" || p.req.platformOnly() {
 		return p.finish(ctx)
 	}
+	err := p.connected(ctx)
+	var se *stripe.Error
+	if p.state.After != "" && errors.As(err, &se) && se.Code == stripe.ErrorCodeResourceMissing && se.Param == "starting_after" {
+		// The account the cursor names is gone: the accounts are planned
+		// again from the newest, and those done are listed twice.
+		p.warnf("the planning cursor's account is gone; planning every connected account again", "account", p.state.After)
+		p.state.After = ""
+		err = p.connected(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("plan connected accounts: %w", err)
+	}
+	return p.finish(ctx)
+}
+
+// connected plans the connected accounts after the cursor, a page at a
+// time.
+func (p *planner) connected(ctx context.Context) error {
 	accounts := catalog.MustLookup("account").List
-	err := p.api.List(ctx, accounts.Path, stripeapi.ListParams{StartingAfter: p.state.After},
+	return p.api.List(ctx, accounts.Path, stripeapi.ListParams{StartingAfter: p.state.After},
 		func(pg *stripeapi.Page, _ *form.Values) error {
 			for _, it := range pg.Items {
 				// A copy: the tasks outlive the page, which the id may
@@ -66,10 +85,6 @@ func (p *planner) run(ctx context.Context) error {
 			}
 			return nil
 		})
-	if err != nil {
-		return fmt.Errorf("plan connected accounts: %w", err)
-	}
-	return p.finish(ctx)
 }
 
 func (p *planner) finish(ctx context.Context) error {

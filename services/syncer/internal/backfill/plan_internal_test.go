@@ -203,6 +203,17 @@ func TestPlanner(t *testing.T) {
 		require.EqualValues(t, 1, got.requests, "one page of accounts, after the cursor")
 	})
 
+	t.Run("ACursorAccountThatIsGonePlansAllAgain", func(t *testing.T) {
+		t.Parallel()
+		b := setupPlanner(t, 3)
+		req := request(t, events.SyncRequest{Resources: []string{"customer"}})
+		got := plan(t, b, req, planState{Until: until, First: true, After: "acct_1Gone000000000000"}, nil, 0)
+		require.NoError(t, got.err)
+		accounts := b.fake.ConnectedAccounts()
+		require.Equal(t, map[string][]string{accounts[0]: {"customer"}, accounts[1]: {"customer"}, accounts[2]: {"customer"}}, byAccount(got.tasks))
+		require.True(t, got.state.Done)
+	})
+
 	t.Run("CheckpointsHoldWhatWasPlanned", func(t *testing.T) {
 		t.Parallel()
 		b := setupPlanner(t, 2)
