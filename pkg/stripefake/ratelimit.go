@@ -32,6 +32,8 @@ type Request struct {
 	// Limited is the Stripe-Rate-Limited-Reason it was answered with, ""
 	// when it was not rate limited.
 	Limited string
+	// APIVersion is the Stripe-Version it asked for, "" when it sent none.
+	APIVersion string
 }
 
 // Requests returns the requests received so far, in order of arrival, when
@@ -115,7 +117,7 @@ func newLimits(opts Options) *limits {
 // arrived at now, or returns the Stripe-Rate-Limited-Reason of the level
 // that has none (the global one first). forced fails it on the global level
 // whatever the buckets hold.
-func (l *limits) allow(endpoint string, now time.Time, forced bool) string {
+func (l *limits) allow(endpoint, apiVersion string, now time.Time, forced bool) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var ep *bucket
@@ -141,7 +143,7 @@ func (l *limits) allow(endpoint string, now time.Time, forced bool) string {
 		}
 	}
 	if l.log != nil {
-		*l.log = append(*l.log, Request{At: now, Endpoint: endpoint, Limited: reason})
+		*l.log = append(*l.log, Request{At: now, Endpoint: endpoint, Limited: reason, APIVersion: apiVersion})
 	}
 	return reason
 }

@@ -312,7 +312,7 @@ func (s *Server) throttle(w http.ResponseWriter, r *http.Request, arrived time.T
 	if s.limits.byEndpoint() {
 		endpoint = s.endpoint(r)
 	}
-	if reason := s.limits.allow(endpoint, arrived, forced); reason != "" {
+	if reason := s.limits.allow(endpoint, r.Header.Get("Stripe-Version"), arrived, forced); reason != "" {
 		w.Header().Set("Stripe-Rate-Limited-Reason", reason)
 		return &Error{Status: http.StatusTooManyRequests, Type: "invalid_request_error", Code: "rate_limit",
 			Message: "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits."}

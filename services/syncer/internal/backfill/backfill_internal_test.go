@@ -13,6 +13,7 @@ import (
 
 	"github.com/stripesync/stripesync/pkg/catalog"
 	"github.com/stripesync/stripesync/pkg/events"
+	"github.com/stripesync/stripesync/pkg/stripeapi"
 	"github.com/stripesync/stripesync/pkg/stripefake"
 )
 
@@ -108,6 +109,23 @@ func TestRun(t *testing.T) {
 		once(t, b, objs, catalog.MustLookup("invoice"), "", first)
 		once(t, b, objs, catalog.MustLookup("subscription"), "", first)
 		once(t, b, objs, catalog.MustLookup("account"), "")
+	})
+
+	t.Run("EveryRequestAsksForTheMirrorsAPIVersion", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, stripefake.Options{RecordRequests: true}, stripefake.SeedOptions{Customers: 3, ConnectedAccounts: 1})
+		b.api = stripeapi.New(b.url, stripefake.TestKey, b.limiter, b.log, stripeapi.WithAPIVersion("2025-03-31.basil"))
+		require.NoError(t, b.engine(4).Run(t.Context(), request(t, events.SyncRequest{})))
+		reqs := b.fake.Requests()
+		require.NotEmpty(t, reqs)
+		for _, r := range reqs {
+			require.Equal(t, "2025-03-31.basil", r.APIVersion, r.Endpoint)
+		}
+		objs := b.streamed(t)
+		require.NotEmpty(t, objs)
+		for _, o := range objs {
+			require.Equal(t, "2025-03-31.basil", o.APIVersion, "%s %s records the version it was fetched in", o.Resource.Object, o.ID)
+		}
 	})
 
 	t.Run("PerParentListingsListEveryParent", func(t *testing.T) {

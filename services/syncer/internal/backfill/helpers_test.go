@@ -22,6 +22,7 @@ import (
 // the stream and the state bucket, and an engine between them.
 type testBundle struct {
 	fake    *stripefake.Server
+	url     string
 	log     *slog.Logger
 	api     *stripeapi.Client
 	limiter *stripeapi.Limiter
@@ -48,7 +49,7 @@ func setup(t *testing.T, opts stripefake.Options, seed stripefake.SeedOptions) *
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	lim := stripeapi.NewLimiter(1e6, 1e5, stripeapi.WithEndpointRate(0))
 	return &testBundle{
-		fake: fake, log: log, limiter: lim, js: js, kv: kv,
+		fake: fake, url: url, log: log, limiter: lim, js: js, kv: kv,
 		api: stripeapi.New(url, stripefake.TestKey, lim, log, stripeapi.WithAPIVersion(stripeapi.DefaultAPIVersion)),
 	}
 }

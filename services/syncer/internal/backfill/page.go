@@ -153,7 +153,8 @@ func (b *batch) publish(res *catalog.Resource, id, parent string, raw []byte, at
 	if res.Parent == "" {
 		parent = ""
 	}
-	o := events.Object{Resource: res, ID: id, Account: b.account, Livemode: b.livemode, FetchedAt: at, Parent: parent, Data: raw}
+	o := events.Object{Resource: res, ID: id, Account: b.account, Livemode: b.livemode, FetchedAt: at, Parent: parent,
+		APIVersion: b.api.APIVersion(), Data: raw}
 	if err := b.pub.PublishAsync(o.Msg()); err != nil {
 		return err
 	}
