@@ -34,13 +34,15 @@ type SyncReply struct {
 }
 
 // StateBucket is the NATS key-value bucket holding the syncer's state. Its
-// keys come in two families:
+// keys come in three families:
 //
 //   - BackfillTaskKey: one per task of a backfill run, its range and cursor.
 //     A run that completes deletes its keys; one that fails or is killed
 //     leaves them for the next run of the same request to resume.
 //   - EventsCursorKey: one per account, the created time up to which the
 //     Events API catch-up has published events.
+//   - ThinEventsCursorKey: one per account, the same for thin events
+//     (GET /v2/core/events), which are listed apart.
 const StateBucket = "stripesync_backfill"
 
 // StateBucketConfig is the only definition of the state bucket.
@@ -64,4 +66,10 @@ func BackfillRunKeys(run string) string { return run + ".>" }
 // for the platform).
 func EventsCursorKey(account string) string {
 	return "cursor.events." + cmp.Or(account, "platform")
+}
+
+// ThinEventsCursorKey is the key of the thin events catch-up cursor of
+// account ("" for the platform).
+func ThinEventsCursorKey(account string) string {
+	return "cursor.thin_events." + cmp.Or(account, "platform")
 }

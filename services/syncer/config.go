@@ -24,6 +24,7 @@ type config struct {
 	Addr             string
 	BackfillInterval time.Duration
 	EventsInterval   time.Duration
+	ThinEvents       bool
 	ShutdownTimeout  time.Duration
 	LogLevel         slog.Level
 	Stream           events.StreamOptions
@@ -42,6 +43,7 @@ func newFlags(cmd string, cfg *config) *envflag.Binder {
 	b.StringVar(&cfg.Addr, "syncer-addr", ":8082", "serve: HTTP address for /healthz, /readyz and /metrics")
 	b.DurationVar(&cfg.BackfillInterval, "syncer-backfill-interval", 24*time.Hour, "serve: time between full backfills, the first at start; 0: only on request")
 	b.DurationVar(&cfg.EventsInterval, "syncer-events-interval", 5*time.Minute, "serve: time between Events API catch-ups; 0: never")
+	b.BoolVar(&cfg.ThinEvents, "syncer-thin-events", false, "serve: each Events API catch-up also lists thin events (GET /v2/core/events), from cursors of their own")
 	b.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "time to stop at shutdown")
 	b.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	events.BindStreamFlags(b, &cfg.Stream)
@@ -92,6 +94,7 @@ func (c *config) LogValue() slog.Value {
 		slog.String("nats_url", envflag.Redact(c.NATSURL)),
 		slog.Float64("rate_limit", c.RateLimit),
 		slog.Int("concurrency", c.Concurrency),
+		slog.Bool("thin_events", c.ThinEvents),
 	)
 }
 

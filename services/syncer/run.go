@@ -33,7 +33,7 @@ commands:
 var about = map[string]string{
 	"serve":    "syncer serve backfills the mirror on a schedule and on request, and catches up on missed events.\n\nusage: syncer serve [flags]",
 	"backfill": "syncer backfill lists the account through the Stripe API and publishes every object, once.\n\nusage: syncer backfill [-resources a,b] [-account acct_…] [-since 2024-01-01|72h] [flags]",
-	"events":   "syncer events publishes events from Stripe's Events API, as ingest would.\n\nusage: syncer events [-since 24h] [-failed] [-type 'invoice.*'] [-ids evt_…] [-account acct_…] [flags]",
+	"events":   "syncer events publishes events from Stripe's Events API, as ingest would.\n\nusage: syncer events [-since 24h] [-failed] [-type 'invoice.*'] [-ids evt_…] [-account acct_…] [-thin] [flags]",
 	"request":  "syncer request asks a running syncer serve for a backfill.\n\nusage: syncer request [-resources a,b] [-account acct_…] [-since …] [flags]",
 }
 
@@ -75,6 +75,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		types := fs.String("type", "", "event types, comma separated; one may end in .* (invoice.*)")
 		ids := fs.String("ids", "", "these events only, comma separated")
 		account := fs.String("account", "", "a connected account's events; default the platform's")
+		thin := fs.Bool("thin", false, "thin events (GET /v2/core/events) instead: -type takes exact thin types (v1.customer.updated), -ids thin event ids; not with -failed")
 		if err := parse(b, args, getenv, &cfg, true); err != nil {
 			return err
 		}
@@ -82,7 +83,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		if err != nil {
 			return fmt.Errorf("config: %w", err)
 		}
-		return eventsOnce(ctx, cfg, catchup.Options{Since: t, Failed: *failed, Types: splitList(*types), IDs: splitList(*ids), Account: *account}, stdout)
+		opts := catchup.Options{Since: t, Failed: *failed, Types: splitList(*types), IDs: splitList(*ids), Account: *account, Thin: *thin}
+		if *thin && *failed {
+			return errors.New("config: -thin and -failed: thin events cannot be selected by delivery")
+		}
+		return eventsOnce(ctx, cfg, opts, stdout)
 	case "request":
 		syncRequest := syncRequestFlags(fs)
 		if err := parse(b, args, getenv, &cfg, false); err != nil {

@@ -356,6 +356,58 @@ func TestServe(t *testing.T) {
 	require.Contains(t, string(metrics), `stripe_sync_syncer_backfills_total{outcome="done"} 1`)
 }
 
+// TestServeCatchesUpThinEvents runs serve with SYNCER_THIN_EVENTS against
+// an account whose thin event destination lost a delivery: the periodic
+// catch-up lists /v2/core/events and stores the thin event as ingest would,
+// from a cursor of its own.
+func TestServeCatchesUpThinEvents(t *testing.T) {
+	t.Parallel()
+	b := setup(t, stripefake.Options{
+		WebhookURL:      "http://" + eventstest.FreeAddr(t) + "/nobody",
+		ThinEvents:      true,
+		DropWebhookFunc: func(stripefake.Event) bool { return true },
+	}, stripefake.SeedOptions{Customers: 3, ConnectedAccounts: 1})
+	addr := eventstest.FreeAddr(t)
+	b.env["SYNCER_ADDR"] = addr
+	b.env["SYNCER_BACKFILL_INTERVAL"] = "0"
+	b.env["SYNCER_EVENTS_INTERVAL"] = "200ms"
+	b.env["SYNCER_THIN_EVENTS"] = "true"
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.syncer(ctx, t, "serve") }()
+	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+
+	acct := b.fake.ConnectedAccounts()[0]
+	lost, err := b.fake.UpdateCustomer(acct, b.fake.IDs(acct, "customer")[0], map[string]any{"name": "Lost thin webhook"})
+	require.NoError(t, err)
+	require.False(t, lost.Delivered)
+
+	var m *jetstream.RawStreamMsg
+	require.Eventually(t, func() bool {
+		stream, err := b.js.Stream(t.Context(), events.StreamName) // serve creates it
+		if err != nil {
+			return false
+		}
+		m, err = stream.GetLastMsgForSubject(t.Context(), "stripe.event.v1.customer.updated")
+		return err == nil && m.Header.Get(nats.MsgIdHdr) == lost.ThinID
+	}, 20*time.Second, 50*time.Millisecond, "the lost thin event never reached the stream")
+	env, err := events.ParseEnvelope(m.Data)
+	require.NoError(t, err)
+	require.Equal(t, acct, env.Account)
+	require.Equal(t, lost.ID, env.Thin.SnapshotEvent)
+
+	kv, err := b.js.KeyValue(t.Context(), events.StateBucket)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		e, err := kv.Get(t.Context(), events.ThinEventsCursorKey(acct))
+		if err != nil {
+			return false
+		}
+		at, err := time.Parse(time.RFC3339, string(e.Value()))
+		return err == nil && !at.Before(lost.Created)
+	}, 10*time.Second, 50*time.Millisecond, "the thin cursor did not move on")
+}
+
 func TestUsageAndConfigErrors(t *testing.T) {
 	t.Parallel()
 	env := func(k string) string { return map[string]string{"STRIPE_API_KEY": "sk_test_x"}[k] }
@@ -364,6 +416,11 @@ func TestUsageAndConfigErrors(t *testing.T) {
 	require.ErrorContains(t, run(t.Context(), []string{"backfill"}, func(string) string { return "" }, io.Discard), "STRIPE_API_KEY")
 	require.ErrorContains(t, run(t.Context(), []string{"backfill", "-since", "last tuesday"}, env, io.Discard), "since")
 	require.ErrorContains(t, run(t.Context(), []string{"backfill", "-resources", "unicorns"}, env, io.Discard), "unicorns")
+	thinEnv := func(k string) string {
+		return map[string]string{"STRIPE_API_KEY": "sk_test_x", "SYNCER_THIN_EVENTS": "sometimes"}[k]
+	}
+	require.ErrorContains(t, run(t.Context(), []string{"serve"}, thinEnv, io.Discard), "SYNCER_THIN_EVENTS")
+	require.ErrorContains(t, run(t.Context(), []string{"events", "-thin", "-failed"}, env, io.Discard), "-thin and -failed")
 }
 
 // TestAgainstStripeMock runs every backfill rule and the events catch-up

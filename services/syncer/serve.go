@@ -177,9 +177,10 @@ func (s *server) backfills(ctx context.Context) error {
 }
 
 // catchUp publishes the events of the platform and of every connected
-// account since each one's cursor.
+// account since each one's cursor, and with SYNCER_THIN_EVENTS their thin
+// events since theirs.
 func (s *server) catchUp(ctx context.Context) {
-	n, err := catchup.Accounts(ctx, s.log, s.d.api, s.d.js, s.d.kv, s.cfg.Concurrency)
+	n, err := catchup.Accounts(ctx, s.log, s.d.api, s.d.js, s.d.kv, s.cfg.Concurrency, s.cfg.ThinEvents)
 	s.metrics.events.Add(float64(n))
 	if err != nil && ctx.Err() == nil {
 		s.log.Error("events catch-up", "published", n, "err", err)

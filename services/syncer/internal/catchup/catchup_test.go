@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,13 +92,45 @@ func (b *testBundle) listed(t *testing.T, account string, since time.Time) map[s
 	return out
 }
 
+// listedThin returns the thin events the API lists for account since
+// since, by id, as it renders them.
+func (b *testBundle) listedThin(t *testing.T, account string, since time.Time) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := b.api.ListV2(t.Context(), "/v2/core/events", stripeapi.V2ListParams{
+		Account: account, Filters: url.Values{"created[gte]": {since.UTC().Format("2006-01-02T15:04:05.000Z")}},
+	}, func(pg *stripeapi.V2Page) error {
+		for _, raw := range pg.Data {
+			env, err := events.ParseEnvelope(raw)
+			require.NoError(t, err)
+			out[env.ID] = raw
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	return out
+}
+
 func (b *testBundle) cursor(t *testing.T, account string) time.Time {
 	t.Helper()
-	e, err := b.kv.Get(t.Context(), events.EventsCursorKey(account))
+	return b.cursorAt(t, events.EventsCursorKey(account))
+}
+
+func (b *testBundle) cursorAt(t *testing.T, key string) time.Time {
+	t.Helper()
+	e, err := b.kv.Get(t.Context(), key)
 	require.NoError(t, err)
 	at, err := time.Parse(time.RFC3339, string(e.Value()))
 	require.NoError(t, err)
 	return at
+}
+
+func thinIDs(evs ...stripefake.Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.ThinID
+	}
+	return out
 }
 
 func ids(evs ...stripefake.Event) []string {
@@ -250,7 +283,7 @@ func TestAccounts(t *testing.T) {
 		want := len(b.listed(t, "", hourAgo.Add(-catchup.Overlap))) +
 			len(b.listed(t, busy, started.Add(-catchup.FirstLookBack-catchup.Overlap))) +
 			len(b.listed(t, quiet, started.Add(-catchup.FirstLookBack-catchup.Overlap)))
-		n, err := catchup.Accounts(t.Context(), b.log, b.api, b.js, b.kv, 4)
+		n, err := catchup.Accounts(t.Context(), b.log, b.api, b.js, b.kv, 4, false)
 		require.NoError(t, err)
 		require.Equal(t, want, n)
 		streamed := b.streamed(t)
@@ -266,9 +299,147 @@ func TestAccounts(t *testing.T) {
 		// The next catch-up starts from the cursors: only the overlap again.
 		later, err := b.fake.UpdateCustomer(quiet, b.fake.IDs(quiet, "customer")[0], map[string]any{"name": "q"})
 		require.NoError(t, err)
-		n, err = catchup.Accounts(t.Context(), b.log, b.api, b.js, b.kv, 4)
+		n, err = catchup.Accounts(t.Context(), b.log, b.api, b.js, b.kv, 4, false)
 		require.NoError(t, err)
 		require.Equal(t, 3, n, "the two events of the overlap, and the new one")
 		require.Contains(t, b.streamed(t), later.ID)
 	})
+}
+
+func TestRunThin(t *testing.T) {
+	t.Parallel()
+
+	t.Run("PublishesThinEventsAsIngestWould", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, stripefake.Options{})
+		since := time.Now().Add(-time.Second)
+		var made []stripefake.Event
+		for i, id := range b.fake.IDs("", "customer") {
+			ev, err := b.fake.UpdateCustomer("", id, map[string]any{"name": "Thin " + strconv.Itoa(i)})
+			require.NoError(t, err)
+			made = append(made, ev)
+		}
+		listed := b.listedThin(t, "", since)
+		require.Subset(t, keys(listed), thinIDs(made...))
+
+		res, err := catchup.Run(t.Context(), b.log, b.api, b.js, catchup.Options{Since: since, Thin: true})
+		require.NoError(t, err)
+		require.Equal(t, len(listed), res.Published)
+		require.True(t, made[len(made)-1].Created.Equal(res.Newest), "newest %s, want %s", res.Newest, made[len(made)-1].Created)
+
+		streamed := b.streamed(t)
+		require.ElementsMatch(t, keys(listed), keys(streamed), "the thin events, not their snapshots")
+		for id, raw := range listed {
+			m := streamed[id]
+			env, err := events.ParseEnvelope(raw)
+			require.NoError(t, err)
+			require.NotNil(t, env.Thin)
+			want := events.EventMsg(env, raw) // what ingest publishes for the same bytes
+			require.Equal(t, want.Subject, m.Subject)
+			require.Equal(t, "stripe.event.v1.customer.updated", m.Subject)
+			require.Equal(t, raw, m.Data, "the bytes the API sent")
+		}
+		for _, ev := range made {
+			require.JSONEq(t, string(ev.ThinPayload), string(streamed[ev.ThinID].Data))
+		}
+	})
+
+	t.Run("ConnectedAccountTypesAndIDs", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, stripefake.Options{})
+		acct := b.fake.ConnectedAccounts()[0]
+		since := time.Now().Add(-time.Second)
+		updated, err := b.fake.UpdateCustomer(acct, b.fake.IDs(acct, "customer")[0], map[string]any{"name": "c"})
+		require.NoError(t, err)
+		created, err := b.fake.CreateCustomer(acct, nil)
+		require.NoError(t, err)
+		platform, err := b.fake.UpdateCustomer("", b.fake.IDs("", "customer")[0], map[string]any{"name": "p"})
+		require.NoError(t, err)
+
+		res, err := catchup.Run(t.Context(), b.log, b.api, b.js, catchup.Options{Since: since, Thin: true, Account: acct, Types: []string{"v1.customer.updated"}})
+		require.NoError(t, err)
+		require.Equal(t, 1, res.Published)
+		streamed := b.streamed(t)
+		require.ElementsMatch(t, thinIDs(updated), keys(streamed))
+		env, err := events.ParseEnvelope(streamed[updated.ThinID].Data)
+		require.NoError(t, err)
+		require.Equal(t, acct, env.Account, "the thin event's context")
+
+		res, err = catchup.Run(t.Context(), b.log, b.api, b.js, catchup.Options{Thin: true, Account: acct, IDs: thinIDs(created)})
+		require.NoError(t, err)
+		require.Equal(t, 1, res.Published)
+		streamed = b.streamed(t)
+		require.Equal(t, created.ThinPayload, streamed[created.ThinID].Data)
+		require.NotContains(t, streamed, platform.ThinID)
+	})
+
+	t.Run("RefusesWhatTheV2ListCannotSelect", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, stripefake.Options{})
+		_, err := catchup.Run(t.Context(), b.log, b.api, b.js, catchup.Options{Thin: true, Failed: true})
+		require.ErrorContains(t, err, "delivery")
+		_, err = catchup.Run(t.Context(), b.log, b.api, b.js, catchup.Options{Thin: true, Types: []string{"v1.customer.*"}})
+		require.ErrorContains(t, err, "wildcards")
+		require.Empty(t, b.streamed(t))
+	})
+}
+
+func TestAccountsThin(t *testing.T) {
+	t.Parallel()
+	b := setup(t, stripefake.Options{})
+	connected := b.fake.ConnectedAccounts()
+	busy, quiet := connected[0], connected[1]
+
+	// Without the setting, thin events and their cursors are left alone.
+	_, err := catchup.Accounts(t.Context(), b.log, b.api, b.js, b.kv, 4, false)
+	require.NoError(t, err)
+	_, err = b.kv.Get(t.Context(), events.ThinEventsCursorKey(""))
+	require.ErrorIs(t, err, jetstream.ErrKeyNotFound)
+	for id := range b.streamed(t) {
+		require.False(t, strings.HasPrefix(id, "evt_test_65"), "thin event %s published", id)
+	}
+
+	// The platform's thin events were caught up ten minutes ago, its
+	// snapshot events a minute ago (the run above): separate cursors.
+	tenAgo := time.Now().Add(-10 * time.Minute).UTC().Truncate(time.Second)
+	_, err = b.kv.Put(t.Context(), events.ThinEventsCursorKey(""), []byte(tenAgo.Format(time.RFC3339)))
+	require.NoError(t, err)
+	snapshotCursor := b.cursor(t, "")
+	platformEv, err := b.fake.UpdateCustomer("", b.fake.IDs("", "customer")[0], map[string]any{"name": "p"})
+	require.NoError(t, err)
+	busyEv, err := b.fake.UpdateCustomer(busy, b.fake.IDs(busy, "customer")[0], map[string]any{"name": "c"})
+	require.NoError(t, err)
+
+	started := time.Now()
+	thinWant := len(b.listedThin(t, "", tenAgo.Add(-catchup.Overlap))) +
+		len(b.listedThin(t, busy, started.Add(-catchup.FirstLookBack-catchup.Overlap))) +
+		len(b.listedThin(t, quiet, started.Add(-catchup.FirstLookBack-catchup.Overlap)))
+	snapshotWant := len(b.listed(t, "", snapshotCursor.Add(-catchup.Overlap))) +
+		len(b.listed(t, busy, b.cursor(t, busy).Add(-catchup.Overlap))) +
+		len(b.listed(t, quiet, b.cursor(t, quiet).Add(-catchup.Overlap)))
+	n, err := catchup.Accounts(t.Context(), b.log, b.api, b.js, b.kv, 4, true)
+	require.NoError(t, err)
+	require.Equal(t, thinWant+snapshotWant, n)
+	streamed := b.streamed(t)
+	for _, id := range append(ids(platformEv, busyEv), thinIDs(platformEv, busyEv)...) {
+		require.Contains(t, streamed, id)
+	}
+
+	// Each thin cursor moved on to its newest thin event, or for the quiet
+	// account to the start of the listing less the overlap; the snapshot
+	// cursors moved on their own.
+	require.True(t, platformEv.Created.Equal(b.cursorAt(t, events.ThinEventsCursorKey(""))))
+	require.True(t, busyEv.Created.Equal(b.cursorAt(t, events.ThinEventsCursorKey(busy))))
+	require.WithinDuration(t, started.Add(-catchup.Overlap), b.cursorAt(t, events.ThinEventsCursorKey(quiet)), 2*time.Second)
+	require.True(t, platformEv.Created.Equal(b.cursor(t, "")))
+
+	// The next catch-up starts from the cursors: the overlap again, both kinds.
+	later, err := b.fake.UpdateCustomer(quiet, b.fake.IDs(quiet, "customer")[0], map[string]any{"name": "q"})
+	require.NoError(t, err)
+	n, err = catchup.Accounts(t.Context(), b.log, b.api, b.js, b.kv, 4, true)
+	require.NoError(t, err)
+	require.Equal(t, 6, n, "the two events of the overlap and the new one, each snapshot and thin")
+	streamed = b.streamed(t)
+	require.Contains(t, streamed, later.ID)
+	require.Contains(t, streamed, later.ThinID)
 }
