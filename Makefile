@@ -8,7 +8,7 @@ SQLC := go run github.com/sqlc-dev/sqlc/cmd/sqlc@v1.31.1
 STATICCHECK := go run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 build: ## bin/stripesync bin/ingest bin/processor bin/syncer bin/send-test-event bin/fakestripe
-	go build -o bin/ ./services/stripesync/cmd/stripesync ./services/ingest/cmd/ingest ./services/processor/cmd/processor ./services/syncer ./services/ingest/cmd/send-test-event ./pkg/stripefake/cmd/fakestripe
+	go build -o bin/ ./services/stripesync/cmd/stripesync ./services/ingest/cmd/ingest ./services/processor/cmd/processor ./services/syncer/cmd/syncer ./services/ingest/cmd/send-test-event ./pkg/stripefake/cmd/fakestripe
 
 services: ## start PostgreSQL and NATS on this machine if they are down
 	@.ci/services

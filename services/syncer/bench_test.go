@@ -1,4 +1,4 @@
-package main
+package syncer
 
 import (
 	"context"
@@ -59,7 +59,7 @@ func BenchmarkBackfill(b *testing.B) {
 				}
 				before := fake.Stats()
 				start := time.Now()
-				require.NoError(b, run(context.Background(), args, func(k string) string { return env[k] }, &strings.Builder{}))
+				require.NoError(b, Run(context.Background(), args, func(k string) string { return env[k] }, &strings.Builder{}))
 				elapsed := time.Since(start).Seconds()
 				after := fake.Stats()
 

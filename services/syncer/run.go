@@ -1,4 +1,9 @@
-package main
+// Package syncer backfills the mirror from the Stripe API and catches up on
+// missed events from Stripe's Events API. Everything it fetches goes through
+// the stream to the processor, the mirror's only writer. Run is the whole
+// service, one command at a time; cmd/syncer is its binary, and stripesync
+// dev runs "serve" in-process beside the others.
+package syncer
 
 import (
 	"context"
@@ -37,10 +42,11 @@ var about = map[string]string{
 	"request":  "syncer request asks a running syncer serve for a backfill.\n\nusage: syncer request [-resources a,b] [-account acct_…] [-since …] [flags]",
 }
 
-// run runs the syncer command in args[0]. Settings come from args (flags)
-// over getenv (their environment variables). For -h it prints the usage to
-// stderr and returns an error wrapping flag.ErrHelp.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+// Run runs the syncer command in args[0]. Settings come from args (flags)
+// over getenv (their environment variables); logs go to stdout as JSON. For
+// -h it prints the usage to stderr and returns an error wrapping
+// flag.ErrHelp.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(usage)
 	}

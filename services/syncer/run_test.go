@@ -1,4 +1,4 @@
-package main
+package syncer
 
 import (
 	"context"
@@ -95,7 +95,7 @@ func setup(t *testing.T, opts stripefake.Options, seed stripefake.SeedOptions) *
 
 func (b *testBundle) syncer(ctx context.Context, t *testing.T, args ...string) error {
 	t.Helper()
-	return run(ctx, args, func(k string) string { return b.env[k] }, t.Output())
+	return Run(ctx, args, func(k string) string { return b.env[k] }, t.Output())
 }
 
 // startProcessor runs the processor binary until the test ends.
@@ -333,7 +333,7 @@ func TestServe(t *testing.T) {
 	b.startProcessor(t)
 
 	// A sync request over NATS starts a backfill.
-	require.NoError(t, run(t.Context(), []string{"request", "-resources", "customers"}, func(k string) string { return b.env[k] }, &out))
+	require.NoError(t, Run(t.Context(), []string{"request", "-resources", "customers"}, func(k string) string { return b.env[k] }, &out))
 	require.Contains(t, out.String(), `"queued":true`)
 	require.Eventually(t, func() bool {
 		return len(b.ids(t, "customers", "", "")) == len(b.fake.IDs("", "customer"))
@@ -411,16 +411,16 @@ func TestServeCatchesUpThinEvents(t *testing.T) {
 func TestUsageAndConfigErrors(t *testing.T) {
 	t.Parallel()
 	env := func(k string) string { return map[string]string{"STRIPE_API_KEY": "sk_test_x"}[k] }
-	require.ErrorContains(t, run(t.Context(), nil, env, io.Discard), "usage")
-	require.ErrorContains(t, run(t.Context(), []string{"dance"}, env, io.Discard), "unknown command")
-	require.ErrorContains(t, run(t.Context(), []string{"backfill"}, func(string) string { return "" }, io.Discard), "STRIPE_API_KEY")
-	require.ErrorContains(t, run(t.Context(), []string{"backfill", "-since", "last tuesday"}, env, io.Discard), "since")
-	require.ErrorContains(t, run(t.Context(), []string{"backfill", "-resources", "unicorns"}, env, io.Discard), "unicorns")
+	require.ErrorContains(t, Run(t.Context(), nil, env, io.Discard), "usage")
+	require.ErrorContains(t, Run(t.Context(), []string{"dance"}, env, io.Discard), "unknown command")
+	require.ErrorContains(t, Run(t.Context(), []string{"backfill"}, func(string) string { return "" }, io.Discard), "STRIPE_API_KEY")
+	require.ErrorContains(t, Run(t.Context(), []string{"backfill", "-since", "last tuesday"}, env, io.Discard), "since")
+	require.ErrorContains(t, Run(t.Context(), []string{"backfill", "-resources", "unicorns"}, env, io.Discard), "unicorns")
 	thinEnv := func(k string) string {
 		return map[string]string{"STRIPE_API_KEY": "sk_test_x", "SYNCER_THIN_EVENTS": "sometimes"}[k]
 	}
-	require.ErrorContains(t, run(t.Context(), []string{"serve"}, thinEnv, io.Discard), "SYNCER_THIN_EVENTS")
-	require.ErrorContains(t, run(t.Context(), []string{"events", "-thin", "-failed"}, env, io.Discard), "-thin and -failed")
+	require.ErrorContains(t, Run(t.Context(), []string{"serve"}, thinEnv, io.Discard), "SYNCER_THIN_EVENTS")
+	require.ErrorContains(t, Run(t.Context(), []string{"events", "-thin", "-failed"}, env, io.Discard), "-thin and -failed")
 }
 
 // TestAgainstStripeMock runs every backfill rule and the events catch-up
@@ -453,9 +453,9 @@ func TestAgainstStripeMock(t *testing.T) {
 	listed, err := backfill.Select(nil)
 	require.NoError(t, err)
 	for _, res := range listed {
-		require.NoError(t, run(t.Context(), []string{"backfill", "-resources", res.Object, "-since", "2020-01-01"}, getenv, t.Output()), res.Object)
+		require.NoError(t, Run(t.Context(), []string{"backfill", "-resources", res.Object, "-since", "2020-01-01"}, getenv, t.Output()), res.Object)
 	}
-	require.NoError(t, run(t.Context(), []string{"events", "-since", "24h", "-failed", "-type", "invoice.*"}, getenv, t.Output()))
+	require.NoError(t, Run(t.Context(), []string{"events", "-since", "24h", "-failed", "-type", "invoice.*"}, getenv, t.Output()))
 
 	nc, err := nats.Connect(ns.ClientURL())
 	require.NoError(t, err)

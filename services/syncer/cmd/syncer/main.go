@@ -1,6 +1,6 @@
 // Command syncer backfills the mirror from the Stripe API and catches up on
 // missed events from Stripe's Events API. Everything it fetches goes through
-// the stream to the processor, the mirror's only writer.
+// the stream to the processor, the mirror's only writer. See package syncer.
 //
 //	syncer serve                                   backfills on a schedule and on request, events catch-up every few minutes
 //	syncer backfill [-resources a,b] [-account acct_…] [-since 2024-01-01|72h]
@@ -16,12 +16,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/stripesync/stripesync/services/syncer"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+	if err := syncer.Run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
 		}
