@@ -38,9 +38,19 @@ type devConfig struct {
 	ShutdownTimeout time.Duration
 }
 
-const devAbout = `stripesync dev runs the whole mirror in one process: JetStream embedded (unless NATS_URL is set), ingest, processor and syncer serve, writing to the local PostgreSQL (the database is created if missing). Without STRIPE_API_KEY a fake Stripe account (a platform and two connected accounts) is seeded, backfilled, and changed every few seconds, its events sent to ingest as signed webhooks, snapshot and thin. A taken port is replaced by a free one. Ctrl-C stops everything; a second run continues with the same data. The services' other settings (LOG_LEVEL, PROCESSOR_WORKERS…) are read from the environment as the services read them.
+const devAbout = `stripesync dev runs the whole mirror in one process, with nothing installed but PostgreSQL.
 
-usage: stripesync dev [flags]`
+usage: stripesync dev [flags]
+
+JetStream runs embedded (unless NATS_URL is set), its store in the data
+directory; ingest, processor and syncer serve run in-process and write to
+DATABASE_URL (the database is created if missing). Without STRIPE_API_KEY a
+fake Stripe account (a platform and two connected accounts) is seeded and
+backfilled, then changes every STRIPESYNC_DEMO_INTERVAL, each change sent to
+ingest as signed webhooks, snapshot and thin. A port that is taken is replaced
+by a free one. Ctrl-C stops everything; the next run continues with the same
+data. The services' other settings (LOG_LEVEL, PROCESSOR_WORKERS…) are read
+from the environment, as the services read them.`
 
 func parseDevConfig(args []string, getenv func(string) string, out io.Writer) (devConfig, error) {
 	var cfg devConfig

@@ -15,6 +15,7 @@ import (
 	"github.com/stripesync/stripesync/pkg/stripefake"
 	"github.com/stripesync/stripesync/services/ingest"
 	"github.com/stripesync/stripesync/services/processor"
+	"github.com/stripesync/stripesync/services/syncer"
 )
 
 // readyTimeout bounds the start: migrations, the stream and the consumer.
@@ -55,7 +56,8 @@ func dev(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	proc := &service{name: "processor", run: processor.Run, addr: cfg.ProcessorAddr}
 	ing := &service{name: "ingest", run: ingest.Run, addr: cfg.IngestAddr}
-	services := []*service{proc, ing} // in the order they start
+	sync := &service{name: "syncer", args: []string{"serve"}, run: syncer.Run, addr: cfg.SyncerAddr}
+	services := []*service{proc, ing, sync} // in the order they start
 	for _, svc := range services {
 		picked, taken, err := pickAddr(svc.addr)
 		if err != nil {
@@ -99,7 +101,7 @@ func dev(ctx context.Context, args []string, getenv func(string) string, stdout 
 		"STRIPE_WEBHOOK_SECRET": string(cfg.WebhookSecrets),
 		"SHUTDOWN_TIMEOUT":      cfg.ShutdownTimeout.String(),
 	}
-	env["PROCESSOR_ADDR"], env["INGEST_ADDR"] = proc.addr, ing.addr
+	env["PROCESSOR_ADDR"], env["INGEST_ADDR"], env["SYNCER_ADDR"] = proc.addr, ing.addr, sync.addr
 	var fake *demo
 	if cfg.StripeAPIKey == "" {
 		if fake, err = startDemo(cfg.DemoCustomers, cfg.firstWebhookSecret(), filepath.Join(cfg.DataDir, "demo-seeded-at")); err != nil {

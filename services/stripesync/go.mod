@@ -24,6 +24,7 @@ require (
 	github.com/stripesync/stripesync/pkg/stripefake v0.0.0
 	github.com/stripesync/stripesync/services/ingest v0.0.0
 	github.com/stripesync/stripesync/services/processor v0.0.0
+	github.com/stripesync/stripesync/services/syncer v0.0.0
 	go.uber.org/goleak v1.3.0
 )
 

@@ -6,10 +6,12 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -82,6 +84,7 @@ func TestHelp(t *testing.T) {
 func TestDev(t *testing.T) {
 	t.Parallel()
 
+	const demoCustomers = 4
 	dataDir := t.TempDir()
 	dbURL := dbtest.NewURL(t)
 	pool, err := pgxpool.New(context.Background(), dbURL)
@@ -94,7 +97,7 @@ func TestDev(t *testing.T) {
 		"INGEST_ADDR":               "127.0.0.1:0",
 		"PROCESSOR_ADDR":            "127.0.0.1:0",
 		"SYNCER_ADDR":               "127.0.0.1:0",
-		"STRIPESYNC_DEMO_CUSTOMERS": "4",
+		"STRIPESYNC_DEMO_CUSTOMERS": strconv.Itoa(demoCustomers),
 		"STRIPESYNC_DEMO_INTERVAL":  "100ms",
 		"SHUTDOWN_TIMEOUT":          "5s",
 		"LOG_LEVEL":                 "debug",
@@ -165,10 +168,26 @@ func TestDev(t *testing.T) {
 		return count(t, "SELECT count(*) FROM stripe.events WHERE type = $1", typ)
 	}
 
+	connected := func(t *testing.T) []string {
+		t.Helper()
+		rows, err := pool.Query(t.Context(), "SELECT id FROM stripe.accounts ORDER BY id")
+		if err != nil {
+			return nil
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		return ids
+	}
+
 	stop := start(t)
 	require.Eventually(t, func() bool {
+		accounts := connected(t)
+		if len(accounts) != 2 {
+			return false
+		}
 		m := customers(t)
-		return m[""] > 0 && len(m) == 3
+		// The backfill brings every seeded customer, the webhooks more.
+		return m[""] >= demoCustomers && m[accounts[0]] >= demoCustomers && m[accounts[1]] >= demoCustomers
 	}, 90*time.Second, 100*time.Millisecond, "customers of the platform and of both connected accounts")
 	require.Eventually(t, func() bool {
 		return events(t, "customer.updated") > 0 && events(t, "v1.customer.updated") > 0
