@@ -106,6 +106,9 @@ type EndpointStats struct {
 	// configured one, or less after 429s that named the endpoint; 0 when
 	// the per-endpoint level is off.
 	Rate float64
+	// Waiting is the number of requests waiting now to go, at either
+	// level (see Waiting).
+	Waiting int64
 }
 
 // Endpoints returns the counts of every endpoint requested so far, by
@@ -122,10 +125,24 @@ func (l *Limiter) Endpoints() []EndpointStats {
 		ep.mu.Lock()
 		r := ep.rate
 		ep.mu.Unlock()
-		out = append(out, EndpointStats{Endpoint: ep.key, Requests: ep.requests.Load(), RateLimited: ep.limited.Load(), Rate: r})
+		out = append(out, EndpointStats{Endpoint: ep.key, Requests: ep.requests.Load(), RateLimited: ep.limited.Load(), Rate: r,
+			Waiting: ep.waiting.Load()})
 	}
 	slices.SortFunc(out, func(a, b EndpointStats) int { return cmp.Compare(a.Endpoint, b.Endpoint) })
 	return out
+}
+
+// Waiting is the number of requests to endpoint (see Endpoint) waiting now
+// to go, for the endpoint's level or the global one. While some wait, more
+// requests at once to the endpoint would not go any faster.
+func (l *Limiter) Waiting(endpoint string) int64 {
+	l.mu.Lock()
+	ep := l.endpoints[endpoint]
+	l.mu.Unlock()
+	if ep == nil {
+		return 0
+	}
+	return ep.waiting.Load()
 }
 
 // Transport wraps base with the limiter.
@@ -183,6 +200,8 @@ func endpointLevel(reason string) bool {
 // level, so that a busy endpoint's queue holds no global tokens that
 // requests to other endpoints could use.
 func (l *Limiter) wait(ctx context.Context, ep *endpoint) error {
+	ep.waiting.Add(1)
+	defer ep.waiting.Add(-1)
 	select {
 	case ep.turn <- struct{}{}:
 	case <-ctx.Done():
@@ -239,7 +258,7 @@ type endpoint struct {
 	// one, or after when it was due if it left early or a little late.
 	due time.Time
 
-	requests, limited atomic.Int64
+	requests, limited, waiting atomic.Int64
 }
 
 // interval is the gap between requests at the current rate.

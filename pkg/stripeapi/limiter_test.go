@@ -174,14 +174,21 @@ func TestLimiter(t *testing.T) {
 
 	t.Run("QueuedRequestGivesUpWithItsContext", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, stripeapi.NewLimiter(1000, 100, stripeapi.WithEndpointRate(1)))
+		b := setup(t, stripeapi.NewLimiter(1000, 100, stripeapi.WithEndpointRate(0.1)))
 		_, _, err := b.api.Get(t.Context(), "/v1/customers/"+b.ids[0], "")
 		require.NoError(t, err)
-		// The endpoint's next request may go in a second.
-		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
-		defer cancel()
-		_, _, err = b.api.Get(ctx, "/v1/customers/"+b.ids[1], "")
-		require.ErrorIs(t, err, context.DeadlineExceeded)
+		// The endpoint's next request may go in ten seconds.
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := b.api.Get(ctx, "/v1/customers/"+b.ids[1], "")
+			done <- err
+		}()
+		const endpoint = "GET /v1/customers/{id}"
+		require.Eventually(t, func() bool { return b.lim.Waiting(endpoint) == 1 }, 5*time.Second, time.Millisecond)
+		cancel()
+		require.ErrorIs(t, <-done, context.Canceled)
+		require.Zero(t, b.lim.Waiting(endpoint))
 		require.Len(t, b.fake.Requests(), 1)
 	})
 }
