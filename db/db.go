@@ -229,17 +229,28 @@ type DeadLetter struct {
 	NumDelivered uint64
 	Reason       string
 	Payload      []byte
+	// Headers are the message's headers, as NATS gives them.
+	Headers map[string][]string
 }
 
 // InsertDeadLetter keeps d in stripe.dead_letters.
 func InsertDeadLetter(ctx context.Context, tx DBTX, d DeadLetter) error {
-	err := queries.DeadLetterInsert(ctx, tx, dbsqlc.DeadLetterInsertParams{
+	h := d.Headers
+	if h == nil {
+		h = map[string][]string{}
+	}
+	headers, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	err = queries.DeadLetterInsert(ctx, tx, dbsqlc.DeadLetterInsertParams{
 		Subject:      d.Subject,
 		StreamSeq:    int64(d.StreamSeq),
 		EventID:      d.EventID,
 		NumDelivered: int64(d.NumDelivered),
 		Reason:       d.Reason,
 		Payload:      d.Payload,
+		Headers:      headers,
 	})
 	if err != nil {
 		return fmt.Errorf("insert dead letter: %w", err)

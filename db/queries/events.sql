@@ -19,5 +19,5 @@ ON CONFLICT (id) DO NOTHING
 RETURNING id;
 
 -- name: DeadLetterInsert :exec
-INSERT INTO stripe.dead_letters (subject, stream_seq, event_id, num_delivered, reason, payload)
-VALUES (@subject, @stream_seq, NULLIF(@event_id::text, ''), @num_delivered, @reason, @payload);
+INSERT INTO stripe.dead_letters (subject, stream_seq, event_id, num_delivered, reason, payload, headers)
+VALUES (@subject, @stream_seq, NULLIF(@event_id::text, ''), @num_delivered, @reason, @payload, @headers);

@@ -306,6 +306,12 @@ func TestProcessor(t *testing.T) {
 		_, err = events.NewPublisher(b.js).Publish(t.Context(), bad)
 		require.NoError(t, err)
 		b.waitCount(t, 1, "SELECT count(*) FROM stripe.dead_letters WHERE subject = 'stripe.object.product'")
+		// With its headers: an object message cannot be replayed without
+		// its fetch time.
+		var fetchedAt string
+		require.NoError(t, b.pool.QueryRow(t.Context(),
+			"SELECT headers->'"+events.HeaderFetchedAt+"'->>0 FROM stripe.dead_letters WHERE subject = 'stripe.object.product'").Scan(&fetchedAt))
+		require.Equal(t, bad.Header.Get(events.HeaderFetchedAt), fetchedAt)
 	})
 }
 

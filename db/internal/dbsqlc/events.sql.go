@@ -11,8 +11,8 @@ import (
 )
 
 const deadLetterInsert = `-- name: DeadLetterInsert :exec
-INSERT INTO stripe.dead_letters (subject, stream_seq, event_id, num_delivered, reason, payload)
-VALUES ($1, $2, NULLIF($3::text, ''), $4, $5, $6)
+INSERT INTO stripe.dead_letters (subject, stream_seq, event_id, num_delivered, reason, payload, headers)
+VALUES ($1, $2, NULLIF($3::text, ''), $4, $5, $6, $7)
 `
 
 type DeadLetterInsertParams struct {
@@ -22,6 +22,7 @@ type DeadLetterInsertParams struct {
 	NumDelivered int64
 	Reason       string
 	Payload      []byte
+	Headers      []byte
 }
 
 func (q *Queries) DeadLetterInsert(ctx context.Context, db DBTX, arg DeadLetterInsertParams) error {
@@ -32,6 +33,7 @@ func (q *Queries) DeadLetterInsert(ctx context.Context, db DBTX, arg DeadLetterI
 		arg.NumDelivered,
 		arg.Reason,
 		arg.Payload,
+		arg.Headers,
 	)
 	return err
 }

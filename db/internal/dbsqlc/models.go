@@ -266,6 +266,8 @@ type StripeDeadLetter struct {
 	Reason       string
 	Payload      []byte
 	CreatedAt    time.Time
+	Headers      []byte
+	ReplayedAt   pgtype.Timestamptz
 }
 
 type StripeDiscount struct {

@@ -261,6 +261,7 @@ func (c *Consumer) deadLetter(ctx context.Context, m jetstream.Msg, reason error
 		NumDelivered: numDelivered(m),
 		Reason:       reason.Error(),
 		Payload:      m.Data(),
+		Headers:      m.Headers(),
 	}
 	if meta != nil {
 		d.StreamSeq = meta.Sequence.Stream
