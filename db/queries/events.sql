@@ -21,3 +21,21 @@ RETURNING id;
 -- name: DeadLetterInsert :exec
 INSERT INTO stripe.dead_letters (subject, stream_seq, event_id, num_delivered, reason, payload, headers)
 VALUES (@subject, @stream_seq, NULLIF(@event_id::text, ''), @num_delivered, @reason, @payload, @headers);
+
+-- name: DeadLetterList :many
+-- DeadLetterList returns the dead letters not replayed yet, oldest first:
+-- all of them, or those whose reason contains @reason_like, or those with
+-- the ids given.
+SELECT id, subject, stream_seq, coalesce(event_id, '')::text AS event_id, num_delivered, reason, payload, headers, created_at
+FROM stripe.dead_letters
+WHERE replayed_at IS NULL
+    AND (@reason_like::text = '' OR reason LIKE '%' || @reason_like::text || '%')
+    AND (coalesce(cardinality(@ids::bigint[]), 0) = 0 OR id = ANY(@ids::bigint[]))
+ORDER BY id;
+
+-- name: DeadLetterMarkReplayed :exec
+UPDATE stripe.dead_letters SET replayed_at = now() WHERE id = @id;
+
+-- name: DeadLetterCountByReason :many
+-- DeadLetterCountByReason counts the dead letters not replayed, by reason.
+SELECT reason, count(*)::bigint AS n FROM stripe.dead_letters WHERE replayed_at IS NULL GROUP BY reason ORDER BY n DESC, reason;

@@ -10,6 +10,36 @@ import (
 	"time"
 )
 
+const deadLetterCountByReason = `-- name: DeadLetterCountByReason :many
+SELECT reason, count(*)::bigint AS n FROM stripe.dead_letters WHERE replayed_at IS NULL GROUP BY reason ORDER BY n DESC, reason
+`
+
+type DeadLetterCountByReasonRow struct {
+	Reason string
+	N      int64
+}
+
+// DeadLetterCountByReason counts the dead letters not replayed, by reason.
+func (q *Queries) DeadLetterCountByReason(ctx context.Context, db DBTX) ([]DeadLetterCountByReasonRow, error) {
+	rows, err := db.Query(ctx, deadLetterCountByReason)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []DeadLetterCountByReasonRow
+	for rows.Next() {
+		var i DeadLetterCountByReasonRow
+		if err := rows.Scan(&i.Reason, &i.N); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const deadLetterInsert = `-- name: DeadLetterInsert :exec
 INSERT INTO stripe.dead_letters (subject, stream_seq, event_id, num_delivered, reason, payload, headers)
 VALUES ($1, $2, NULLIF($3::text, ''), $4, $5, $6, $7)
@@ -35,6 +65,74 @@ func (q *Queries) DeadLetterInsert(ctx context.Context, db DBTX, arg DeadLetterI
 		arg.Payload,
 		arg.Headers,
 	)
+	return err
+}
+
+const deadLetterList = `-- name: DeadLetterList :many
+SELECT id, subject, stream_seq, coalesce(event_id, '')::text AS event_id, num_delivered, reason, payload, headers, created_at
+FROM stripe.dead_letters
+WHERE replayed_at IS NULL
+    AND ($1::text = '' OR reason LIKE '%' || $1::text || '%')
+    AND (coalesce(cardinality($2::bigint[]), 0) = 0 OR id = ANY($2::bigint[]))
+ORDER BY id
+`
+
+type DeadLetterListParams struct {
+	ReasonLike string
+	Ids        []int64
+}
+
+type DeadLetterListRow struct {
+	ID           int64
+	Subject      string
+	StreamSeq    int64
+	EventID      string
+	NumDelivered int64
+	Reason       string
+	Payload      []byte
+	Headers      []byte
+	CreatedAt    time.Time
+}
+
+// DeadLetterList returns the dead letters not replayed yet, oldest first:
+// all of them, or those whose reason contains @reason_like, or those with
+// the ids given.
+func (q *Queries) DeadLetterList(ctx context.Context, db DBTX, arg DeadLetterListParams) ([]DeadLetterListRow, error) {
+	rows, err := db.Query(ctx, deadLetterList, arg.ReasonLike, arg.Ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []DeadLetterListRow
+	for rows.Next() {
+		var i DeadLetterListRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Subject,
+			&i.StreamSeq,
+			&i.EventID,
+			&i.NumDelivered,
+			&i.Reason,
+			&i.Payload,
+			&i.Headers,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const deadLetterMarkReplayed = `-- name: DeadLetterMarkReplayed :exec
+UPDATE stripe.dead_letters SET replayed_at = now() WHERE id = $1
+`
+
+func (q *Queries) DeadLetterMarkReplayed(ctx context.Context, db DBTX, id int64) error {
+	_, err := db.Exec(ctx, deadLetterMarkReplayed, id)
 	return err
 }
 
