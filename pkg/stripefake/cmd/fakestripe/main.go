@@ -27,6 +27,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
 		fmt.Fprintln(os.Stderr, "fakestripe:", err)
 		os.Exit(1)
 	}
@@ -34,6 +37,10 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("fakestripe", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "fakestripe serves the fake Stripe API, seeded with a realistic account, for demos and manual runs.\n\nusage: fakestripe [flags]\n\nflags:\n")
+		fs.PrintDefaults()
+	}
 	addr := fs.String("addr", "127.0.0.1:12111", "listen address")
 	customers := fs.Int("customers", 200, "customers on the platform")
 	connected := fs.Int("connected", 2, "connected accounts")

@@ -10,6 +10,7 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,6 +27,9 @@ var customerFixture []byte
 
 func main() {
 	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
 		fmt.Fprintln(os.Stderr, "send-test-event:", err)
 		os.Exit(1)
 	}
@@ -33,6 +37,10 @@ func main() {
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("send-test-event", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "send-test-event posts a signed customer.created to ingest, as Stripe would.\n\nusage: send-test-event [flags]\n\nflags:\n")
+		fs.PrintDefaults()
+	}
 	url := fs.String("url", cmp.Or(getenv("INGEST_URL"), "http://127.0.0.1:8080/webhooks/stripe"), "ingest's webhook URL (env INGEST_URL)")
 	secrets := fs.String("secret", cmp.Or(getenv("STRIPE_WEBHOOK_SECRET"), "whsec_local_development_secret"), "signing secret; the first of a comma-separated list is used (env STRIPE_WEBHOOK_SECRET)")
 	email := fs.String("email", "jenny.rosen@example.com", "the new customer's email")
