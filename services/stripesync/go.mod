@@ -17,9 +17,11 @@ replace (
 require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/nats-io/nats-server/v2 v2.15.2
+	github.com/nats-io/nats.go v1.55.0
 	github.com/stretchr/testify v1.12.1
 	github.com/stripe/stripe-go/v76 v76.25.0
 	github.com/stripesync/stripesync/db v0.0.0
+	github.com/stripesync/stripesync/pkg/catalog v0.0.0
 	github.com/stripesync/stripesync/pkg/events v0.0.0
 	github.com/stripesync/stripesync/pkg/stripefake v0.0.0
 	github.com/stripesync/stripesync/services/ingest v0.0.0
@@ -42,7 +44,6 @@ require (
 	github.com/minio/highwayhash v1.0.4 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/nats-io/jwt/v2 v2.8.2 // indirect
-	github.com/nats-io/nats.go v1.55.0 // indirect
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/pressly/goose/v3 v3.30.0 // indirect
@@ -51,7 +52,7 @@ require (
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.23.0 // indirect
 	github.com/sethvargo/go-retry v0.5.0 // indirect
-	github.com/stripesync/stripesync/pkg/catalog v0.0.0 // indirect
+	github.com/stripe/stripe-mock v0.203.0 // indirect
 	github.com/stripesync/stripesync/pkg/ops v0.0.0 // indirect
 	github.com/stripesync/stripesync/pkg/stripeapi v0.0.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
