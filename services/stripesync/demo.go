@@ -82,8 +82,12 @@ func seedTime(path string) (time.Time, error) {
 // URL is the fake's API base, for STRIPE_API_BASE.
 func (d *demo) URL() string { return "http://" + d.ln.Addr().String() }
 
-// Serve serves the fake API until ctx is done.
-func (d *demo) Serve(ctx context.Context, timeout time.Duration) error {
+// Serve serves the fake API until ctx is done, then closes every
+// connection at once. dev stops it after the processor and the syncer, its
+// only clients, so no request is in flight by then; waiting for their idle
+// connections (which the server sees as new ones, never used) would only
+// delay the stop.
+func (d *demo) Serve(ctx context.Context) error {
 	served := make(chan error, 1)
 	go func() { served <- d.srv.Serve(d.ln) }()
 	select {
@@ -91,9 +95,7 @@ func (d *demo) Serve(ctx context.Context, timeout time.Duration) error {
 		return fmt.Errorf("fake stripe: %w", err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	defer cancel()
-	err := d.srv.Shutdown(sctx)
+	err := d.srv.Close()
 	<-served
 	return err
 }
@@ -112,8 +114,9 @@ type webhooks struct {
 	hc       *http.Client
 }
 
-// Run makes changes until ctx is done. A delivery that fails is logged and
-// not retried; the syncer's events catch-up repairs snapshot events.
+// Run makes changes until ctx is done; a delivery under way when it is done
+// is finished, not cut. A delivery that fails is logged and not retried;
+// the syncer's events catch-up repairs snapshot events.
 func (w *webhooks) Run(ctx context.Context) error {
 	defer w.hc.CloseIdleConnections()
 	accounts := append([]string{""}, w.fake.ConnectedAccounts()...)
@@ -131,7 +134,7 @@ func (w *webhooks) Run(ctx context.Context) error {
 			continue
 		}
 		for _, body := range [][]byte{ev.Payload, ev.ThinPayload} {
-			if err := w.send(ctx, body); err != nil && ctx.Err() == nil {
+			if err := w.send(context.WithoutCancel(ctx), body); err != nil {
 				w.log.Warn("webhook not delivered", "event_id", ev.ID, "err", err)
 			}
 		}

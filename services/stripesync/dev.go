@@ -107,7 +107,7 @@ func dev(ctx context.Context, args []string, getenv func(string) string, stdout 
 		if fake, err = startDemo(cfg.DemoCustomers, cfg.firstWebhookSecret(), filepath.Join(cfg.DataDir, "demo-seeded-at")); err != nil {
 			return err
 		}
-		st.start(ctx, "fake stripe", func(ctx context.Context) error { return fake.Serve(ctx, cfg.ShutdownTimeout) })
+		st.start(ctx, "fake stripe", fake.Serve)
 		env["STRIPE_API_KEY"] = stripefake.TestKey
 		env["STRIPE_API_BASE"] = fake.URL()
 		// The fake has no rate limit; Stripe's test mode would allow 25/s.
