@@ -18,8 +18,9 @@ const usage = `stripesync runs the whole Stripe mirror in one process, for devel
 usage: stripesync <command> [flags]
 
 commands:
-  dev   JetStream embedded, the local PostgreSQL, ingest, processor and syncer;
-        a fake Stripe account sending live webhooks unless STRIPE_API_KEY is set
+  dev      JetStream embedded, the local PostgreSQL, ingest, processor and syncer;
+           a fake Stripe account sending live webhooks unless STRIPE_API_KEY is set
+  replay   dead letters back onto the stream, after a fix (all, by reason, by id)
 
 "stripesync <command> -h" lists the command's flags and their environment variables.`
 
@@ -37,6 +38,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return flag.ErrHelp
 	case "dev":
 		return dev(ctx, args, getenv, stdout)
+	case "replay":
+		return replayCmd(ctx, args, getenv, stdout)
 	default:
 		return fmt.Errorf("unknown command %q; stripesync -h lists them", cmd)
 	}
