@@ -3,7 +3,8 @@
 //
 //	outcome                                   verb                  log
 //	committed to PostgreSQL                   Ack                   Debug
-//	transient failure (database down, …)      NakWithDelay(backoff) Warn
+//	transient failure (database down, …)      NakWithDelay(backoff) Warn once per outage,
+//	                                                                Debug per message
 //	permanent failure, or MaxAttempts reached kept as dead letter,  Error
 //	                                          then Term
 //
@@ -19,6 +20,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -60,6 +62,10 @@ type Consumer struct {
 	cfg      Config
 	metrics  *Metrics
 	versions *versionWatch
+	// failing is set by the first transient failure after a success and
+	// cleared by the next commit: an outage logs one warning when it starts
+	// and one info when it ends, however many messages it holds up.
+	failing atomic.Bool
 }
 
 // New returns a Consumer.
@@ -159,6 +165,7 @@ func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
 	stats, err := c.store.Apply(ctx, batch)
 	if err == nil {
 		c.metrics.observeBatch(batch.Len(), time.Since(start), stats)
+		c.recovered()
 		for _, m := range ordered {
 			c.ack(m)
 		}
@@ -185,6 +192,7 @@ func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
 			continue
 		}
 		c.metrics.observeBatch(1, 0, stats)
+		c.recovered()
 		c.ack(m)
 		c.tied(stats.Ties)
 	}
@@ -244,10 +252,20 @@ func (c *Consumer) fail(ctx context.Context, m jetstream.Msg, err error) {
 func (c *Consumer) retry(m jetstream.Msg, delivered uint64, err error) {
 	delay := Backoff(delivered)
 	c.metrics.naks.Inc()
-	c.log.Warn("retrying later", "subject", m.Subject(), "event_id", m.Headers().Get(nats.MsgIdHdr),
+	if c.failing.CompareAndSwap(false, true) {
+		c.log.Warn("store failing, retrying messages until it recovers", "err", err)
+	}
+	c.log.Debug("retrying later", "subject", m.Subject(), "event_id", m.Headers().Get(nats.MsgIdHdr),
 		"num_delivered", delivered, "delay", delay, "err", err)
 	if err := m.NakWithDelay(delay); err != nil {
 		c.log.Warn("nak", "subject", m.Subject(), "err", err)
+	}
+}
+
+// recovered logs the end of an outage, once, at the first commit after it.
+func (c *Consumer) recovered() {
+	if c.failing.CompareAndSwap(true, false) {
+		c.log.Info("store recovered, messages apply again")
 	}
 }
 

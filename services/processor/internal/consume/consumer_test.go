@@ -436,6 +436,11 @@ func TestConsumer(t *testing.T) {
 		}
 		require.Empty(t, b.deadLetters(t))
 		require.Equal(t, 3, b.count(t, "SELECT count(*) FROM stripe.events"))
+		// One warning for the outage, not one per message and retry, and
+		// one info when it ended.
+		require.Equal(t, 1, b.logs.count(slog.LevelWarn, ""), "warnings during one outage")
+		require.Equal(t, 1, b.logs.count(slog.LevelInfo, "store recovered, messages apply again"))
+		require.GreaterOrEqual(t, b.logs.count(slog.LevelDebug, "retrying later"), 6)
 	})
 
 	t.Run("TransientFailureBecomesDeadLetterAfterMaxAttempts", func(t *testing.T) {
@@ -579,6 +584,20 @@ func (h *logRecorder) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h *logRecorder) WithGroup(name string) slog.Handler {
 	return &logRecorder{Handler: h.Handler.WithGroup(name), mu: h.mu, recs: h.recs}
+}
+
+// count returns the number of records at level with message msg, or with
+// any message when msg is empty.
+func (h *logRecorder) count(level slog.Level, msg string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, r := range *h.recs {
+		if r.Level == level && (msg == "" || r.Message == msg) {
+			n++
+		}
+	}
+	return n
 }
 
 // batchSizes returns the batch_size of each record with message msg.
