@@ -120,23 +120,19 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, srv *server, httpS
 }
 
 // declareStream creates or updates the stream, retrying while NATS cannot
-// be reached. Until it succeeds, /readyz fails and webhooks get 503, which
-// Stripe retries.
-func declareStream(ctx context.Context, nc interface{ MaxPayload() int64 }, js jetstream.JetStream, cfg config, log *slog.Logger) error {
-	for {
+// be reached (one warning per outage, see events.Retry). Until it
+// succeeds, /readyz fails and webhooks get 503, which Stripe retries.
+func declareStream(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, cfg config, log *slog.Logger) error {
+	err := events.Retry(ctx, nc, log, "stream", 2*time.Second, func(ctx context.Context) error {
 		_, err := events.DeclareStream(ctx, js, cfg.Stream)
-		if err == nil {
-			if max := nc.MaxPayload(); cfg.MaxBodyBytes+headerRoom > max {
-				return fmt.Errorf("config: INGEST_MAX_BODY_BYTES %d leaves no room for headers under the NATS server's max_payload %d", cfg.MaxBodyBytes, max)
-			}
-			log.Info("stream ready", "stream", events.StreamName)
-			return nil
-		}
-		log.Warn("stream not ready, retrying", "err", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(2 * time.Second):
-		}
+		return err
+	})
+	if err != nil {
+		return nil // stopped before NATS was there
 	}
+	if max := nc.MaxPayload(); cfg.MaxBodyBytes+headerRoom > max {
+		return fmt.Errorf("config: INGEST_MAX_BODY_BYTES %d leaves no room for headers under the NATS server's max_payload %d", cfg.MaxBodyBytes, max)
+	}
+	log.Info("stream ready", "stream", events.StreamName)
+	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -57,7 +59,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	defer nc.Close()
-	cons, err := declareConsumer(ctx, js, cfg, log)
+	cons, err := declareConsumer(ctx, nc, js, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -85,15 +87,17 @@ func connectDB(ctx context.Context, cfg config) (*pgxpool.Pool, error) {
 		return nil, errors.New("config: DATABASE_URL parses neither as a PostgreSQL URL nor as keyword/value pairs")
 	}
 	pcfg.MaxConns = int32(max(4, cfg.Workers+2))
+	addr := net.JoinHostPort(pcfg.ConnConfig.Host, strconv.Itoa(int(pcfg.ConnConfig.Port)))
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect database: %w", err)
+		return nil, fmt.Errorf("PostgreSQL at %s (DATABASE_URL): %w", addr, err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := pool.Ping(pctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect database: %w", err)
+		// pgx's errors name the host, user and database, never the password.
+		return nil, fmt.Errorf("PostgreSQL refused at %s (DATABASE_URL): %w", addr, events.Cause(err))
 	}
 	return pool, nil
 }
@@ -120,26 +124,23 @@ func connectNATS(cfg config, log *slog.Logger) (*nats.Conn, jetstream.JetStream,
 }
 
 // declareConsumer makes sure the stream exists and creates or updates the
-// processor's durable consumer, retrying while NATS cannot be reached.
-func declareConsumer(ctx context.Context, js jetstream.JetStream, cfg config, log *slog.Logger) (jetstream.Consumer, error) {
+// processor's durable consumer, retrying while NATS cannot be reached (one
+// warning per outage, see events.Retry).
+func declareConsumer(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, cfg config, log *slog.Logger) (jetstream.Consumer, error) {
 	maxAckPending := 2 * cfg.BatchSize * cfg.Workers * 2
-	for {
+	var cons jetstream.Consumer
+	err := events.Retry(ctx, nc, log, "consumer "+events.ConsumerName, 2*time.Second, func(ctx context.Context) error {
 		stream, err := events.EnsureStream(ctx, js, cfg.Stream)
-		if err == nil {
-			var cons jetstream.Consumer
-			cons, err = stream.CreateOrUpdateConsumer(ctx, events.ConsumerConfig(cfg.AckWait, maxAckPending))
-			if err == nil {
-				return cons, nil
-			}
-			err = fmt.Errorf("declare consumer %s: %w", events.ConsumerName, err)
+		if err != nil {
+			return err
 		}
-		log.Warn("consumer not ready, retrying", "err", err)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(2 * time.Second):
+		cons, err = stream.CreateOrUpdateConsumer(ctx, events.ConsumerConfig(cfg.AckWait, maxAckPending))
+		if err != nil {
+			return fmt.Errorf("declare consumer %s: %w", events.ConsumerName, err)
 		}
-	}
+		return nil
+	})
+	return cons, err
 }
 
 // workers are what the processor runs: the consumer, and, when a Stripe key
