@@ -27,6 +27,7 @@ type Binder struct {
 	fs    *flag.FlagSet
 	bound []string // flag names, in the order registered
 	about string   // printed above the flags by -h
+	args  bool     // arguments after the flags are the command's (AllowArgs)
 }
 
 // New returns a Binder that registers its flags on fs. Flags registered on fs
@@ -39,6 +40,11 @@ func (b *Binder) FlagSet() *flag.FlagSet { return b.fs }
 // Describe sets what -h prints above the flags: a one-line description of
 // the command, then its usage line ("usage: ingest [flags]").
 func (b *Binder) Describe(about string) { b.about = about }
+
+// AllowArgs lets Parse accept arguments after the flags, left in the
+// FlagSet's Args, for commands that take operands ("rebuild customers").
+// Without it such arguments are an error.
+func (b *Binder) AllowArgs() { b.args = true }
 
 // usage records name as env-backed and returns its usage text naming the
 // variable, as -h prints it.
@@ -143,7 +149,7 @@ func (b *Binder) Parse(args []string, getenv func(string) string) error {
 		}
 		return hideParseValue(err)
 	}
-	if fs.NArg() > 0 {
+	if fs.NArg() > 0 && !b.args {
 		// Not shown: a value given to a bool flag as "-flag value" lands here.
 		return fmt.Errorf("unexpected arguments after the flags: %d", fs.NArg())
 	}

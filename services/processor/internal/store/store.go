@@ -126,6 +126,12 @@ func apply(ctx context.Context, tx pgx.Tx, b Batch, dated func(time.Time) time.T
 	if err != nil {
 		return Stats{}, permanent(err)
 	}
+	return applyStates(ctx, tx, stats, states, len(b.Objects) > 0)
+}
+
+// applyStates writes the states of a batch, then what they hold, and with
+// settle the pending fetches that fetched states settle.
+func applyStates(ctx context.Context, tx pgx.Tx, stats Stats, states *states, settle bool) (Stats, error) {
 	stats.Ties = states.ties
 	applied, err := states.upsert(ctx, tx, func(t Tie) { stats.Ties = append(stats.Ties, t) })
 	if err != nil {
@@ -142,7 +148,7 @@ func apply(ctx context.Context, tx pgx.Tx, b Batch, dated func(time.Time) time.T
 	if err := held.markMissing(ctx, tx); err != nil {
 		return Stats{}, err
 	}
-	if len(b.Objects) > 0 {
+	if settle {
 		if err := settlePendingFetches(ctx, tx, applied); err != nil {
 			return Stats{}, err
 		}
