@@ -214,6 +214,345 @@ var objectMarkDeleted = map[string]func(context.Context, DBTX, tombstones) error
 	},
 }
 
+var objectSamples = map[string]func(context.Context, DBTX, string, int) ([]sampled, error){
+	"accounts": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.AccountsSample(ctx, tx, dbsqlc.AccountsSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"application_fees": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.ApplicationFeesSample(ctx, tx, dbsqlc.ApplicationFeesSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"balance_transactions": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.BalanceTransactionsSample(ctx, tx, dbsqlc.BalanceTransactionsSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"bank_accounts": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.BankAccountsSample(ctx, tx, dbsqlc.BankAccountsSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"billing_credit_grants": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.BillingCreditGrantsSample(ctx, tx, dbsqlc.BillingCreditGrantsSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"cards": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.CardsSample(ctx, tx, dbsqlc.CardsSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"charges": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.ChargesSample(ctx, tx, dbsqlc.ChargesSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"checkout_sessions": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.CheckoutSessionsSample(ctx, tx, dbsqlc.CheckoutSessionsSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"coupons": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.CouponsSample(ctx, tx, dbsqlc.CouponsSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"credit_notes": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.CreditNotesSample(ctx, tx, dbsqlc.CreditNotesSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"credit_note_line_items": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.CreditNoteLineItemsSample(ctx, tx, dbsqlc.CreditNoteLineItemsSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"customers": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.CustomersSample(ctx, tx, dbsqlc.CustomersSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"discounts": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.DiscountsSample(ctx, tx, dbsqlc.DiscountsSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"disputes": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.DisputesSample(ctx, tx, dbsqlc.DisputesSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"files": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.FilesSample(ctx, tx, dbsqlc.FilesSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"invoices": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.InvoicesSample(ctx, tx, dbsqlc.InvoicesSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"invoiceitems": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.InvoiceitemsSample(ctx, tx, dbsqlc.InvoiceitemsSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"checkout_session_line_items": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.CheckoutSessionLineItemsSample(ctx, tx, dbsqlc.CheckoutSessionLineItemsSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"invoice_line_items": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.InvoiceLineItemsSample(ctx, tx, dbsqlc.InvoiceLineItemsSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"payment_intents": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.PaymentIntentsSample(ctx, tx, dbsqlc.PaymentIntentsSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"payment_methods": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.PaymentMethodsSample(ctx, tx, dbsqlc.PaymentMethodsSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"payouts": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.PayoutsSample(ctx, tx, dbsqlc.PayoutsSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"plans": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.PlansSample(ctx, tx, dbsqlc.PlansSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"prices": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.PricesSample(ctx, tx, dbsqlc.PricesSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"products": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.ProductsSample(ctx, tx, dbsqlc.ProductsSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"promotion_codes": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.PromotionCodesSample(ctx, tx, dbsqlc.PromotionCodesSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"radar_early_fraud_warnings": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.RadarEarlyFraudWarningsSample(ctx, tx, dbsqlc.RadarEarlyFraudWarningsSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"refunds": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.RefundsSample(ctx, tx, dbsqlc.RefundsSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"reviews": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.ReviewsSample(ctx, tx, dbsqlc.ReviewsSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"setup_intents": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.SetupIntentsSample(ctx, tx, dbsqlc.SetupIntentsSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"sources": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.SourcesSample(ctx, tx, dbsqlc.SourcesSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"subscriptions": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.SubscriptionsSample(ctx, tx, dbsqlc.SubscriptionsSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"subscription_items": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.SubscriptionItemsSample(ctx, tx, dbsqlc.SubscriptionItemsSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"subscription_schedules": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.SubscriptionSchedulesSample(ctx, tx, dbsqlc.SubscriptionSchedulesSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"tax_ids": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.TaxIdsSample(ctx, tx, dbsqlc.TaxIdsSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"tax_rates": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.TaxRatesSample(ctx, tx, dbsqlc.TaxRatesSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+	"transfers": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.TransfersSample(ctx, tx, dbsqlc.TransfersSampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+}
+
+var objectExisting = map[string]func(context.Context, DBTX, []string) ([]string, error){
+	"accounts":                    queries.AccountsExisting,
+	"application_fees":            queries.ApplicationFeesExisting,
+	"balance_transactions":        queries.BalanceTransactionsExisting,
+	"bank_accounts":               queries.BankAccountsExisting,
+	"billing_credit_grants":       queries.BillingCreditGrantsExisting,
+	"cards":                       queries.CardsExisting,
+	"charges":                     queries.ChargesExisting,
+	"checkout_sessions":           queries.CheckoutSessionsExisting,
+	"coupons":                     queries.CouponsExisting,
+	"credit_notes":                queries.CreditNotesExisting,
+	"credit_note_line_items":      queries.CreditNoteLineItemsExisting,
+	"customers":                   queries.CustomersExisting,
+	"discounts":                   queries.DiscountsExisting,
+	"disputes":                    queries.DisputesExisting,
+	"files":                       queries.FilesExisting,
+	"invoices":                    queries.InvoicesExisting,
+	"invoiceitems":                queries.InvoiceitemsExisting,
+	"checkout_session_line_items": queries.CheckoutSessionLineItemsExisting,
+	"invoice_line_items":          queries.InvoiceLineItemsExisting,
+	"payment_intents":             queries.PaymentIntentsExisting,
+	"payment_methods":             queries.PaymentMethodsExisting,
+	"payouts":                     queries.PayoutsExisting,
+	"plans":                       queries.PlansExisting,
+	"prices":                      queries.PricesExisting,
+	"products":                    queries.ProductsExisting,
+	"promotion_codes":             queries.PromotionCodesExisting,
+	"radar_early_fraud_warnings":  queries.RadarEarlyFraudWarningsExisting,
+	"refunds":                     queries.RefundsExisting,
+	"reviews":                     queries.ReviewsExisting,
+	"setup_intents":               queries.SetupIntentsExisting,
+	"sources":                     queries.SourcesExisting,
+	"subscriptions":               queries.SubscriptionsExisting,
+	"subscription_items":          queries.SubscriptionItemsExisting,
+	"subscription_schedules":      queries.SubscriptionSchedulesExisting,
+	"tax_ids":                     queries.TaxIdsExisting,
+	"tax_rates":                   queries.TaxRatesExisting,
+	"transfers":                   queries.TransfersExisting,
+}
+
 var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[string]Outcome, error){
 	"accounts": func(ctx context.Context, tx DBTX, c objectColumns) (map[string]Outcome, error) {
 		rows, err := queries.AccountsUpsert(ctx, tx, dbsqlc.AccountsUpsertParams{

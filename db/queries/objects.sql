@@ -51,6 +51,21 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: AccountsSample :many
+-- AccountsSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.accounts
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: AccountsExisting :many
+-- AccountsExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.accounts WHERE id = ANY(@ids::text[]);
+
 -- name: AccountsMarkDeleted :exec
 -- AccountsMarkDeleted marks objects deleted that an event without a snapshot
 -- of them says are gone (a thin deletion event): a stored row keeps its
@@ -124,6 +139,21 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: ApplicationFeesSample :many
+-- ApplicationFeesSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.application_fees
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: ApplicationFeesExisting :many
+-- ApplicationFeesExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.application_fees WHERE id = ANY(@ids::text[]);
 
 -- name: ApplicationFeesMarkDeleted :exec
 -- ApplicationFeesMarkDeleted marks objects deleted that an event without a snapshot
@@ -199,6 +229,21 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: BalanceTransactionsSample :many
+-- BalanceTransactionsSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.balance_transactions
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: BalanceTransactionsExisting :many
+-- BalanceTransactionsExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.balance_transactions WHERE id = ANY(@ids::text[]);
+
 -- name: BalanceTransactionsMarkDeleted :exec
 -- BalanceTransactionsMarkDeleted marks objects deleted that an event without a snapshot
 -- of them says are gone (a thin deletion event): a stored row keeps its
@@ -272,6 +317,21 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: BankAccountsSample :many
+-- BankAccountsSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.bank_accounts
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: BankAccountsExisting :many
+-- BankAccountsExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.bank_accounts WHERE id = ANY(@ids::text[]);
 
 -- name: BankAccountsMarkDeleted :exec
 -- BankAccountsMarkDeleted marks objects deleted that an event without a snapshot
@@ -347,6 +407,21 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: BillingCreditGrantsSample :many
+-- BillingCreditGrantsSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.billing_credit_grants
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: BillingCreditGrantsExisting :many
+-- BillingCreditGrantsExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.billing_credit_grants WHERE id = ANY(@ids::text[]);
+
 -- name: BillingCreditGrantsMarkDeleted :exec
 -- BillingCreditGrantsMarkDeleted marks objects deleted that an event without a snapshot
 -- of them says are gone (a thin deletion event): a stored row keeps its
@@ -420,6 +495,21 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: CardsSample :many
+-- CardsSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.cards
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: CardsExisting :many
+-- CardsExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.cards WHERE id = ANY(@ids::text[]);
 
 -- name: CardsMarkDeleted :exec
 -- CardsMarkDeleted marks objects deleted that an event without a snapshot
@@ -495,6 +585,21 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: ChargesSample :many
+-- ChargesSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.charges
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: ChargesExisting :many
+-- ChargesExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.charges WHERE id = ANY(@ids::text[]);
+
 -- name: ChargesMarkDeleted :exec
 -- ChargesMarkDeleted marks objects deleted that an event without a snapshot
 -- of them says are gone (a thin deletion event): a stored row keeps its
@@ -568,6 +673,21 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: CheckoutSessionsSample :many
+-- CheckoutSessionsSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.checkout_sessions
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: CheckoutSessionsExisting :many
+-- CheckoutSessionsExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.checkout_sessions WHERE id = ANY(@ids::text[]);
 
 -- name: CheckoutSessionsMarkDeleted :exec
 -- CheckoutSessionsMarkDeleted marks objects deleted that an event without a snapshot
@@ -643,6 +763,21 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: CouponsSample :many
+-- CouponsSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.coupons
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: CouponsExisting :many
+-- CouponsExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.coupons WHERE id = ANY(@ids::text[]);
+
 -- name: CouponsMarkDeleted :exec
 -- CouponsMarkDeleted marks objects deleted that an event without a snapshot
 -- of them says are gone (a thin deletion event): a stored row keeps its
@@ -716,6 +851,21 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: CreditNotesSample :many
+-- CreditNotesSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.credit_notes
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: CreditNotesExisting :many
+-- CreditNotesExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.credit_notes WHERE id = ANY(@ids::text[]);
 
 -- name: CreditNotesMarkDeleted :exec
 -- CreditNotesMarkDeleted marks objects deleted that an event without a snapshot
@@ -793,6 +943,21 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: CreditNoteLineItemsSample :many
+-- CreditNoteLineItemsSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.credit_note_line_items
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: CreditNoteLineItemsExisting :many
+-- CreditNoteLineItemsExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.credit_note_line_items WHERE id = ANY(@ids::text[]);
+
 -- name: CreditNoteLineItemsMarkMissing :exec
 -- CreditNoteLineItemsMarkMissing marks deleted the items that their parent's complete
 -- list no longer holds: for each parent (given once, with the state_at of
@@ -865,6 +1030,21 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: CustomersSample :many
+-- CustomersSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.customers
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: CustomersExisting :many
+-- CustomersExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.customers WHERE id = ANY(@ids::text[]);
 
 -- name: CustomersMarkDeleted :exec
 -- CustomersMarkDeleted marks objects deleted that an event without a snapshot
@@ -940,6 +1120,21 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: DiscountsSample :many
+-- DiscountsSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.discounts
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: DiscountsExisting :many
+-- DiscountsExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.discounts WHERE id = ANY(@ids::text[]);
+
 -- name: DiscountsMarkDeleted :exec
 -- DiscountsMarkDeleted marks objects deleted that an event without a snapshot
 -- of them says are gone (a thin deletion event): a stored row keeps its
@@ -1013,6 +1208,21 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: DisputesSample :many
+-- DisputesSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.disputes
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: DisputesExisting :many
+-- DisputesExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.disputes WHERE id = ANY(@ids::text[]);
 
 -- name: DisputesMarkDeleted :exec
 -- DisputesMarkDeleted marks objects deleted that an event without a snapshot
@@ -1088,6 +1298,21 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: FilesSample :many
+-- FilesSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.files
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: FilesExisting :many
+-- FilesExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.files WHERE id = ANY(@ids::text[]);
+
 -- name: FilesMarkDeleted :exec
 -- FilesMarkDeleted marks objects deleted that an event without a snapshot
 -- of them says are gone (a thin deletion event): a stored row keeps its
@@ -1162,6 +1387,21 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: InvoicesSample :many
+-- InvoicesSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.invoices
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: InvoicesExisting :many
+-- InvoicesExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.invoices WHERE id = ANY(@ids::text[]);
+
 -- name: InvoicesMarkDeleted :exec
 -- InvoicesMarkDeleted marks objects deleted that an event without a snapshot
 -- of them says are gone (a thin deletion event): a stored row keeps its
@@ -1235,6 +1475,21 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: InvoiceitemsSample :many
+-- InvoiceitemsSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.invoiceitems
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: InvoiceitemsExisting :many
+-- InvoiceitemsExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.invoiceitems WHERE id = ANY(@ids::text[]);
 
 -- name: InvoiceitemsMarkDeleted :exec
 -- InvoiceitemsMarkDeleted marks objects deleted that an event without a snapshot
@@ -1312,6 +1567,21 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: CheckoutSessionLineItemsSample :many
+-- CheckoutSessionLineItemsSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.checkout_session_line_items
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: CheckoutSessionLineItemsExisting :many
+-- CheckoutSessionLineItemsExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.checkout_session_line_items WHERE id = ANY(@ids::text[]);
+
 -- name: CheckoutSessionLineItemsMarkMissing :exec
 -- CheckoutSessionLineItemsMarkMissing marks deleted the items that their parent's complete
 -- list no longer holds: for each parent (given once, with the state_at of
@@ -1387,6 +1657,21 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: InvoiceLineItemsSample :many
+-- InvoiceLineItemsSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.invoice_line_items
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: InvoiceLineItemsExisting :many
+-- InvoiceLineItemsExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.invoice_line_items WHERE id = ANY(@ids::text[]);
+
 -- name: InvoiceLineItemsMarkMissing :exec
 -- InvoiceLineItemsMarkMissing marks deleted the items that their parent's complete
 -- list no longer holds: for each parent (given once, with the state_at of
@@ -1459,6 +1744,21 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: PaymentIntentsSample :many
+-- PaymentIntentsSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.payment_intents
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: PaymentIntentsExisting :many
+-- PaymentIntentsExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.payment_intents WHERE id = ANY(@ids::text[]);
 
 -- name: PaymentIntentsMarkDeleted :exec
 -- PaymentIntentsMarkDeleted marks objects deleted that an event without a snapshot
@@ -1534,6 +1834,21 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: PaymentMethodsSample :many
+-- PaymentMethodsSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.payment_methods
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: PaymentMethodsExisting :many
+-- PaymentMethodsExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.payment_methods WHERE id = ANY(@ids::text[]);
+
 -- name: PaymentMethodsMarkDeleted :exec
 -- PaymentMethodsMarkDeleted marks objects deleted that an event without a snapshot
 -- of them says are gone (a thin deletion event): a stored row keeps its
@@ -1607,6 +1922,21 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: PayoutsSample :many
+-- PayoutsSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.payouts
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: PayoutsExisting :many
+-- PayoutsExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.payouts WHERE id = ANY(@ids::text[]);
 
 -- name: PayoutsMarkDeleted :exec
 -- PayoutsMarkDeleted marks objects deleted that an event without a snapshot
@@ -1682,6 +2012,21 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: PlansSample :many
+-- PlansSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.plans
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: PlansExisting :many
+-- PlansExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.plans WHERE id = ANY(@ids::text[]);
+
 -- name: PlansMarkDeleted :exec
 -- PlansMarkDeleted marks objects deleted that an event without a snapshot
 -- of them says are gone (a thin deletion event): a stored row keeps its
@@ -1755,6 +2100,21 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: PricesSample :many
+-- PricesSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.prices
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: PricesExisting :many
+-- PricesExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.prices WHERE id = ANY(@ids::text[]);
 
 -- name: PricesMarkDeleted :exec
 -- PricesMarkDeleted marks objects deleted that an event without a snapshot
@@ -1830,6 +2190,21 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: ProductsSample :many
+-- ProductsSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.products
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: ProductsExisting :many
+-- ProductsExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.products WHERE id = ANY(@ids::text[]);
+
 -- name: ProductsMarkDeleted :exec
 -- ProductsMarkDeleted marks objects deleted that an event without a snapshot
 -- of them says are gone (a thin deletion event): a stored row keeps its
@@ -1903,6 +2278,21 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: PromotionCodesSample :many
+-- PromotionCodesSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.promotion_codes
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: PromotionCodesExisting :many
+-- PromotionCodesExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.promotion_codes WHERE id = ANY(@ids::text[]);
 
 -- name: PromotionCodesMarkDeleted :exec
 -- PromotionCodesMarkDeleted marks objects deleted that an event without a snapshot
@@ -1978,6 +2368,21 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: RadarEarlyFraudWarningsSample :many
+-- RadarEarlyFraudWarningsSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.radar_early_fraud_warnings
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: RadarEarlyFraudWarningsExisting :many
+-- RadarEarlyFraudWarningsExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.radar_early_fraud_warnings WHERE id = ANY(@ids::text[]);
+
 -- name: RadarEarlyFraudWarningsMarkDeleted :exec
 -- RadarEarlyFraudWarningsMarkDeleted marks objects deleted that an event without a snapshot
 -- of them says are gone (a thin deletion event): a stored row keeps its
@@ -2051,6 +2456,21 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: RefundsSample :many
+-- RefundsSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.refunds
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: RefundsExisting :many
+-- RefundsExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.refunds WHERE id = ANY(@ids::text[]);
 
 -- name: RefundsMarkDeleted :exec
 -- RefundsMarkDeleted marks objects deleted that an event without a snapshot
@@ -2126,6 +2546,21 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: ReviewsSample :many
+-- ReviewsSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.reviews
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: ReviewsExisting :many
+-- ReviewsExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.reviews WHERE id = ANY(@ids::text[]);
+
 -- name: ReviewsMarkDeleted :exec
 -- ReviewsMarkDeleted marks objects deleted that an event without a snapshot
 -- of them says are gone (a thin deletion event): a stored row keeps its
@@ -2199,6 +2634,21 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: SetupIntentsSample :many
+-- SetupIntentsSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.setup_intents
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: SetupIntentsExisting :many
+-- SetupIntentsExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.setup_intents WHERE id = ANY(@ids::text[]);
 
 -- name: SetupIntentsMarkDeleted :exec
 -- SetupIntentsMarkDeleted marks objects deleted that an event without a snapshot
@@ -2274,6 +2724,21 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: SourcesSample :many
+-- SourcesSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.sources
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: SourcesExisting :many
+-- SourcesExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.sources WHERE id = ANY(@ids::text[]);
+
 -- name: SourcesMarkDeleted :exec
 -- SourcesMarkDeleted marks objects deleted that an event without a snapshot
 -- of them says are gone (a thin deletion event): a stored row keeps its
@@ -2347,6 +2812,21 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: SubscriptionsSample :many
+-- SubscriptionsSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.subscriptions
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: SubscriptionsExisting :many
+-- SubscriptionsExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.subscriptions WHERE id = ANY(@ids::text[]);
 
 -- name: SubscriptionsMarkDeleted :exec
 -- SubscriptionsMarkDeleted marks objects deleted that an event without a snapshot
@@ -2424,6 +2904,21 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: SubscriptionItemsSample :many
+-- SubscriptionItemsSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.subscription_items
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: SubscriptionItemsExisting :many
+-- SubscriptionItemsExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.subscription_items WHERE id = ANY(@ids::text[]);
+
 -- name: SubscriptionItemsMarkMissing :exec
 -- SubscriptionItemsMarkMissing marks deleted the items that their parent's complete
 -- list no longer holds: for each parent (given once, with the state_at of
@@ -2496,6 +2991,21 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: SubscriptionSchedulesSample :many
+-- SubscriptionSchedulesSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.subscription_schedules
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: SubscriptionSchedulesExisting :many
+-- SubscriptionSchedulesExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.subscription_schedules WHERE id = ANY(@ids::text[]);
 
 -- name: SubscriptionSchedulesMarkDeleted :exec
 -- SubscriptionSchedulesMarkDeleted marks objects deleted that an event without a snapshot
@@ -2571,6 +3081,21 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: TaxIdsSample :many
+-- TaxIdsSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.tax_ids
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: TaxIdsExisting :many
+-- TaxIdsExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.tax_ids WHERE id = ANY(@ids::text[]);
+
 -- name: TaxIdsMarkDeleted :exec
 -- TaxIdsMarkDeleted marks objects deleted that an event without a snapshot
 -- of them says are gone (a thin deletion event): a stored row keeps its
@@ -2645,6 +3170,21 @@ FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
 
+-- name: TaxRatesSample :many
+-- TaxRatesSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.tax_rates
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: TaxRatesExisting :many
+-- TaxRatesExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.tax_rates WHERE id = ANY(@ids::text[]);
+
 -- name: TaxRatesMarkDeleted :exec
 -- TaxRatesMarkDeleted marks objects deleted that an event without a snapshot
 -- of them says are gone (a thin deletion event): a stored row keeps its
@@ -2718,6 +3258,21 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: TransfersSample :many
+-- TransfersSample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.transfers
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: TransfersExisting :many
+-- TransfersExisting returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.transfers WHERE id = ANY(@ids::text[]);
 
 -- name: TransfersMarkDeleted :exec
 -- TransfersMarkDeleted marks objects deleted that an event without a snapshot

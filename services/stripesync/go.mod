@@ -23,11 +23,13 @@ require (
 	github.com/stripesync/stripesync/db v0.0.0
 	github.com/stripesync/stripesync/pkg/catalog v0.0.0
 	github.com/stripesync/stripesync/pkg/events v0.0.0
+	github.com/stripesync/stripesync/pkg/stripeapi v0.0.0
 	github.com/stripesync/stripesync/pkg/stripefake v0.0.0
 	github.com/stripesync/stripesync/services/ingest v0.0.0
 	github.com/stripesync/stripesync/services/processor v0.0.0
 	github.com/stripesync/stripesync/services/syncer v0.0.0
 	go.uber.org/goleak v1.3.0
+	golang.org/x/sync v0.25.0
 )
 
 require (
@@ -54,11 +56,9 @@ require (
 	github.com/sethvargo/go-retry v0.5.0 // indirect
 	github.com/stripe/stripe-mock v0.203.0 // indirect
 	github.com/stripesync/stripesync/pkg/ops v0.0.0 // indirect
-	github.com/stripesync/stripesync/pkg/stripeapi v0.0.0 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
-	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.44.0 // indirect
 	golang.org/x/time v0.16.0 // indirect

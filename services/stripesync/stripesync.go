@@ -21,6 +21,7 @@ commands:
   dev      JetStream embedded, the local PostgreSQL, ingest, processor and syncer;
            a fake Stripe account sending live webhooks unless STRIPE_API_KEY is set
   replay   dead letters back onto the stream, after a fix (all, by reason, by id)
+  verify   compare a sample of the mirror with the Stripe API; exit 2 on drift
   rebuild  derive relations again from the stored rows and events, after a rule changed
 
 "stripesync <command> -h" lists the command's flags and their environment variables.`
@@ -41,6 +42,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return dev(ctx, args, getenv, stdout)
 	case "replay":
 		return replayCmd(ctx, args, getenv, stdout)
+	case "verify":
+		return verifyCmd(ctx, args, getenv, stdout)
 	case "rebuild":
 		return rebuildCmd(ctx, args, getenv, stdout)
 	default:

@@ -10,6 +10,31 @@ import (
 	"time"
 )
 
+const accountsExisting = `-- name: AccountsExisting :many
+SELECT id FROM stripe.accounts WHERE id = ANY($1::text[])
+`
+
+// AccountsExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) AccountsExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, accountsExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const accountsMarkDeleted = `-- name: AccountsMarkDeleted :exec
 INSERT INTO stripe.accounts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -53,6 +78,49 @@ func (q *Queries) AccountsMarkDeleted(ctx context.Context, db DBTX, arg Accounts
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const accountsSample = `-- name: AccountsSample :many
+SELECT id, data, state_at
+FROM stripe.accounts
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type AccountsSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type AccountsSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// AccountsSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) AccountsSample(ctx context.Context, db DBTX, arg AccountsSampleParams) ([]AccountsSampleRow, error) {
+	rows, err := db.Query(ctx, accountsSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AccountsSampleRow
+	for rows.Next() {
+		var i AccountsSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const accountsUpsert = `-- name: AccountsUpsert :many
@@ -155,6 +223,31 @@ func (q *Queries) AccountsUpsert(ctx context.Context, db DBTX, arg AccountsUpser
 	return items, nil
 }
 
+const applicationFeesExisting = `-- name: ApplicationFeesExisting :many
+SELECT id FROM stripe.application_fees WHERE id = ANY($1::text[])
+`
+
+// ApplicationFeesExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) ApplicationFeesExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, applicationFeesExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const applicationFeesMarkDeleted = `-- name: ApplicationFeesMarkDeleted :exec
 INSERT INTO stripe.application_fees AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -198,6 +291,49 @@ func (q *Queries) ApplicationFeesMarkDeleted(ctx context.Context, db DBTX, arg A
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const applicationFeesSample = `-- name: ApplicationFeesSample :many
+SELECT id, data, state_at
+FROM stripe.application_fees
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type ApplicationFeesSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type ApplicationFeesSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// ApplicationFeesSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) ApplicationFeesSample(ctx context.Context, db DBTX, arg ApplicationFeesSampleParams) ([]ApplicationFeesSampleRow, error) {
+	rows, err := db.Query(ctx, applicationFeesSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ApplicationFeesSampleRow
+	for rows.Next() {
+		var i ApplicationFeesSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const applicationFeesUpsert = `-- name: ApplicationFeesUpsert :many
@@ -298,6 +434,31 @@ func (q *Queries) ApplicationFeesUpsert(ctx context.Context, db DBTX, arg Applic
 	return items, nil
 }
 
+const balanceTransactionsExisting = `-- name: BalanceTransactionsExisting :many
+SELECT id FROM stripe.balance_transactions WHERE id = ANY($1::text[])
+`
+
+// BalanceTransactionsExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) BalanceTransactionsExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, balanceTransactionsExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const balanceTransactionsMarkDeleted = `-- name: BalanceTransactionsMarkDeleted :exec
 INSERT INTO stripe.balance_transactions AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -341,6 +502,49 @@ func (q *Queries) BalanceTransactionsMarkDeleted(ctx context.Context, db DBTX, a
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const balanceTransactionsSample = `-- name: BalanceTransactionsSample :many
+SELECT id, data, state_at
+FROM stripe.balance_transactions
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type BalanceTransactionsSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type BalanceTransactionsSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// BalanceTransactionsSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) BalanceTransactionsSample(ctx context.Context, db DBTX, arg BalanceTransactionsSampleParams) ([]BalanceTransactionsSampleRow, error) {
+	rows, err := db.Query(ctx, balanceTransactionsSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []BalanceTransactionsSampleRow
+	for rows.Next() {
+		var i BalanceTransactionsSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const balanceTransactionsUpsert = `-- name: BalanceTransactionsUpsert :many
@@ -441,6 +645,31 @@ func (q *Queries) BalanceTransactionsUpsert(ctx context.Context, db DBTX, arg Ba
 	return items, nil
 }
 
+const bankAccountsExisting = `-- name: BankAccountsExisting :many
+SELECT id FROM stripe.bank_accounts WHERE id = ANY($1::text[])
+`
+
+// BankAccountsExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) BankAccountsExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, bankAccountsExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const bankAccountsMarkDeleted = `-- name: BankAccountsMarkDeleted :exec
 INSERT INTO stripe.bank_accounts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -484,6 +713,49 @@ func (q *Queries) BankAccountsMarkDeleted(ctx context.Context, db DBTX, arg Bank
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const bankAccountsSample = `-- name: BankAccountsSample :many
+SELECT id, data, state_at
+FROM stripe.bank_accounts
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type BankAccountsSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type BankAccountsSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// BankAccountsSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) BankAccountsSample(ctx context.Context, db DBTX, arg BankAccountsSampleParams) ([]BankAccountsSampleRow, error) {
+	rows, err := db.Query(ctx, bankAccountsSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []BankAccountsSampleRow
+	for rows.Next() {
+		var i BankAccountsSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const bankAccountsUpsert = `-- name: BankAccountsUpsert :many
@@ -584,6 +856,31 @@ func (q *Queries) BankAccountsUpsert(ctx context.Context, db DBTX, arg BankAccou
 	return items, nil
 }
 
+const billingCreditGrantsExisting = `-- name: BillingCreditGrantsExisting :many
+SELECT id FROM stripe.billing_credit_grants WHERE id = ANY($1::text[])
+`
+
+// BillingCreditGrantsExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) BillingCreditGrantsExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, billingCreditGrantsExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const billingCreditGrantsMarkDeleted = `-- name: BillingCreditGrantsMarkDeleted :exec
 INSERT INTO stripe.billing_credit_grants AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -627,6 +924,49 @@ func (q *Queries) BillingCreditGrantsMarkDeleted(ctx context.Context, db DBTX, a
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const billingCreditGrantsSample = `-- name: BillingCreditGrantsSample :many
+SELECT id, data, state_at
+FROM stripe.billing_credit_grants
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type BillingCreditGrantsSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type BillingCreditGrantsSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// BillingCreditGrantsSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) BillingCreditGrantsSample(ctx context.Context, db DBTX, arg BillingCreditGrantsSampleParams) ([]BillingCreditGrantsSampleRow, error) {
+	rows, err := db.Query(ctx, billingCreditGrantsSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []BillingCreditGrantsSampleRow
+	for rows.Next() {
+		var i BillingCreditGrantsSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const billingCreditGrantsUpsert = `-- name: BillingCreditGrantsUpsert :many
@@ -727,6 +1067,31 @@ func (q *Queries) BillingCreditGrantsUpsert(ctx context.Context, db DBTX, arg Bi
 	return items, nil
 }
 
+const cardsExisting = `-- name: CardsExisting :many
+SELECT id FROM stripe.cards WHERE id = ANY($1::text[])
+`
+
+// CardsExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) CardsExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, cardsExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const cardsMarkDeleted = `-- name: CardsMarkDeleted :exec
 INSERT INTO stripe.cards AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -770,6 +1135,49 @@ func (q *Queries) CardsMarkDeleted(ctx context.Context, db DBTX, arg CardsMarkDe
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const cardsSample = `-- name: CardsSample :many
+SELECT id, data, state_at
+FROM stripe.cards
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type CardsSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type CardsSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// CardsSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) CardsSample(ctx context.Context, db DBTX, arg CardsSampleParams) ([]CardsSampleRow, error) {
+	rows, err := db.Query(ctx, cardsSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CardsSampleRow
+	for rows.Next() {
+		var i CardsSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const cardsUpsert = `-- name: CardsUpsert :many
@@ -870,6 +1278,31 @@ func (q *Queries) CardsUpsert(ctx context.Context, db DBTX, arg CardsUpsertParam
 	return items, nil
 }
 
+const chargesExisting = `-- name: ChargesExisting :many
+SELECT id FROM stripe.charges WHERE id = ANY($1::text[])
+`
+
+// ChargesExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) ChargesExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, chargesExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const chargesMarkDeleted = `-- name: ChargesMarkDeleted :exec
 INSERT INTO stripe.charges AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -913,6 +1346,49 @@ func (q *Queries) ChargesMarkDeleted(ctx context.Context, db DBTX, arg ChargesMa
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const chargesSample = `-- name: ChargesSample :many
+SELECT id, data, state_at
+FROM stripe.charges
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type ChargesSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type ChargesSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// ChargesSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) ChargesSample(ctx context.Context, db DBTX, arg ChargesSampleParams) ([]ChargesSampleRow, error) {
+	rows, err := db.Query(ctx, chargesSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ChargesSampleRow
+	for rows.Next() {
+		var i ChargesSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const chargesUpsert = `-- name: ChargesUpsert :many
@@ -1013,6 +1489,31 @@ func (q *Queries) ChargesUpsert(ctx context.Context, db DBTX, arg ChargesUpsertP
 	return items, nil
 }
 
+const checkoutSessionLineItemsExisting = `-- name: CheckoutSessionLineItemsExisting :many
+SELECT id FROM stripe.checkout_session_line_items WHERE id = ANY($1::text[])
+`
+
+// CheckoutSessionLineItemsExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) CheckoutSessionLineItemsExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, checkoutSessionLineItemsExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const checkoutSessionLineItemsMarkMissing = `-- name: CheckoutSessionLineItemsMarkMissing :exec
 WITH parents AS (
     SELECT
@@ -1053,6 +1554,49 @@ func (q *Queries) CheckoutSessionLineItemsMarkMissing(ctx context.Context, db DB
 		arg.KeptIds,
 	)
 	return err
+}
+
+const checkoutSessionLineItemsSample = `-- name: CheckoutSessionLineItemsSample :many
+SELECT id, data, state_at
+FROM stripe.checkout_session_line_items
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type CheckoutSessionLineItemsSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type CheckoutSessionLineItemsSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// CheckoutSessionLineItemsSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) CheckoutSessionLineItemsSample(ctx context.Context, db DBTX, arg CheckoutSessionLineItemsSampleParams) ([]CheckoutSessionLineItemsSampleRow, error) {
+	rows, err := db.Query(ctx, checkoutSessionLineItemsSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CheckoutSessionLineItemsSampleRow
+	for rows.Next() {
+		var i CheckoutSessionLineItemsSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const checkoutSessionLineItemsUpsert = `-- name: CheckoutSessionLineItemsUpsert :many
@@ -1157,6 +1701,31 @@ func (q *Queries) CheckoutSessionLineItemsUpsert(ctx context.Context, db DBTX, a
 	return items, nil
 }
 
+const checkoutSessionsExisting = `-- name: CheckoutSessionsExisting :many
+SELECT id FROM stripe.checkout_sessions WHERE id = ANY($1::text[])
+`
+
+// CheckoutSessionsExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) CheckoutSessionsExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, checkoutSessionsExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const checkoutSessionsMarkDeleted = `-- name: CheckoutSessionsMarkDeleted :exec
 INSERT INTO stripe.checkout_sessions AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -1200,6 +1769,49 @@ func (q *Queries) CheckoutSessionsMarkDeleted(ctx context.Context, db DBTX, arg 
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const checkoutSessionsSample = `-- name: CheckoutSessionsSample :many
+SELECT id, data, state_at
+FROM stripe.checkout_sessions
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type CheckoutSessionsSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type CheckoutSessionsSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// CheckoutSessionsSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) CheckoutSessionsSample(ctx context.Context, db DBTX, arg CheckoutSessionsSampleParams) ([]CheckoutSessionsSampleRow, error) {
+	rows, err := db.Query(ctx, checkoutSessionsSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CheckoutSessionsSampleRow
+	for rows.Next() {
+		var i CheckoutSessionsSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const checkoutSessionsUpsert = `-- name: CheckoutSessionsUpsert :many
@@ -1300,6 +1912,31 @@ func (q *Queries) CheckoutSessionsUpsert(ctx context.Context, db DBTX, arg Check
 	return items, nil
 }
 
+const couponsExisting = `-- name: CouponsExisting :many
+SELECT id FROM stripe.coupons WHERE id = ANY($1::text[])
+`
+
+// CouponsExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) CouponsExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, couponsExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const couponsMarkDeleted = `-- name: CouponsMarkDeleted :exec
 INSERT INTO stripe.coupons AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -1343,6 +1980,49 @@ func (q *Queries) CouponsMarkDeleted(ctx context.Context, db DBTX, arg CouponsMa
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const couponsSample = `-- name: CouponsSample :many
+SELECT id, data, state_at
+FROM stripe.coupons
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type CouponsSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type CouponsSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// CouponsSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) CouponsSample(ctx context.Context, db DBTX, arg CouponsSampleParams) ([]CouponsSampleRow, error) {
+	rows, err := db.Query(ctx, couponsSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CouponsSampleRow
+	for rows.Next() {
+		var i CouponsSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const couponsUpsert = `-- name: CouponsUpsert :many
@@ -1443,6 +2123,31 @@ func (q *Queries) CouponsUpsert(ctx context.Context, db DBTX, arg CouponsUpsertP
 	return items, nil
 }
 
+const creditNoteLineItemsExisting = `-- name: CreditNoteLineItemsExisting :many
+SELECT id FROM stripe.credit_note_line_items WHERE id = ANY($1::text[])
+`
+
+// CreditNoteLineItemsExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) CreditNoteLineItemsExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, creditNoteLineItemsExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const creditNoteLineItemsMarkMissing = `-- name: CreditNoteLineItemsMarkMissing :exec
 WITH parents AS (
     SELECT
@@ -1483,6 +2188,49 @@ func (q *Queries) CreditNoteLineItemsMarkMissing(ctx context.Context, db DBTX, a
 		arg.KeptIds,
 	)
 	return err
+}
+
+const creditNoteLineItemsSample = `-- name: CreditNoteLineItemsSample :many
+SELECT id, data, state_at
+FROM stripe.credit_note_line_items
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type CreditNoteLineItemsSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type CreditNoteLineItemsSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// CreditNoteLineItemsSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) CreditNoteLineItemsSample(ctx context.Context, db DBTX, arg CreditNoteLineItemsSampleParams) ([]CreditNoteLineItemsSampleRow, error) {
+	rows, err := db.Query(ctx, creditNoteLineItemsSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CreditNoteLineItemsSampleRow
+	for rows.Next() {
+		var i CreditNoteLineItemsSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const creditNoteLineItemsUpsert = `-- name: CreditNoteLineItemsUpsert :many
@@ -1587,6 +2335,31 @@ func (q *Queries) CreditNoteLineItemsUpsert(ctx context.Context, db DBTX, arg Cr
 	return items, nil
 }
 
+const creditNotesExisting = `-- name: CreditNotesExisting :many
+SELECT id FROM stripe.credit_notes WHERE id = ANY($1::text[])
+`
+
+// CreditNotesExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) CreditNotesExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, creditNotesExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const creditNotesMarkDeleted = `-- name: CreditNotesMarkDeleted :exec
 INSERT INTO stripe.credit_notes AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -1630,6 +2403,49 @@ func (q *Queries) CreditNotesMarkDeleted(ctx context.Context, db DBTX, arg Credi
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const creditNotesSample = `-- name: CreditNotesSample :many
+SELECT id, data, state_at
+FROM stripe.credit_notes
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type CreditNotesSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type CreditNotesSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// CreditNotesSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) CreditNotesSample(ctx context.Context, db DBTX, arg CreditNotesSampleParams) ([]CreditNotesSampleRow, error) {
+	rows, err := db.Query(ctx, creditNotesSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CreditNotesSampleRow
+	for rows.Next() {
+		var i CreditNotesSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const creditNotesUpsert = `-- name: CreditNotesUpsert :many
@@ -1730,6 +2546,31 @@ func (q *Queries) CreditNotesUpsert(ctx context.Context, db DBTX, arg CreditNote
 	return items, nil
 }
 
+const customersExisting = `-- name: CustomersExisting :many
+SELECT id FROM stripe.customers WHERE id = ANY($1::text[])
+`
+
+// CustomersExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) CustomersExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, customersExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const customersMarkDeleted = `-- name: CustomersMarkDeleted :exec
 INSERT INTO stripe.customers AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -1773,6 +2614,49 @@ func (q *Queries) CustomersMarkDeleted(ctx context.Context, db DBTX, arg Custome
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const customersSample = `-- name: CustomersSample :many
+SELECT id, data, state_at
+FROM stripe.customers
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type CustomersSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type CustomersSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// CustomersSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) CustomersSample(ctx context.Context, db DBTX, arg CustomersSampleParams) ([]CustomersSampleRow, error) {
+	rows, err := db.Query(ctx, customersSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CustomersSampleRow
+	for rows.Next() {
+		var i CustomersSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const customersUpsert = `-- name: CustomersUpsert :many
@@ -1873,6 +2757,31 @@ func (q *Queries) CustomersUpsert(ctx context.Context, db DBTX, arg CustomersUps
 	return items, nil
 }
 
+const discountsExisting = `-- name: DiscountsExisting :many
+SELECT id FROM stripe.discounts WHERE id = ANY($1::text[])
+`
+
+// DiscountsExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) DiscountsExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, discountsExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const discountsMarkDeleted = `-- name: DiscountsMarkDeleted :exec
 INSERT INTO stripe.discounts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -1916,6 +2825,49 @@ func (q *Queries) DiscountsMarkDeleted(ctx context.Context, db DBTX, arg Discoun
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const discountsSample = `-- name: DiscountsSample :many
+SELECT id, data, state_at
+FROM stripe.discounts
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type DiscountsSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type DiscountsSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// DiscountsSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) DiscountsSample(ctx context.Context, db DBTX, arg DiscountsSampleParams) ([]DiscountsSampleRow, error) {
+	rows, err := db.Query(ctx, discountsSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []DiscountsSampleRow
+	for rows.Next() {
+		var i DiscountsSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const discountsUpsert = `-- name: DiscountsUpsert :many
@@ -2016,6 +2968,31 @@ func (q *Queries) DiscountsUpsert(ctx context.Context, db DBTX, arg DiscountsUps
 	return items, nil
 }
 
+const disputesExisting = `-- name: DisputesExisting :many
+SELECT id FROM stripe.disputes WHERE id = ANY($1::text[])
+`
+
+// DisputesExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) DisputesExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, disputesExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const disputesMarkDeleted = `-- name: DisputesMarkDeleted :exec
 INSERT INTO stripe.disputes AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -2059,6 +3036,49 @@ func (q *Queries) DisputesMarkDeleted(ctx context.Context, db DBTX, arg Disputes
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const disputesSample = `-- name: DisputesSample :many
+SELECT id, data, state_at
+FROM stripe.disputes
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type DisputesSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type DisputesSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// DisputesSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) DisputesSample(ctx context.Context, db DBTX, arg DisputesSampleParams) ([]DisputesSampleRow, error) {
+	rows, err := db.Query(ctx, disputesSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []DisputesSampleRow
+	for rows.Next() {
+		var i DisputesSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const disputesUpsert = `-- name: DisputesUpsert :many
@@ -2159,6 +3179,31 @@ func (q *Queries) DisputesUpsert(ctx context.Context, db DBTX, arg DisputesUpser
 	return items, nil
 }
 
+const filesExisting = `-- name: FilesExisting :many
+SELECT id FROM stripe.files WHERE id = ANY($1::text[])
+`
+
+// FilesExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) FilesExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, filesExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const filesMarkDeleted = `-- name: FilesMarkDeleted :exec
 INSERT INTO stripe.files AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -2202,6 +3247,49 @@ func (q *Queries) FilesMarkDeleted(ctx context.Context, db DBTX, arg FilesMarkDe
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const filesSample = `-- name: FilesSample :many
+SELECT id, data, state_at
+FROM stripe.files
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type FilesSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type FilesSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// FilesSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) FilesSample(ctx context.Context, db DBTX, arg FilesSampleParams) ([]FilesSampleRow, error) {
+	rows, err := db.Query(ctx, filesSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []FilesSampleRow
+	for rows.Next() {
+		var i FilesSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const filesUpsert = `-- name: FilesUpsert :many
@@ -2302,6 +3390,31 @@ func (q *Queries) FilesUpsert(ctx context.Context, db DBTX, arg FilesUpsertParam
 	return items, nil
 }
 
+const invoiceLineItemsExisting = `-- name: InvoiceLineItemsExisting :many
+SELECT id FROM stripe.invoice_line_items WHERE id = ANY($1::text[])
+`
+
+// InvoiceLineItemsExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) InvoiceLineItemsExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, invoiceLineItemsExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const invoiceLineItemsMarkMissing = `-- name: InvoiceLineItemsMarkMissing :exec
 WITH parents AS (
     SELECT
@@ -2342,6 +3455,49 @@ func (q *Queries) InvoiceLineItemsMarkMissing(ctx context.Context, db DBTX, arg 
 		arg.KeptIds,
 	)
 	return err
+}
+
+const invoiceLineItemsSample = `-- name: InvoiceLineItemsSample :many
+SELECT id, data, state_at
+FROM stripe.invoice_line_items
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type InvoiceLineItemsSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type InvoiceLineItemsSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// InvoiceLineItemsSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) InvoiceLineItemsSample(ctx context.Context, db DBTX, arg InvoiceLineItemsSampleParams) ([]InvoiceLineItemsSampleRow, error) {
+	rows, err := db.Query(ctx, invoiceLineItemsSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []InvoiceLineItemsSampleRow
+	for rows.Next() {
+		var i InvoiceLineItemsSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const invoiceLineItemsUpsert = `-- name: InvoiceLineItemsUpsert :many
@@ -2446,6 +3602,31 @@ func (q *Queries) InvoiceLineItemsUpsert(ctx context.Context, db DBTX, arg Invoi
 	return items, nil
 }
 
+const invoiceitemsExisting = `-- name: InvoiceitemsExisting :many
+SELECT id FROM stripe.invoiceitems WHERE id = ANY($1::text[])
+`
+
+// InvoiceitemsExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) InvoiceitemsExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, invoiceitemsExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const invoiceitemsMarkDeleted = `-- name: InvoiceitemsMarkDeleted :exec
 INSERT INTO stripe.invoiceitems AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -2489,6 +3670,49 @@ func (q *Queries) InvoiceitemsMarkDeleted(ctx context.Context, db DBTX, arg Invo
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const invoiceitemsSample = `-- name: InvoiceitemsSample :many
+SELECT id, data, state_at
+FROM stripe.invoiceitems
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type InvoiceitemsSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type InvoiceitemsSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// InvoiceitemsSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) InvoiceitemsSample(ctx context.Context, db DBTX, arg InvoiceitemsSampleParams) ([]InvoiceitemsSampleRow, error) {
+	rows, err := db.Query(ctx, invoiceitemsSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []InvoiceitemsSampleRow
+	for rows.Next() {
+		var i InvoiceitemsSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const invoiceitemsUpsert = `-- name: InvoiceitemsUpsert :many
@@ -2589,6 +3813,31 @@ func (q *Queries) InvoiceitemsUpsert(ctx context.Context, db DBTX, arg Invoiceit
 	return items, nil
 }
 
+const invoicesExisting = `-- name: InvoicesExisting :many
+SELECT id FROM stripe.invoices WHERE id = ANY($1::text[])
+`
+
+// InvoicesExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) InvoicesExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, invoicesExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const invoicesMarkDeleted = `-- name: InvoicesMarkDeleted :exec
 INSERT INTO stripe.invoices AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -2632,6 +3881,49 @@ func (q *Queries) InvoicesMarkDeleted(ctx context.Context, db DBTX, arg Invoices
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const invoicesSample = `-- name: InvoicesSample :many
+SELECT id, data, state_at
+FROM stripe.invoices
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type InvoicesSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type InvoicesSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// InvoicesSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) InvoicesSample(ctx context.Context, db DBTX, arg InvoicesSampleParams) ([]InvoicesSampleRow, error) {
+	rows, err := db.Query(ctx, invoicesSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []InvoicesSampleRow
+	for rows.Next() {
+		var i InvoicesSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const invoicesUpsert = `-- name: InvoicesUpsert :many
@@ -2732,6 +4024,31 @@ func (q *Queries) InvoicesUpsert(ctx context.Context, db DBTX, arg InvoicesUpser
 	return items, nil
 }
 
+const paymentIntentsExisting = `-- name: PaymentIntentsExisting :many
+SELECT id FROM stripe.payment_intents WHERE id = ANY($1::text[])
+`
+
+// PaymentIntentsExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) PaymentIntentsExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, paymentIntentsExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const paymentIntentsMarkDeleted = `-- name: PaymentIntentsMarkDeleted :exec
 INSERT INTO stripe.payment_intents AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -2775,6 +4092,49 @@ func (q *Queries) PaymentIntentsMarkDeleted(ctx context.Context, db DBTX, arg Pa
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const paymentIntentsSample = `-- name: PaymentIntentsSample :many
+SELECT id, data, state_at
+FROM stripe.payment_intents
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type PaymentIntentsSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type PaymentIntentsSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// PaymentIntentsSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) PaymentIntentsSample(ctx context.Context, db DBTX, arg PaymentIntentsSampleParams) ([]PaymentIntentsSampleRow, error) {
+	rows, err := db.Query(ctx, paymentIntentsSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PaymentIntentsSampleRow
+	for rows.Next() {
+		var i PaymentIntentsSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const paymentIntentsUpsert = `-- name: PaymentIntentsUpsert :many
@@ -2875,6 +4235,31 @@ func (q *Queries) PaymentIntentsUpsert(ctx context.Context, db DBTX, arg Payment
 	return items, nil
 }
 
+const paymentMethodsExisting = `-- name: PaymentMethodsExisting :many
+SELECT id FROM stripe.payment_methods WHERE id = ANY($1::text[])
+`
+
+// PaymentMethodsExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) PaymentMethodsExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, paymentMethodsExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const paymentMethodsMarkDeleted = `-- name: PaymentMethodsMarkDeleted :exec
 INSERT INTO stripe.payment_methods AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -2918,6 +4303,49 @@ func (q *Queries) PaymentMethodsMarkDeleted(ctx context.Context, db DBTX, arg Pa
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const paymentMethodsSample = `-- name: PaymentMethodsSample :many
+SELECT id, data, state_at
+FROM stripe.payment_methods
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type PaymentMethodsSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type PaymentMethodsSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// PaymentMethodsSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) PaymentMethodsSample(ctx context.Context, db DBTX, arg PaymentMethodsSampleParams) ([]PaymentMethodsSampleRow, error) {
+	rows, err := db.Query(ctx, paymentMethodsSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PaymentMethodsSampleRow
+	for rows.Next() {
+		var i PaymentMethodsSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const paymentMethodsUpsert = `-- name: PaymentMethodsUpsert :many
@@ -3018,6 +4446,31 @@ func (q *Queries) PaymentMethodsUpsert(ctx context.Context, db DBTX, arg Payment
 	return items, nil
 }
 
+const payoutsExisting = `-- name: PayoutsExisting :many
+SELECT id FROM stripe.payouts WHERE id = ANY($1::text[])
+`
+
+// PayoutsExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) PayoutsExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, payoutsExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const payoutsMarkDeleted = `-- name: PayoutsMarkDeleted :exec
 INSERT INTO stripe.payouts AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -3061,6 +4514,49 @@ func (q *Queries) PayoutsMarkDeleted(ctx context.Context, db DBTX, arg PayoutsMa
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const payoutsSample = `-- name: PayoutsSample :many
+SELECT id, data, state_at
+FROM stripe.payouts
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type PayoutsSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type PayoutsSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// PayoutsSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) PayoutsSample(ctx context.Context, db DBTX, arg PayoutsSampleParams) ([]PayoutsSampleRow, error) {
+	rows, err := db.Query(ctx, payoutsSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PayoutsSampleRow
+	for rows.Next() {
+		var i PayoutsSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const payoutsUpsert = `-- name: PayoutsUpsert :many
@@ -3161,6 +4657,31 @@ func (q *Queries) PayoutsUpsert(ctx context.Context, db DBTX, arg PayoutsUpsertP
 	return items, nil
 }
 
+const plansExisting = `-- name: PlansExisting :many
+SELECT id FROM stripe.plans WHERE id = ANY($1::text[])
+`
+
+// PlansExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) PlansExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, plansExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const plansMarkDeleted = `-- name: PlansMarkDeleted :exec
 INSERT INTO stripe.plans AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -3204,6 +4725,49 @@ func (q *Queries) PlansMarkDeleted(ctx context.Context, db DBTX, arg PlansMarkDe
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const plansSample = `-- name: PlansSample :many
+SELECT id, data, state_at
+FROM stripe.plans
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type PlansSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type PlansSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// PlansSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) PlansSample(ctx context.Context, db DBTX, arg PlansSampleParams) ([]PlansSampleRow, error) {
+	rows, err := db.Query(ctx, plansSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PlansSampleRow
+	for rows.Next() {
+		var i PlansSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const plansUpsert = `-- name: PlansUpsert :many
@@ -3304,6 +4868,31 @@ func (q *Queries) PlansUpsert(ctx context.Context, db DBTX, arg PlansUpsertParam
 	return items, nil
 }
 
+const pricesExisting = `-- name: PricesExisting :many
+SELECT id FROM stripe.prices WHERE id = ANY($1::text[])
+`
+
+// PricesExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) PricesExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, pricesExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const pricesMarkDeleted = `-- name: PricesMarkDeleted :exec
 INSERT INTO stripe.prices AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -3347,6 +4936,49 @@ func (q *Queries) PricesMarkDeleted(ctx context.Context, db DBTX, arg PricesMark
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const pricesSample = `-- name: PricesSample :many
+SELECT id, data, state_at
+FROM stripe.prices
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type PricesSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type PricesSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// PricesSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) PricesSample(ctx context.Context, db DBTX, arg PricesSampleParams) ([]PricesSampleRow, error) {
+	rows, err := db.Query(ctx, pricesSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PricesSampleRow
+	for rows.Next() {
+		var i PricesSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const pricesUpsert = `-- name: PricesUpsert :many
@@ -3447,6 +5079,31 @@ func (q *Queries) PricesUpsert(ctx context.Context, db DBTX, arg PricesUpsertPar
 	return items, nil
 }
 
+const productsExisting = `-- name: ProductsExisting :many
+SELECT id FROM stripe.products WHERE id = ANY($1::text[])
+`
+
+// ProductsExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) ProductsExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, productsExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const productsMarkDeleted = `-- name: ProductsMarkDeleted :exec
 INSERT INTO stripe.products AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -3490,6 +5147,49 @@ func (q *Queries) ProductsMarkDeleted(ctx context.Context, db DBTX, arg Products
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const productsSample = `-- name: ProductsSample :many
+SELECT id, data, state_at
+FROM stripe.products
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type ProductsSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type ProductsSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// ProductsSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) ProductsSample(ctx context.Context, db DBTX, arg ProductsSampleParams) ([]ProductsSampleRow, error) {
+	rows, err := db.Query(ctx, productsSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ProductsSampleRow
+	for rows.Next() {
+		var i ProductsSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const productsUpsert = `-- name: ProductsUpsert :many
@@ -3590,6 +5290,31 @@ func (q *Queries) ProductsUpsert(ctx context.Context, db DBTX, arg ProductsUpser
 	return items, nil
 }
 
+const promotionCodesExisting = `-- name: PromotionCodesExisting :many
+SELECT id FROM stripe.promotion_codes WHERE id = ANY($1::text[])
+`
+
+// PromotionCodesExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) PromotionCodesExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, promotionCodesExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const promotionCodesMarkDeleted = `-- name: PromotionCodesMarkDeleted :exec
 INSERT INTO stripe.promotion_codes AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -3633,6 +5358,49 @@ func (q *Queries) PromotionCodesMarkDeleted(ctx context.Context, db DBTX, arg Pr
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const promotionCodesSample = `-- name: PromotionCodesSample :many
+SELECT id, data, state_at
+FROM stripe.promotion_codes
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type PromotionCodesSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type PromotionCodesSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// PromotionCodesSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) PromotionCodesSample(ctx context.Context, db DBTX, arg PromotionCodesSampleParams) ([]PromotionCodesSampleRow, error) {
+	rows, err := db.Query(ctx, promotionCodesSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PromotionCodesSampleRow
+	for rows.Next() {
+		var i PromotionCodesSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const promotionCodesUpsert = `-- name: PromotionCodesUpsert :many
@@ -3733,6 +5501,31 @@ func (q *Queries) PromotionCodesUpsert(ctx context.Context, db DBTX, arg Promoti
 	return items, nil
 }
 
+const radarEarlyFraudWarningsExisting = `-- name: RadarEarlyFraudWarningsExisting :many
+SELECT id FROM stripe.radar_early_fraud_warnings WHERE id = ANY($1::text[])
+`
+
+// RadarEarlyFraudWarningsExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) RadarEarlyFraudWarningsExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, radarEarlyFraudWarningsExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const radarEarlyFraudWarningsMarkDeleted = `-- name: RadarEarlyFraudWarningsMarkDeleted :exec
 INSERT INTO stripe.radar_early_fraud_warnings AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -3776,6 +5569,49 @@ func (q *Queries) RadarEarlyFraudWarningsMarkDeleted(ctx context.Context, db DBT
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const radarEarlyFraudWarningsSample = `-- name: RadarEarlyFraudWarningsSample :many
+SELECT id, data, state_at
+FROM stripe.radar_early_fraud_warnings
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type RadarEarlyFraudWarningsSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type RadarEarlyFraudWarningsSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// RadarEarlyFraudWarningsSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) RadarEarlyFraudWarningsSample(ctx context.Context, db DBTX, arg RadarEarlyFraudWarningsSampleParams) ([]RadarEarlyFraudWarningsSampleRow, error) {
+	rows, err := db.Query(ctx, radarEarlyFraudWarningsSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RadarEarlyFraudWarningsSampleRow
+	for rows.Next() {
+		var i RadarEarlyFraudWarningsSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const radarEarlyFraudWarningsUpsert = `-- name: RadarEarlyFraudWarningsUpsert :many
@@ -3876,6 +5712,31 @@ func (q *Queries) RadarEarlyFraudWarningsUpsert(ctx context.Context, db DBTX, ar
 	return items, nil
 }
 
+const refundsExisting = `-- name: RefundsExisting :many
+SELECT id FROM stripe.refunds WHERE id = ANY($1::text[])
+`
+
+// RefundsExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) RefundsExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, refundsExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const refundsMarkDeleted = `-- name: RefundsMarkDeleted :exec
 INSERT INTO stripe.refunds AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -3919,6 +5780,49 @@ func (q *Queries) RefundsMarkDeleted(ctx context.Context, db DBTX, arg RefundsMa
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const refundsSample = `-- name: RefundsSample :many
+SELECT id, data, state_at
+FROM stripe.refunds
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type RefundsSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type RefundsSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// RefundsSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) RefundsSample(ctx context.Context, db DBTX, arg RefundsSampleParams) ([]RefundsSampleRow, error) {
+	rows, err := db.Query(ctx, refundsSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RefundsSampleRow
+	for rows.Next() {
+		var i RefundsSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const refundsUpsert = `-- name: RefundsUpsert :many
@@ -4019,6 +5923,31 @@ func (q *Queries) RefundsUpsert(ctx context.Context, db DBTX, arg RefundsUpsertP
 	return items, nil
 }
 
+const reviewsExisting = `-- name: ReviewsExisting :many
+SELECT id FROM stripe.reviews WHERE id = ANY($1::text[])
+`
+
+// ReviewsExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) ReviewsExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, reviewsExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const reviewsMarkDeleted = `-- name: ReviewsMarkDeleted :exec
 INSERT INTO stripe.reviews AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -4062,6 +5991,49 @@ func (q *Queries) ReviewsMarkDeleted(ctx context.Context, db DBTX, arg ReviewsMa
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const reviewsSample = `-- name: ReviewsSample :many
+SELECT id, data, state_at
+FROM stripe.reviews
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type ReviewsSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type ReviewsSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// ReviewsSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) ReviewsSample(ctx context.Context, db DBTX, arg ReviewsSampleParams) ([]ReviewsSampleRow, error) {
+	rows, err := db.Query(ctx, reviewsSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ReviewsSampleRow
+	for rows.Next() {
+		var i ReviewsSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const reviewsUpsert = `-- name: ReviewsUpsert :many
@@ -4162,6 +6134,31 @@ func (q *Queries) ReviewsUpsert(ctx context.Context, db DBTX, arg ReviewsUpsertP
 	return items, nil
 }
 
+const setupIntentsExisting = `-- name: SetupIntentsExisting :many
+SELECT id FROM stripe.setup_intents WHERE id = ANY($1::text[])
+`
+
+// SetupIntentsExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) SetupIntentsExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, setupIntentsExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const setupIntentsMarkDeleted = `-- name: SetupIntentsMarkDeleted :exec
 INSERT INTO stripe.setup_intents AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -4205,6 +6202,49 @@ func (q *Queries) SetupIntentsMarkDeleted(ctx context.Context, db DBTX, arg Setu
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const setupIntentsSample = `-- name: SetupIntentsSample :many
+SELECT id, data, state_at
+FROM stripe.setup_intents
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type SetupIntentsSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type SetupIntentsSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// SetupIntentsSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) SetupIntentsSample(ctx context.Context, db DBTX, arg SetupIntentsSampleParams) ([]SetupIntentsSampleRow, error) {
+	rows, err := db.Query(ctx, setupIntentsSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []SetupIntentsSampleRow
+	for rows.Next() {
+		var i SetupIntentsSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const setupIntentsUpsert = `-- name: SetupIntentsUpsert :many
@@ -4305,6 +6345,31 @@ func (q *Queries) SetupIntentsUpsert(ctx context.Context, db DBTX, arg SetupInte
 	return items, nil
 }
 
+const sourcesExisting = `-- name: SourcesExisting :many
+SELECT id FROM stripe.sources WHERE id = ANY($1::text[])
+`
+
+// SourcesExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) SourcesExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, sourcesExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const sourcesMarkDeleted = `-- name: SourcesMarkDeleted :exec
 INSERT INTO stripe.sources AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -4348,6 +6413,49 @@ func (q *Queries) SourcesMarkDeleted(ctx context.Context, db DBTX, arg SourcesMa
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const sourcesSample = `-- name: SourcesSample :many
+SELECT id, data, state_at
+FROM stripe.sources
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type SourcesSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type SourcesSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// SourcesSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) SourcesSample(ctx context.Context, db DBTX, arg SourcesSampleParams) ([]SourcesSampleRow, error) {
+	rows, err := db.Query(ctx, sourcesSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []SourcesSampleRow
+	for rows.Next() {
+		var i SourcesSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const sourcesUpsert = `-- name: SourcesUpsert :many
@@ -4448,6 +6556,31 @@ func (q *Queries) SourcesUpsert(ctx context.Context, db DBTX, arg SourcesUpsertP
 	return items, nil
 }
 
+const subscriptionItemsExisting = `-- name: SubscriptionItemsExisting :many
+SELECT id FROM stripe.subscription_items WHERE id = ANY($1::text[])
+`
+
+// SubscriptionItemsExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) SubscriptionItemsExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, subscriptionItemsExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const subscriptionItemsMarkMissing = `-- name: SubscriptionItemsMarkMissing :exec
 WITH parents AS (
     SELECT
@@ -4488,6 +6621,49 @@ func (q *Queries) SubscriptionItemsMarkMissing(ctx context.Context, db DBTX, arg
 		arg.KeptIds,
 	)
 	return err
+}
+
+const subscriptionItemsSample = `-- name: SubscriptionItemsSample :many
+SELECT id, data, state_at
+FROM stripe.subscription_items
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type SubscriptionItemsSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type SubscriptionItemsSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// SubscriptionItemsSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) SubscriptionItemsSample(ctx context.Context, db DBTX, arg SubscriptionItemsSampleParams) ([]SubscriptionItemsSampleRow, error) {
+	rows, err := db.Query(ctx, subscriptionItemsSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []SubscriptionItemsSampleRow
+	for rows.Next() {
+		var i SubscriptionItemsSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const subscriptionItemsUpsert = `-- name: SubscriptionItemsUpsert :many
@@ -4592,6 +6768,31 @@ func (q *Queries) SubscriptionItemsUpsert(ctx context.Context, db DBTX, arg Subs
 	return items, nil
 }
 
+const subscriptionSchedulesExisting = `-- name: SubscriptionSchedulesExisting :many
+SELECT id FROM stripe.subscription_schedules WHERE id = ANY($1::text[])
+`
+
+// SubscriptionSchedulesExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) SubscriptionSchedulesExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, subscriptionSchedulesExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const subscriptionSchedulesMarkDeleted = `-- name: SubscriptionSchedulesMarkDeleted :exec
 INSERT INTO stripe.subscription_schedules AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -4635,6 +6836,49 @@ func (q *Queries) SubscriptionSchedulesMarkDeleted(ctx context.Context, db DBTX,
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const subscriptionSchedulesSample = `-- name: SubscriptionSchedulesSample :many
+SELECT id, data, state_at
+FROM stripe.subscription_schedules
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type SubscriptionSchedulesSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type SubscriptionSchedulesSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// SubscriptionSchedulesSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) SubscriptionSchedulesSample(ctx context.Context, db DBTX, arg SubscriptionSchedulesSampleParams) ([]SubscriptionSchedulesSampleRow, error) {
+	rows, err := db.Query(ctx, subscriptionSchedulesSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []SubscriptionSchedulesSampleRow
+	for rows.Next() {
+		var i SubscriptionSchedulesSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const subscriptionSchedulesUpsert = `-- name: SubscriptionSchedulesUpsert :many
@@ -4735,6 +6979,31 @@ func (q *Queries) SubscriptionSchedulesUpsert(ctx context.Context, db DBTX, arg 
 	return items, nil
 }
 
+const subscriptionsExisting = `-- name: SubscriptionsExisting :many
+SELECT id FROM stripe.subscriptions WHERE id = ANY($1::text[])
+`
+
+// SubscriptionsExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) SubscriptionsExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, subscriptionsExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const subscriptionsMarkDeleted = `-- name: SubscriptionsMarkDeleted :exec
 INSERT INTO stripe.subscriptions AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -4778,6 +7047,49 @@ func (q *Queries) SubscriptionsMarkDeleted(ctx context.Context, db DBTX, arg Sub
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const subscriptionsSample = `-- name: SubscriptionsSample :many
+SELECT id, data, state_at
+FROM stripe.subscriptions
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type SubscriptionsSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type SubscriptionsSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// SubscriptionsSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) SubscriptionsSample(ctx context.Context, db DBTX, arg SubscriptionsSampleParams) ([]SubscriptionsSampleRow, error) {
+	rows, err := db.Query(ctx, subscriptionsSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []SubscriptionsSampleRow
+	for rows.Next() {
+		var i SubscriptionsSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const subscriptionsUpsert = `-- name: SubscriptionsUpsert :many
@@ -4878,6 +7190,31 @@ func (q *Queries) SubscriptionsUpsert(ctx context.Context, db DBTX, arg Subscrip
 	return items, nil
 }
 
+const taxIdsExisting = `-- name: TaxIdsExisting :many
+SELECT id FROM stripe.tax_ids WHERE id = ANY($1::text[])
+`
+
+// TaxIdsExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) TaxIdsExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, taxIdsExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const taxIdsMarkDeleted = `-- name: TaxIdsMarkDeleted :exec
 INSERT INTO stripe.tax_ids AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -4921,6 +7258,49 @@ func (q *Queries) TaxIdsMarkDeleted(ctx context.Context, db DBTX, arg TaxIdsMark
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const taxIdsSample = `-- name: TaxIdsSample :many
+SELECT id, data, state_at
+FROM stripe.tax_ids
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type TaxIdsSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type TaxIdsSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// TaxIdsSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) TaxIdsSample(ctx context.Context, db DBTX, arg TaxIdsSampleParams) ([]TaxIdsSampleRow, error) {
+	rows, err := db.Query(ctx, taxIdsSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []TaxIdsSampleRow
+	for rows.Next() {
+		var i TaxIdsSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const taxIdsUpsert = `-- name: TaxIdsUpsert :many
@@ -5021,6 +7401,31 @@ func (q *Queries) TaxIdsUpsert(ctx context.Context, db DBTX, arg TaxIdsUpsertPar
 	return items, nil
 }
 
+const taxRatesExisting = `-- name: TaxRatesExisting :many
+SELECT id FROM stripe.tax_rates WHERE id = ANY($1::text[])
+`
+
+// TaxRatesExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) TaxRatesExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, taxRatesExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const taxRatesMarkDeleted = `-- name: TaxRatesMarkDeleted :exec
 INSERT INTO stripe.tax_rates AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -5064,6 +7469,49 @@ func (q *Queries) TaxRatesMarkDeleted(ctx context.Context, db DBTX, arg TaxRates
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const taxRatesSample = `-- name: TaxRatesSample :many
+SELECT id, data, state_at
+FROM stripe.tax_rates
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type TaxRatesSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type TaxRatesSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// TaxRatesSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) TaxRatesSample(ctx context.Context, db DBTX, arg TaxRatesSampleParams) ([]TaxRatesSampleRow, error) {
+	rows, err := db.Query(ctx, taxRatesSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []TaxRatesSampleRow
+	for rows.Next() {
+		var i TaxRatesSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const taxRatesUpsert = `-- name: TaxRatesUpsert :many
@@ -5164,6 +7612,31 @@ func (q *Queries) TaxRatesUpsert(ctx context.Context, db DBTX, arg TaxRatesUpser
 	return items, nil
 }
 
+const transfersExisting = `-- name: TransfersExisting :many
+SELECT id FROM stripe.transfers WHERE id = ANY($1::text[])
+`
+
+// TransfersExisting returns those of ids that have a row, deleted or not.
+func (q *Queries) TransfersExisting(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, transfersExisting, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const transfersMarkDeleted = `-- name: TransfersMarkDeleted :exec
 INSERT INTO stripe.transfers AS t (id, account, livemode, deleted, data, state_at, last_event_id)
 SELECT u.id, NULLIF(u.account, ''), u.livemode, true, u.stub, u.state_at, u.last_event_id
@@ -5207,6 +7680,49 @@ func (q *Queries) TransfersMarkDeleted(ctx context.Context, db DBTX, arg Transfe
 		arg.LastEventIds,
 	)
 	return err
+}
+
+const transfersSample = `-- name: TransfersSample :many
+SELECT id, data, state_at
+FROM stripe.transfers
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF($1::text, '')
+ORDER BY random()
+LIMIT $2::int
+`
+
+type TransfersSampleParams struct {
+	Account string
+	Lim     int32
+}
+
+type TransfersSampleRow struct {
+	ID      string
+	Data    []byte
+	StateAt time.Time
+}
+
+// TransfersSample returns up to lim objects of one account (” for the
+// platform) not marked deleted, drawn at random, for stripesync verify.
+// ORDER BY random() reads the account's rows once: fine for a check run
+// now and then, not for a hot path.
+func (q *Queries) TransfersSample(ctx context.Context, db DBTX, arg TransfersSampleParams) ([]TransfersSampleRow, error) {
+	rows, err := db.Query(ctx, transfersSample, arg.Account, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []TransfersSampleRow
+	for rows.Next() {
+		var i TransfersSampleRow
+		if err := rows.Scan(&i.ID, &i.Data, &i.StateAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const transfersUpsert = `-- name: TransfersUpsert :many

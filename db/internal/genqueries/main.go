@@ -1,6 +1,7 @@
 // Command genqueries writes the upsert query of every resource in the
 // catalog (queries/objects.sql) and the relation → query dispatch
-// (objects_gen.go). sqlc cannot take a table name as a parameter, and the
+// (objects_gen.go), with the sample and existence checks stripesync verify
+// reads. sqlc cannot take a table name as a parameter, and the
 // tables share one shape, so the queries are generated rather than written 30
 // times; sqlc still checks each against its own table.
 //
@@ -130,6 +131,21 @@ SELECT
 FROM input
 LEFT JOIN prev ON prev.id = input.id
 LEFT JOIN upsert ON upsert.id = input.id;
+
+-- name: {{.Go}}Sample :many
+-- {{.Go}}Sample returns up to lim objects of one account ('' for the
+-- platform) not marked deleted, drawn at random, for stripesync verify.
+-- ORDER BY random() reads the account's rows once: fine for a check run
+-- now and then, not for a hot path.
+SELECT id, data, state_at
+FROM stripe.{{.Name}}
+WHERE NOT deleted AND account IS NOT DISTINCT FROM NULLIF(@account::text, '')
+ORDER BY random()
+LIMIT @lim::int;
+
+-- name: {{.Go}}Existing :many
+-- {{.Go}}Existing returns those of ids that have a row, deleted or not.
+SELECT id FROM stripe.{{.Name}} WHERE id = ANY(@ids::text[]);
 {{if not .Parent}}
 -- name: {{.Go}}MarkDeleted :exec
 -- {{.Go}}MarkDeleted marks objects deleted that an event without a snapshot
@@ -220,6 +236,25 @@ var objectMarkDeleted = map[string]func(context.Context, DBTX, tombstones) error
 		})
 	},
 {{- end}}{{end}}
+}
+
+var objectSamples = map[string]func(context.Context, DBTX, string, int) ([]sampled, error){
+{{- range .}}
+	"{{.Name}}": func(ctx context.Context, tx DBTX, account string, n int) ([]sampled, error) {
+		rows, err := queries.{{.Go}}Sample(ctx, tx, dbsqlc.{{.Go}}SampleParams{Account: account, Lim: int32(n)})
+		out := make([]sampled, len(rows))
+		for i, r := range rows {
+			out[i] = sampled(r)
+		}
+		return out, err
+	},
+{{- end}}
+}
+
+var objectExisting = map[string]func(context.Context, DBTX, []string) ([]string, error){
+{{- range .}}
+	"{{.Name}}": queries.{{.Go}}Existing,
+{{- end}}
 }
 
 var objectUpserts = map[string]func(context.Context, DBTX, objectColumns) (map[string]Outcome, error){

@@ -22,6 +22,10 @@ func main() {
 			return
 		}
 		fmt.Fprintln(os.Stderr, "stripesync:", err)
+		var coded interface{ ExitCode() int } // verify: 2 on drift
+		if errors.As(err, &coded) {
+			os.Exit(coded.ExitCode())
+		}
 		os.Exit(1)
 	}
 }
