@@ -102,6 +102,7 @@ func (s *Server) routes() {
 	// https://docs.stripe.com/api/external_account_bank_accounts/retrieve
 	s.get("/v1/accounts/{id}/external_accounts/{child}", s.retrieveExternalAccount)
 
+	s.webhookRoutes() // POST /v1/webhook_endpoints, /v2/core/event_destinations
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &Error{Status: http.StatusNotFound, Type: "invalid_request_error",
 			Message: fmt.Sprintf("Unrecognized request URL (%s: %s). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.", r.Method, r.URL.Path)})

@@ -118,8 +118,9 @@ type Server struct {
 	hc       *http.Client
 	platform *account
 
-	mu       sync.Mutex
-	accounts map[string]*account // by id, the platform included
+	mu        sync.Mutex
+	accounts  map[string]*account // by id, the platform included
+	endpoints webhookEndpoints    // created by POST, see webhook_endpoints.go
 
 	requests, rateLimited, endpointLimited, delivered, failed atomic.Int64
 }
