@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -421,4 +422,15 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		require.ErrorContains(t, err, tt.want)
 		require.NotContains(t, err.Error(), "pk_live_publishable", "a key leaked into an error")
 	}
+}
+
+func TestUnreachableDatabaseNamesAddressAndSetting(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens there now
+	env := map[string]string{"DATABASE_URL": "postgres://postgres:hunter2@" + addr + "/stripe", "PROCESSOR_ADDR": "127.0.0.1:0"}
+	err = Run(t.Context(), nil, func(k string) string { return env[k] }, io.Discard)
+	require.EqualError(t, err, "PostgreSQL refused at "+addr+" (DATABASE_URL): connection refused")
 }
