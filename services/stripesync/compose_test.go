@@ -123,9 +123,7 @@ func TestCompose(t *testing.T) {
 		}
 		bin := t.TempDir()
 		args := []string{"build", "-o", bin + string(filepath.Separator)}
-		for _, m := range regexp.MustCompile(`\./\S+/cmd/[a-z-]+`).FindAllString(string(dockerfile), -1) {
-			args = append(args, m)
-		}
+		args = append(args, regexp.MustCompile(`\./\S+/cmd/[a-z-]+`).FindAllString(string(dockerfile), -1)...)
 		build := exec.CommandContext(t.Context(), "go", args...)
 		build.Dir = root
 		out, err := build.CombinedOutput()
