@@ -214,6 +214,7 @@ func verifyRelation(ctx context.Context, pool *pgxpool.Pool, client *stripeapi.C
 		}
 		for _, row := range rows {
 			path, _ := res.RetrievePath(row.ID)
+			c.Sampled++
 			raw, _, err := client.Get(ctx, path, account)
 			if se := (*stripe.Error)(nil); errors.As(err, &se) && se.HTTPStatusCode == http.StatusNotFound {
 				add(driftExtra, row.ID)
@@ -221,7 +222,6 @@ func verifyRelation(ctx context.Context, pool *pgxpool.Pool, client *stripeapi.C
 			} else if err != nil {
 				return c, nil, err
 			}
-			c.Sampled++
 			var gone struct {
 				Deleted bool `json:"deleted"`
 			}
