@@ -1,0 +1,157 @@
+package status
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/stripesync/stripesync/pkg/events"
+)
+
+// WriteText writes r as a compact table for a terminal. Relations with no
+// rows are counted, not listed. What needs attention is not in it: the
+// command writes that to stderr.
+func (r *Report) WriteText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	line := func(label, format string, args ...any) {
+		fmt.Fprintf(tw, "%s\t%s\n", label, fmt.Sprintf(format, args...))
+	}
+	fmt.Fprintf(tw, "stripesync status at %s\n\n", r.At.Format(time.DateTime+" MST"))
+
+	if s := r.Stream; s != nil {
+		line("stream "+events.StreamName, "%s messages, %s, last seq %s", count(int64(s.Messages)), size(s.Bytes), count(int64(s.LastSeq)))
+	} else {
+		line("stream "+events.StreamName, "none")
+	}
+	if c := r.Consumer; c != nil {
+		oldest := "-"
+		if !c.OldestUnacked.IsZero() {
+			oldest = round(seconds(c.OldestUnackedSeconds)).String()
+		}
+		line("consumer "+events.ConsumerName, "%s pending, %s unacknowledged (%s redelivered), oldest unacknowledged %s, %d pulls waiting",
+			count(int64(c.Pending)), count(int64(c.AckPending)), count(int64(c.Redelivered)), oldest, c.Waiting)
+	} else {
+		line("consumer "+events.ConsumerName, "none")
+	}
+
+	line("dead letters", "%s not replayed", count(r.DeadLettersTotal))
+	for _, d := range r.DeadLetters {
+		line("", "%6s  %s", count(d.Count), d.Reason)
+	}
+
+	if p := r.PendingFetches; p.Waiting > 0 {
+		line("pending fetches", "%s objects waiting, the oldest for %s", count(p.Waiting), round(seconds(p.OldestSeconds)))
+	} else {
+		line("pending fetches", "none")
+	}
+
+	if c := r.CatchUp; c.Cursors+c.ThinCursors > 0 {
+		line("events catch-up", "%d accounts, oldest cursor %s (%s ago), newest %s; thin events %d accounts",
+			c.Cursors, stamp(c.Oldest), round(seconds(c.OldestSeconds)), stamp(c.Newest), c.ThinCursors)
+		for _, a := range c.Accounts {
+			line("", "%-24s events %s  thin %s", a.Account, stamp(a.Events), stamp(a.ThinEvents))
+		}
+	} else {
+		line("events catch-up", "no cursors")
+	}
+
+	if len(r.Backfills) == 0 {
+		line("backfills", "none in progress")
+	}
+	for _, b := range r.Backfills {
+		planning := "planned"
+		if !b.Planned {
+			planning = "planning, after " + cmp.Or(b.PlannedAfter, "the platform")
+		}
+		line("backfill "+b.Run, "%s; %d tasks in flight, %s objects listed, until %s", planning, b.InFlight, count(b.Objects), stamp(b.Until))
+		for _, g := range groupTasks(b.Tasks) {
+			line("", "%-24s %-28s %3d tasks %10s objects", g.account, g.resource, g.tasks, count(g.objects))
+		}
+	}
+
+	line("events", "%s rows (estimated)", count(r.EventsEstimated))
+	line("relation", "rows (estimated)  deleted (at the last ANALYZE)")
+	empty := 0
+	for _, rel := range r.Relations {
+		if rel.RowsEstimated == 0 {
+			empty++
+			continue
+		}
+		deleted := "?"
+		if rel.DeletedEstimated >= 0 {
+			deleted = count(rel.DeletedEstimated)
+		}
+		line("  "+rel.Relation, "%16s  %s", count(rel.RowsEstimated), deleted)
+	}
+	if empty > 0 {
+		line("", "%d relations empty", empty)
+	}
+	line("API budget", "not recorded: the syncer's rate limiter keeps it in memory (see its /metrics)")
+	return tw.Flush()
+}
+
+// taskGroup is the tasks in flight of one account and resource: a task
+// split in parts is one line.
+type taskGroup struct {
+	account, resource string
+	tasks             int
+	objects           int64
+}
+
+// groupTasks groups tasks, sorted by account and resource, into lines.
+func groupTasks(tasks []Task) []taskGroup {
+	var out []taskGroup
+	for _, t := range tasks {
+		if n := len(out); n > 0 && out[n-1].account == t.Account && out[n-1].resource == t.Resource {
+			out[n-1].tasks++
+			out[n-1].objects += t.Objects
+			continue
+		}
+		out = append(out, taskGroup{account: t.Account, resource: t.Resource, tasks: 1, objects: t.Objects})
+	}
+	return out
+}
+
+// count writes n with thin groups of three digits: 12 480.
+func count(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// size writes n in B, kB, MB or GB (powers of 1000).
+func size(n uint64) string {
+	const unit = 1000
+	if n < unit {
+		return strconv.FormatUint(n, 10) + " B"
+	}
+	f, i := float64(n), 0
+	for f >= unit && i < 3 {
+		f /= unit
+		i++
+	}
+	return strconv.FormatFloat(f, 'f', 1, 64) + " " + [...]string{"B", "kB", "MB", "GB"}[i]
+}
+
+// stamp is t to the second, or "-" when zero.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.DateTime)
+}
