@@ -197,7 +197,7 @@ func backfillOnce(ctx context.Context, cfg config, req backfill.Request, stdout 
 	stop := display.start(progress, d.limiter, log)
 	start := time.Now()
 	err = engine.Run(ctx, req)
-	stop()
+	stop(err)
 	log.Info("backfill finished", "run", req.RunID(), "objects", progress.Total(), "requests", d.limiter.Requests(),
 		"rate_limited", d.limiter.RateLimited(), "seconds", time.Since(start).Seconds(), "err", err)
 	return err

@@ -88,6 +88,7 @@ func (e *Engine) Run(ctx context.Context, req Request) error {
 		have[t.ID] = true
 		q.pushFront(t)
 		e.progress.add(t.res, t.Objects)
+		e.progress.plan(t)
 	}
 	if resumed {
 		e.log.Info("resuming backfill", "run", cp.run, "tasks", len(tasks), "planned_after", state.After, "planned", state.Done)
@@ -97,7 +98,7 @@ func (e *Engine) Run(ctx context.Context, req Request) error {
 	}
 
 	r := &runner{Engine: e, cp: cp, q: q}
-	p := &planner{api: e.api, req: req, cp: cp, push: q.push, state: state, have: have, warnf: e.log.Warn}
+	p := &planner{api: e.api, req: req, cp: cp, push: func(t *task) bool { e.progress.plan(t); return q.push(t) }, state: state, have: have, warnf: e.log.Warn}
 	stopQueue := context.AfterFunc(ctx, q.stop) // a cancelled run stops at once, whatever it waits for
 	defer stopQueue()
 	var wg sync.WaitGroup
@@ -224,6 +225,8 @@ func (r *runner) split(ctx context.Context, t *task, pg *stripeapi.Page, fv *for
 	}
 	t.From = m
 	fv.Set("created[gte]", strconv.FormatInt(m, 10))
+	r.progress.plan(older)
+	r.progress.plan(t)
 	r.splits.Add(1)
 	if r.splitFunc != nil {
 		r.splitFunc(older, t)

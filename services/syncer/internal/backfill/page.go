@@ -52,7 +52,15 @@ func (r *runner) publishPage(ctx context.Context, t *task, pg *stripeapi.Page) (
 		return 0, err
 	}
 	n, err := b.pub.Wait(ctx)
-	return int64(n), err
+	if err != nil {
+		return 0, err
+	}
+	var created int64
+	if len(pg.Items) > 0 {
+		created = pg.Items[len(pg.Items)-1].Created
+	}
+	r.progress.listed(t, created, !pg.HasMore)
+	return int64(n), nil
 }
 
 // listedResource is the resource of an object of type object in a listing
