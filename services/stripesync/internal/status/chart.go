@@ -24,7 +24,9 @@ type chart struct {
 	Series []series
 }
 
-// charts are the page's two charts: events/s, and the consumer's lag.
+// charts are the page's charts: events stored/s, messages onto the
+// stream/s (events and backfilled objects: a backfill dwarfs the events,
+// hence a chart of their own), and the consumer's lag.
 func charts(hist []Point, now time.Time, window time.Duration) []template.HTML {
 	times := make([]time.Time, len(hist))
 	stored, published, pending, unacked := make([]float64, len(hist)), make([]float64, len(hist)), make([]float64, len(hist)), make([]float64, len(hist))
@@ -33,10 +35,13 @@ func charts(hist []Point, now time.Time, window time.Duration) []template.HTML {
 		stored[i], published[i] = p.EventsPerSecond, p.MessagesPerSecond
 		pending[i], unacked[i] = float64(p.Pending), float64(p.Unacked)
 	}
+	avg := fmt.Sprintf(" (%.0f s average)", RateSpan.Seconds())
 	return []template.HTML{
-		chart{Title: fmt.Sprintf("events/s (%.0f s average)", RateSpan.Seconds()), Times: times, Series: []series{
+		chart{Title: "events/s" + avg, Times: times, Series: []series{
 			{Name: "stored in stripe.events", Color: "#2563eb", Values: stored},
-			{Name: "messages onto the stream", Color: "#94a3b8", Values: published},
+		}}.svg(now, window),
+		chart{Title: "stream messages/s" + avg, Times: times, Series: []series{
+			{Name: "events and backfilled objects", Color: "#0d9488", Values: published},
 		}}.svg(now, window),
 		chart{Title: "consumer lag", Times: times, Series: []series{
 			{Name: "pending", Color: "#d97706", Values: pending},
@@ -47,8 +52,8 @@ func charts(hist []Point, now time.Time, window time.Duration) []template.HTML {
 
 // Chart geometry, in SVG user units.
 const (
-	chartW, chartH            = 560, 190
-	padLeft, padRight         = 52, 12
+	chartW, chartH            = 400, 190
+	padLeft, padRight         = 40, 10
 	padTop, padBottom         = 44, 24
 	plotW, plotH      float64 = chartW - padLeft - padRight, chartH - padTop - padBottom
 )

@@ -69,7 +69,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		line("backfill "+b.Run, "%s; %d tasks in flight, %s objects listed, until %s", planning, b.InFlight, count(b.Objects), stamp(b.Until))
 		for _, g := range groupTasks(b.Tasks) {
-			line("", "%-24s %-28s %3d tasks %10s objects", g.account, g.resource, g.tasks, count(g.objects))
+			line("", "%-24s %-28s %3d %-5s %10s objects", g.account, g.resource, g.tasks, plural(g.tasks, "task"), count(g.objects))
 		}
 	}
 
@@ -88,10 +88,18 @@ func (r *Report) WriteText(w io.Writer) error {
 		line("  "+rel.Relation, "%16s  %s", count(rel.RowsEstimated), deleted)
 	}
 	if empty > 0 {
-		line("", "%d relations empty", empty)
+		line("", "%d %s empty", empty, plural(empty, "relation"))
 	}
 	line("API budget", "not recorded: the syncer's rate limiter keeps it in memory (see its /metrics)")
 	return tw.Flush()
+}
+
+// plural is word, with an s unless n is 1.
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }
 
 // taskGroup is the tasks in flight of one account and resource: a task
