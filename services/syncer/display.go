@@ -185,9 +185,9 @@ func roundETA(d time.Duration) string {
 	case d < 2*time.Minute:
 		return d.Round(time.Second).String()
 	case d < 2*time.Hour:
-		return d.Round(time.Minute).String()
+		return fmt.Sprintf("%dm", int(d.Round(time.Minute).Minutes()))
 	}
-	return d.Round(time.Hour).String()
+	return fmt.Sprintf("%dh", int(d.Round(time.Hour).Hours()))
 }
 
 // meter turns successive readings of a Progress into screens, with rates

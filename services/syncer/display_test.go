@@ -29,7 +29,7 @@ func TestRenderProgress(t *testing.T) {
 		"invoice_line_items                                    800 objects       20/s",
 		"prices             [████████████████████] 100%          7 objects        0/s  done",
 		"coupons            [····················]   0%          0 objects        0/s  ETA ?",
-		"total              [█████···············]  25%      13152 objects      430/s  ETA 10m0s",
+		"total              [█████···············]  25%      13152 objects      430/s  ETA 10m",
 		"140 requests, 2 rate-limited, 31s",
 	}, renderProgress(s))
 
