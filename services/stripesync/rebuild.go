@@ -5,11 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"text/tabwriter"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stripesync/stripesync/pkg/catalog"
+	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/events/envflag"
 	"github.com/stripesync/stripesync/services/processor/rebuild"
 )
@@ -24,7 +27,8 @@ named (object or relation names; every relation when none) are applied
 again in created order, then every row is written again as the state it
 holds, so that its items and embedded objects are read from it again. Both
 go through the processor's store under the version rule, so the pipeline
-may keep running. It prints, per relation, the rows rewritten, added and
+may keep running. First, the backfilled objects the stream still holds are
+applied again (no stored event holds them). It prints, per relation, the rows rewritten, added and
 marked deleted. It cannot bring back states never stored (events older
 than stripe.events holds, objects only the API has: run a backfill), nor a
 row marked deleted.`
@@ -35,8 +39,9 @@ func rebuildCmd(ctx context.Context, args []string, getenv func(string) string, 
 	b := envflag.New(fs)
 	b.Describe(rebuildAbout)
 	b.AllowArgs()
-	var databaseURL string
+	var databaseURL, natsURL string
 	b.StringVar(&databaseURL, "database-url", DefaultDatabaseURL, "PostgreSQL URL of the mirror")
+	b.StringVar(&natsURL, "nats-url", "nats://127.0.0.1:4222", "NATS server with the stream, whose backfilled objects are applied again; empty: the stream is not read")
 	batch := fs.Int("batch-size", rebuild.DefaultBatchSize, "events or rows written per transaction")
 	if err := b.Parse(args, getenv); err != nil {
 		return err
@@ -58,7 +63,22 @@ func rebuildCmd(ctx context.Context, args []string, getenv func(string) string, 
 		return fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	defer pool.Close()
-	rep, err := rebuild.Run(ctx, pool, named, *batch)
+	opts := rebuild.Options{BatchSize: *batch}
+	if natsURL != "" {
+		nc, err := events.Connect(natsURL, "stripesync-rebuild", slog.New(slog.DiscardHandler))
+		if err != nil {
+			return fmt.Errorf("%w (-nats-url '' rebuilds without the stream)", err)
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return fmt.Errorf("jetstream: %w", err)
+		}
+		if opts.Stream, err = js.Stream(ctx, events.StreamName); err != nil {
+			return fmt.Errorf("stream %s: %w", events.StreamName, err)
+		}
+	}
+	rep, err := rebuild.Run(ctx, pool, named, opts)
 	if err != nil {
 		return fmt.Errorf("rebuild: %w", err)
 	}
@@ -75,6 +95,6 @@ func printRebuild(w io.Writer, rep rebuild.Report) {
 		changed += c.Rewritten + c.Added + c.Deleted
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "%d relations read: %d stored events applied again, %d rows written again, %d rows changed\n",
-		len(rep.Changes), rep.Events, rep.Rewritten, changed)
+	fmt.Fprintf(w, "%d relations read: %d objects of the stream and %d stored events applied again (%d messages skipped), %d rows written again, %d rows changed\n",
+		len(rep.Changes), rep.Objects, rep.Events, rep.Skipped, rep.Rewritten, changed)
 }

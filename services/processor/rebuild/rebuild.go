@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stripesync/stripesync/pkg/catalog"
 	"github.com/stripesync/stripesync/pkg/events"
@@ -46,9 +47,12 @@ type Change struct {
 
 // Report is what Run did.
 type Report struct {
-	Events    int      // stored events applied again
-	Rewritten int      // rows written again so that what they hold is read again
-	Changes   []Change // per relation read or written, in catalog order
+	// Objects are the object messages of the stream applied again;
+	// Skipped those it could not apply (the processor's dead letters).
+	Objects, Skipped int
+	Events           int      // stored events applied again
+	Rewritten        int      // rows written again so that what they hold is read again
+	Changes          []Change // per relation read or written, in catalog order
 }
 
 // Sources returns the resources whose stored states make the relations of
@@ -97,9 +101,23 @@ func written(sources []*catalog.Resource) []*catalog.Resource {
 	})
 }
 
+// Options tune Run.
+type Options struct {
+	// BatchSize is the number of events, objects or rows per transaction;
+	// DefaultBatchSize when 0.
+	BatchSize int
+	// Stream, when set, is the stream whose object messages (backfilled
+	// objects, which no stored event holds) are applied again first.
+	Stream jetstream.Stream
+}
+
 // Run rebuilds the relations of named (every relation when empty) from what
-// pool holds, in two passes through the store, batchSize at a time:
+// pool (and opts.Stream) holds, in passes through the store, a batch at a
+// time:
 //
+//  0. with opts.Stream, the object messages it still holds of those
+//     relations and the ones their objects hold, applied again as the
+//     processor applied them (see reapplyObjects).
 //  1. the stored events about their objects (Sources), in created order,
 //     each applied again as if new: a row missing or holding an older state
 //     gets the newest state its events give. Events older than a row's
@@ -113,7 +131,8 @@ func written(sources []*catalog.Resource) []*catalog.Resource {
 //
 // Neither pass can make a state older or undo a deletion, so the pipeline
 // may keep writing meanwhile.
-func Run(ctx context.Context, pool *pgxpool.Pool, named []*catalog.Resource, batchSize int) (Report, error) {
+func Run(ctx context.Context, pool *pgxpool.Pool, named []*catalog.Resource, opts Options) (Report, error) {
+	batchSize := opts.BatchSize
 	if batchSize <= 0 {
 		batchSize = DefaultBatchSize
 	}
@@ -125,6 +144,15 @@ func Run(ctx context.Context, pool *pgxpool.Pool, named []*catalog.Resource, bat
 		return Report{}, err
 	}
 	var rep Report
+	if opts.Stream != nil {
+		want := map[*catalog.Resource]bool{}
+		for _, r := range touched {
+			want[r] = true
+		}
+		if rep.Objects, rep.Skipped, err = reapplyObjects(ctx, s, opts.Stream, want, batchSize); err != nil {
+			return rep, err
+		}
+	}
 	if rep.Events, err = reapplyEvents(ctx, s, sources, before, batchSize); err != nil {
 		return rep, err
 	}

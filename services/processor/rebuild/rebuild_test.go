@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/stripesync/stripesync/db/dbtest"
@@ -146,7 +148,7 @@ func TestRun(t *testing.T) {
 		exec(t, b, `UPDATE stripe.customers SET data = '{"id": "cus_r", "object": "customer", "name": "garbage"}',
 			state_at = state_at - interval '1 hour', last_event_id = NULL WHERE id = 'cus_r'`)
 
-		rep, err := rebuild.Run(t.Context(), b.pool, nil, 2) // 2 a batch: every page boundary is crossed
+		rep, err := rebuild.Run(t.Context(), b.pool, nil, rebuild.Options{BatchSize: 2}) // 2 a batch: every page boundary is crossed
 		require.NoError(t, err)
 		for _, table := range tables {
 			require.Equal(t, want[table], relation(t, b, table), table)
@@ -164,7 +166,7 @@ func TestRun(t *testing.T) {
 		exec(t, b, "DELETE FROM stripe.subscription_items")
 		exec(t, b, `UPDATE stripe.customers SET data = '{"id": "cus_r", "object": "customer", "name": "garbage"}' WHERE id = 'cus_r'`)
 
-		rep, err := rebuild.Run(t.Context(), b.pool, []*catalog.Resource{catalog.MustLookup("subscription_item")}, 0)
+		rep, err := rebuild.Run(t.Context(), b.pool, []*catalog.Resource{catalog.MustLookup("subscription_item")}, rebuild.Options{})
 		require.NoError(t, err)
 		// si_a had left the list before the rows were lost: only the older
 		// subscription state held it, and an older state cannot be written
@@ -184,7 +186,7 @@ func TestRun(t *testing.T) {
 		for _, table := range tables {
 			want[table] = relation(t, b, table)
 		}
-		rep, err := rebuild.Run(t.Context(), b.pool, nil, 0)
+		rep, err := rebuild.Run(t.Context(), b.pool, nil, rebuild.Options{})
 		require.NoError(t, err)
 		for _, table := range tables {
 			require.Equal(t, want[table], relation(t, b, table), table)
@@ -192,6 +194,42 @@ func TestRun(t *testing.T) {
 		for _, c := range rep.Changes {
 			require.Zero(t, c.Rewritten+c.Added+c.Deleted, c.Resource.Relation())
 		}
+	})
+
+	t.Run("ObjectsFromTheStream", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ns := eventstest.RunServer(t)
+		nc, err := nats.Connect(ns.ClientURL())
+		require.NoError(t, err)
+		t.Cleanup(nc.Close)
+		js, err := jetstream.New(nc)
+		require.NoError(t, err)
+		stream, err := events.DeclareStream(t.Context(), js, events.DefaultStreamOptions)
+		require.NoError(t, err)
+
+		// An item past the ten its subscription holds, as a backfill
+		// publishes it, and as the processor applies it.
+		data, err := json.Marshal(eventstest.With(eventstest.Object(t, "subscription_item"), map[string]any{"id": "si_x", "subscription": "sub_r"}))
+		require.NoError(t, err)
+		item := events.Object{Resource: catalog.MustLookup("subscription_item"), ID: "si_x", Parent: "sub_r", Data: data, FetchedAt: b.base.Add(time.Hour)}
+		_, err = js.PublishMsg(t.Context(), item.Msg())
+		require.NoError(t, err)
+		_, err = js.PublishMsg(t.Context(), &nats.Msg{Subject: "stripe.object.customer", Data: []byte("not an object")})
+		require.NoError(t, err)
+		_, err = b.store.Apply(t.Context(), store.Batch{Objects: []events.Object{item}})
+		require.NoError(t, err)
+		fill(t, b)
+		want := relation(t, b, "subscription_items")
+		require.Contains(t, want, "si_x")
+		exec(t, b, "DELETE FROM stripe.subscription_items")
+
+		rep, err := rebuild.Run(t.Context(), b.pool, []*catalog.Resource{catalog.MustLookup("subscription_item")}, rebuild.Options{Stream: stream})
+		require.NoError(t, err)
+		require.Equal(t, 1, rep.Objects)
+		require.Equal(t, 1, rep.Skipped, "the message the processor could not apply either")
+		delete(want, "si_a") // see NamedRelationOnly
+		require.Equal(t, want, relation(t, b, "subscription_items"))
 	})
 
 	t.Run("DeletedRowStaysDeleted", func(t *testing.T) {
@@ -204,7 +242,7 @@ func TestRun(t *testing.T) {
 		require.NoError(t, err)
 		exec(t, b, "DELETE FROM stripe.customers WHERE id = 'cus_r'")
 
-		_, err = rebuild.Run(t.Context(), b.pool, []*catalog.Resource{catalog.MustLookup("customer")}, 0)
+		_, err = rebuild.Run(t.Context(), b.pool, []*catalog.Resource{catalog.MustLookup("customer")}, rebuild.Options{})
 		require.NoError(t, err)
 		got := relation(t, b, "customers")["cus_r"]
 		require.True(t, got.Deleted, "restored from its events, the deletion last")
