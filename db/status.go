@@ -2,12 +2,24 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/stripesync/stripesync/pkg/catalog"
 )
+
+// Unreachable reports whether err says that no connection to the database
+// could be made, rather than that a statement failed: a reader of several
+// verbs then stops after the first instead of reporting the same outage
+// for each.
+func Unreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ce)
+}
 
 // RelationRows is PostgreSQL's estimate of the rows of one resource's
 // relation, read from its statistics rather than counted: cheap at any size,

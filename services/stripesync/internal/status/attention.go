@@ -38,13 +38,14 @@ func (r *Report) Attention() []string {
 	}
 	th := r.Thresholds
 	switch {
+	case r.busUnknown:
 	case r.Stream == nil:
 		add("stream %s does not exist: ingest has not run", events.StreamName)
-	case r.Stream.LostMessages > 0:
-		add("stream %s lost %d messages", events.StreamName, r.Stream.LostMessages)
-	}
-	if r.Stream != nil && r.Consumer == nil {
+	case r.Consumer == nil:
 		add("consumer %s does not exist: the processor has not run", events.ConsumerName)
+	}
+	if r.Stream != nil && r.Stream.LostMessages > 0 {
+		add("stream %s lost %d messages", events.StreamName, r.Stream.LostMessages)
 	}
 	if c := r.Consumer; c != nil {
 		if c.Pending > th.MaxPending {

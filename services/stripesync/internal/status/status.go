@@ -18,7 +18,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/url"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -66,6 +69,10 @@ type Report struct {
 	// Thresholds decide what needs attention; Gather sets
 	// DefaultThresholds.
 	Thresholds Thresholds `json:"thresholds"`
+
+	// busUnknown is true when the stream or the consumer could not be
+	// read: their being nil then says nothing.
+	busUnknown bool
 }
 
 // Stream is the state of events.StreamName.
@@ -133,54 +140,93 @@ type Relation struct {
 // Gather reads the report: the stream and the processor's consumer from js,
 // the syncer's state from its bucket (events.StateBucket), and from tx the
 // dead letters, the pending fetches and the relations' statistics. tx
-// should be a read-only pool. A source that cannot be read is named in
-// Unavailable and the others are still read; bound the whole with ctx.
+// should be a read-only pool. NATS and PostgreSQL are read at once, so that
+// one of them hanging does not starve the other; a source that cannot be
+// read is named in Unavailable and the others are still read. Bound the
+// whole with ctx.
 func Gather(ctx context.Context, tx db.DBTX, js jetstream.JetStream) Report {
 	r := Report{At: time.Now().UTC(), Thresholds: DefaultThresholds}
-	unavailable := func(what string, err error) {
-		r.Unavailable = append(r.Unavailable, what+": "+err.Error())
-	}
+	var busErrs, dbErrs []string
+	var wg sync.WaitGroup
+	wg.Go(func() { busErrs = r.gatherBus(ctx, js) }) // the two write apart fields of r
+	wg.Go(func() { dbErrs = r.gatherDB(ctx, tx) })
+	wg.Wait()
+	r.Unavailable = append(busErrs, dbErrs...)
+	return r
+}
 
+// gatherBus reads the stream, the consumer and the state bucket, and
+// returns what it could not read.
+func (r *Report) gatherBus(ctx context.Context, js jetstream.JetStream) []string {
+	if nc := js.Conn(); !nc.IsConnected() {
+		r.busUnknown = true
+		servers := nc.Servers()
+		for i, s := range servers {
+			servers[i] = redactURL(s)
+		}
+		reason := "not connected to " + strings.Join(servers, ", ")
+		if err := nc.LastError(); err != nil {
+			reason += ": " + err.Error()
+		}
+		return []string{"NATS: " + reason}
+	}
+	var out []string
 	if err := r.gatherStream(ctx, js); err != nil {
-		unavailable("stream "+events.StreamName, err)
+		r.busUnknown = true
+		out = append(out, "stream "+events.StreamName+": "+err.Error())
 	}
 	if err := r.gatherState(ctx, js); err != nil {
-		unavailable("state bucket "+events.StateBucket, err)
+		out = append(out, "state bucket "+events.StateBucket+": "+err.Error())
+	}
+	return out
+}
+
+// gatherDB reads the dead letters, the pending fetches and the relations'
+// statistics, and returns what it could not read. A database it cannot
+// reach is reported once.
+func (r *Report) gatherDB(ctx context.Context, tx db.DBTX) []string {
+	var out []string
+	failed := func(what string, err error) (stop bool) {
+		if db.Unreachable(err) {
+			out = append(out, "database: "+err.Error())
+			return true
+		}
+		out = append(out, what+": "+err.Error())
+		return ctx.Err() != nil
 	}
 
-	if byReason, err := db.DeadLettersByReason(ctx, tx); err != nil {
-		unavailable("dead letters", err)
-	} else {
-		for reason, n := range byReason {
-			r.DeadLetters = append(r.DeadLetters, DeadLetters{Reason: reason, Count: n})
-			r.DeadLettersTotal += n
-		}
-		slices.SortFunc(r.DeadLetters, func(a, b DeadLetters) int {
-			return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Reason, b.Reason))
-		})
+	byReason, err := db.DeadLettersByReason(ctx, tx)
+	if err != nil && failed("dead letters", err) {
+		return out
+	}
+	for reason, n := range byReason {
+		r.DeadLetters = append(r.DeadLetters, DeadLetters{Reason: reason, Count: n})
+		r.DeadLettersTotal += n
+	}
+	slices.SortFunc(r.DeadLetters, func(a, b DeadLetters) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Reason, b.Reason))
+	})
+
+	waiting, oldest, err := db.PendingFetchStats(ctx, tx)
+	if err != nil && failed("pending fetches", err) {
+		return out
+	}
+	if err == nil && waiting > 0 {
+		r.PendingFetches = PendingFetches{Waiting: waiting, Oldest: oldest.UTC(), OldestSeconds: r.age(oldest)}
 	}
 
-	if waiting, oldest, err := db.PendingFetchStats(ctx, tx); err != nil {
-		unavailable("pending fetches", err)
-	} else {
-		r.PendingFetches.Waiting = waiting
-		if waiting > 0 {
-			r.PendingFetches.Oldest = oldest.UTC()
-			r.PendingFetches.OldestSeconds = r.age(oldest)
-		}
+	est, err := db.EstimateRows(ctx, tx)
+	if err != nil {
+		failed("relations", err)
+		return out
 	}
-
-	if est, err := db.EstimateRows(ctx, tx); err != nil {
-		unavailable("relations", err)
-	} else {
-		r.EventsEstimated, r.EventsStoredTotal = est.Events, est.EventsInserted
-		for _, rr := range est.Relations {
-			r.Relations = append(r.Relations, Relation{Relation: rr.Resource.Relation(), Object: rr.Resource.Object,
-				RowsEstimated: rr.Rows, DeletedEstimated: rr.Deleted})
-		}
-		slices.SortFunc(r.Relations, func(a, b Relation) int { return cmp.Compare(a.Relation, b.Relation) })
+	r.EventsEstimated, r.EventsStoredTotal = est.Events, est.EventsInserted
+	for _, rr := range est.Relations {
+		r.Relations = append(r.Relations, Relation{Relation: rr.Resource.Relation(), Object: rr.Resource.Object,
+			RowsEstimated: rr.Rows, DeletedEstimated: rr.Deleted})
 	}
-	return r
+	slices.SortFunc(r.Relations, func(a, b Relation) int { return cmp.Compare(a.Relation, b.Relation) })
+	return out
 }
 
 // gatherStream reads the stream and the processor's consumer. Neither
@@ -272,6 +318,15 @@ func (r Report) Redact() Report {
 	r.Relations = slices.Clone(r.Relations)
 	r.Unavailable = slices.Clone(r.Unavailable)
 	return r
+}
+
+// redactURL hides the password of a URL, if it has one.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
 
 // sortedKeys returns m's keys in order.

@@ -140,6 +140,30 @@ func TestGather(t *testing.T) {
 		require.Equal(t, []string{"stream STRIPE does not exist: ingest has not run"}, r.Attention())
 	})
 
+	t.Run("UnreachableReportedOnce", func(t *testing.T) {
+		t.Parallel()
+		ns := eventstest.RunServer(t)
+		url := ns.ClientURL()
+		ns.Stop()
+		nc, err := nats.Connect(url, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
+		require.NoError(t, err)
+		t.Cleanup(nc.Close)
+		js, err := jetstream.New(nc)
+		require.NoError(t, err)
+		pool, err := pgxpool.New(t.Context(), "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2")
+		require.NoError(t, err)
+		t.Cleanup(pool.Close)
+
+		r := status.Gather(t.Context(), pool, js)
+		require.Len(t, r.Unavailable, 2, "%q", r.Unavailable)
+		require.Equal(t, "NATS: not connected to "+url, r.Unavailable[0])
+		require.Contains(t, r.Unavailable[1], "database: ")
+		require.Contains(t, r.Unavailable[1], "connection refused")
+		att := r.Attention()
+		require.Len(t, att, 2, "nothing said of a stream that could not be read: %q", att)
+		require.Equal(t, "cannot read "+r.Unavailable[0], att[0])
+	})
+
 	t.Run("DeadLettersByReason", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
