@@ -63,7 +63,7 @@ func (d *display) start(p *backfill.Progress, lim *stripeapi.Limiter, log *slog.
 				if d.tty {
 					s := m.sample(p, lim, time.Now(), true)
 					s.Err = err
-					lines = d.draw(renderProgress(s), lines)
+					d.draw(renderProgress(s), lines)
 				}
 				return
 			case <-t.C:
