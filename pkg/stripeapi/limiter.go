@@ -21,12 +21,13 @@ import (
 // endpoint, in live mode and in a sandbox (https://docs.stripe.com/rate-limits).
 const DefaultEndpointRate = 25
 
-// endpointHeadroom stretches the gap between an endpoint's requests by 4%.
+// endpointHeadroom stretches the gap between an endpoint's requests by 8%.
 // The limiter times requests when it lets them go, Stripe when they arrive;
-// over a second at the endpoint's rate the headroom is 40 ms, which absorbs
-// the difference between the trips of an early request and a later one, so
-// that no second of Stripe's holds more than the rate.
-const endpointHeadroom = 0.04
+// over a second at the endpoint's rate the headroom is 80 ms, which absorbs
+// the difference between the trips of an early request and a later one (a
+// new connection, a busy machine), so that no second of Stripe's holds more
+// than the rate.
+const endpointHeadroom = 0.08
 
 // Limiter keeps every request of a process under Stripe's two levels of
 // rate limits (https://docs.stripe.com/rate-limits): one rate over all
@@ -266,7 +267,7 @@ func (ep *endpoint) interval() time.Duration {
 	return time.Duration((1 + endpointHeadroom) / ep.rate * float64(time.Second))
 }
 
-// wait returns when the next request is due, or an eighth of an interval
+// wait returns when the next request is due, or a sixteenth of an interval
 // before: a request woken a little late does not cost the next one its
 // turn.
 func (ep *endpoint) wait(ctx context.Context) error {
@@ -275,7 +276,7 @@ func (ep *endpoint) wait(ctx context.Context) error {
 	}
 	for {
 		ep.mu.Lock()
-		d := time.Until(ep.due.Add(-ep.interval() / 8))
+		d := time.Until(ep.due.Add(-ep.interval() / 16))
 		ep.mu.Unlock()
 		if d <= 0 {
 			return nil
@@ -288,7 +289,7 @@ func (ep *endpoint) wait(ctx context.Context) error {
 
 // sent schedules the next request an interval after this one, which left
 // at, or after when this one was due if it left early. Any 26 requests at
-// 25/s thus leave at least 25 intervals less an eighth apart: 1.035 s.
+// 25/s thus leave at least 25 intervals less a sixteenth apart: 1.077 s.
 func (ep *endpoint) sent(at time.Time) {
 	if ep.max == 0 {
 		return
