@@ -201,7 +201,8 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 type pageData struct {
 	Report
 	Attention []string
-	Refresh   int // seconds
+	Refresh   int  // seconds
+	Unknown   bool // NATS could not be read: no stream and consumer to show
 	Charts    []template.HTML
 	Empty     int          // relations without rows
 	Columns   [][]Relation // the others, in columns
@@ -209,7 +210,7 @@ type pageData struct {
 
 func (p *Page) serveHTML(w http.ResponseWriter, _ *http.Request) {
 	r, hist := p.snapshot()
-	d := pageData{Report: r, Attention: r.Attention(), Refresh: max(int(p.interval().Round(time.Second)/time.Second), 1)}
+	d := pageData{Report: r, Attention: r.Attention(), Refresh: max(int(p.interval().Round(time.Second)/time.Second), 1), Unknown: r.busUnknown}
 	var nonEmpty []Relation
 	for _, rel := range r.Relations {
 		if rel.RowsEstimated == 0 {

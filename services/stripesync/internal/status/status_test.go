@@ -162,6 +162,9 @@ func TestGather(t *testing.T) {
 		att := r.Attention()
 		require.Len(t, att, 2, "nothing said of a stream that could not be read: %q", att)
 		require.Equal(t, "cannot read "+r.Unavailable[0], att[0])
+		var text bytes.Buffer
+		require.NoError(t, r.WriteText(&text))
+		require.Contains(t, text.String(), "unknown: NATS could not be read")
 	})
 
 	t.Run("DeadLettersByReason", func(t *testing.T) {

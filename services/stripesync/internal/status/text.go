@@ -22,10 +22,14 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(tw, "stripesync status at %s\n\n", r.At.Format(time.DateTime+" MST"))
 
+	none := "none"
+	if r.busUnknown {
+		none = "unknown: NATS could not be read"
+	}
 	if s := r.Stream; s != nil {
 		line("stream "+events.StreamName, "%s messages, %s, last seq %s", count(int64(s.Messages)), size(s.Bytes), count(int64(s.LastSeq)))
 	} else {
-		line("stream "+events.StreamName, "none")
+		line("stream "+events.StreamName, "%s", none)
 	}
 	if c := r.Consumer; c != nil {
 		oldest := "-"
@@ -35,7 +39,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		line("consumer "+events.ConsumerName, "%s pending, %s unacknowledged (%s redelivered), oldest unacknowledged %s, %d pulls waiting",
 			count(int64(c.Pending)), count(int64(c.AckPending)), count(int64(c.Redelivered)), oldest, c.Waiting)
 	} else {
-		line("consumer "+events.ConsumerName, "none")
+		line("consumer "+events.ConsumerName, "%s", none)
 	}
 
 	line("dead letters", "%s not replayed", count(r.DeadLettersTotal))
