@@ -17,17 +17,18 @@ import (
 // every command are flags whose default comes from the environment variable
 // of the same name; a command's own options are flags only.
 type config struct {
-	Stripe           stripeapi.Config
-	NATSURL          string
-	RateLimit        float64
-	Concurrency      int
-	Addr             string
-	BackfillInterval time.Duration
-	EventsInterval   time.Duration
-	ThinEvents       bool
-	ShutdownTimeout  time.Duration
-	LogLevel         slog.Level
-	Stream           events.StreamOptions
+	Stripe            stripeapi.Config
+	NATSURL           string
+	RateLimit         float64
+	EndpointRateLimit float64
+	Concurrency       int
+	Addr              string
+	BackfillInterval  time.Duration
+	EventsInterval    time.Duration
+	ThinEvents        bool
+	ShutdownTimeout   time.Duration
+	LogLevel          slog.Level
+	Stream            events.StreamOptions
 }
 
 // newFlags returns the flags of command cmd, the shared settings bound to
@@ -39,6 +40,7 @@ func newFlags(cmd string, cfg *config) *envflag.Binder {
 	stripeapi.BindFlags(b, &cfg.Stripe, "to list the account")
 	b.StringVar(&cfg.NATSURL, "nats-url", "nats://127.0.0.1:4222", "NATS server URL")
 	b.Float64Var(&cfg.RateLimit, "syncer-rate-limit", 0, "API requests per second, shared by all work; 0: 80 for live keys, 20 for test keys, under Stripe's 100 and 25")
+	b.Float64Var(&cfg.EndpointRateLimit, "syncer-endpoint-rate-limit", stripeapi.DefaultEndpointRate, "API requests per second to each endpoint (GET /v1/customers, GET /v1/customers/{id}…), Stripe's limit beside the global one")
 	b.IntVar(&cfg.Concurrency, "syncer-concurrency", 32, "lists fetched at once; must cover rate × request latency")
 	b.StringVar(&cfg.Addr, "syncer-addr", ":8082", "serve: HTTP address for /healthz, /readyz and /metrics")
 	b.DurationVar(&cfg.BackfillInterval, "syncer-backfill-interval", 24*time.Hour, "serve: time between full backfills, the first at start; 0: only on request")
@@ -75,6 +77,8 @@ func (c *config) validate(needKey bool) error {
 	switch {
 	case c.RateLimit < 0:
 		return fmt.Errorf("SYNCER_RATE_LIMIT must be positive, have %g", c.RateLimit)
+	case c.EndpointRateLimit <= 0:
+		return fmt.Errorf("SYNCER_ENDPOINT_RATE_LIMIT must be positive, have %g", c.EndpointRateLimit)
 	case c.Concurrency < 1:
 		return fmt.Errorf("SYNCER_CONCURRENCY must be at least 1, have %d", c.Concurrency)
 	case c.BackfillInterval < 0 || c.EventsInterval < 0:
@@ -93,6 +97,7 @@ func (c *config) LogValue() slog.Value {
 		slog.String("stripe_api_base", envflag.Redact(c.Stripe.BaseURL)),
 		slog.String("nats_url", envflag.Redact(c.NATSURL)),
 		slog.Float64("rate_limit", c.RateLimit),
+		slog.Float64("endpoint_rate_limit", c.EndpointRateLimit),
 		slog.Int("concurrency", c.Concurrency),
 		slog.Bool("thin_events", c.ThinEvents),
 	)

@@ -162,13 +162,13 @@ func connect(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) {
 		nc.Close()
 		return nil, fmt.Errorf("state bucket %s: %w", events.StateBucket, err)
 	}
-	lim := stripeapi.NewLimiter(cfg.RateLimit, max(1, int(cfg.RateLimit/10)))
+	lim := stripeapi.NewLimiter(cfg.RateLimit, max(1, int(cfg.RateLimit/10)), stripeapi.WithEndpointRate(cfg.EndpointRateLimit))
 	return &deps{log: log, nc: nc, js: js, kv: kv, limiter: lim, api: cfg.Stripe.Client(lim, log)}, nil
 }
 
 // engine returns a backfill engine on d's connections.
 func (d *deps) engine(cfg config, progress *backfill.Progress) *backfill.Engine {
-	return backfill.New(d.log, d.api, d.js, d.kv, backfill.Config{Livemode: cfg.Stripe.Livemode(), Concurrency: cfg.Concurrency}, progress)
+	return backfill.New(d.log, d.api, d.js, d.kv, backfill.Config{Livemode: cfg.Stripe.Livemode(), Concurrency: cfg.Concurrency, Limiter: d.limiter}, progress)
 }
 
 func (d *deps) close() {

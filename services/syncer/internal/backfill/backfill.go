@@ -11,9 +11,14 @@
 // account at a time, so a platform with 100,000 connected accounts starts
 // at once and holds a page of accounts in memory, not its whole plan. A
 // task whose list turns out long is split while workers are idle, so one
-// large resource does not leave the rest of the rate unused. After each page
-// is stored by JetStream the task's cursor is saved (see checkpoints), so a
-// killed run resumes where it stopped.
+// large resource does not leave the rest of the rate unused. Stripe limits
+// each endpoint as well as the whole account
+// (https://docs.stripe.com/rate-limits), so workers take the endpoints in
+// turn, and a task is split only while its endpoint has room (see
+// runner.room): several large resources are listed at once, and none takes
+// the workers the others need. After each page is stored by JetStream the
+// task's cursor is saved (see checkpoints), so a killed run resumes where it
+// stopped.
 package backfill
 
 import (
@@ -44,6 +49,7 @@ type Engine struct {
 	kv          jetstream.KeyValue
 	livemode    bool
 	concurrency int
+	limiter     *stripeapi.Limiter
 	progress    *Progress
 
 	// splitFunc, when set, is told of every split (tests).
@@ -57,12 +63,20 @@ type Config struct {
 	// Concurrency is the number of tasks listed at once. To use the whole
 	// rate it must cover rate × request latency.
 	Concurrency int
+	// Limiter, when set, is the limiter behind the API client. A long task
+	// is then split for an idle worker, once its endpoint has two tasks
+	// running, only while no request waits at the limiter for the endpoint:
+	// while some wait, the endpoint (or the global rate) is used up, and
+	// another task there would only wait too, in place of one that could
+	// go.
+	Limiter *stripeapi.Limiter
 }
 
 // New returns an Engine listing through api and publishing to js, with
 // checkpoints in kv, the events.StateBucket.
 func New(log *slog.Logger, api *stripeapi.Client, js jetstream.JetStream, kv jetstream.KeyValue, cfg Config, progress *Progress) *Engine {
-	return &Engine{log: log, api: api, js: js, kv: kv, livemode: cfg.Livemode, concurrency: max(cfg.Concurrency, 1), progress: progress}
+	return &Engine{log: log, api: api, js: js, kv: kv, livemode: cfg.Livemode, concurrency: max(cfg.Concurrency, 1),
+		limiter: cfg.Limiter, progress: progress}
 }
 
 // ErrIncomplete is returned when the run stopped before its end: a task or
@@ -153,7 +167,7 @@ func (r *runner) work(ctx context.Context) {
 		if err := r.run(ctx, t); err != nil && ctx.Err() == nil {
 			r.fail(fmt.Errorf("%s of %q: %w", t.Resource, t.Account, err))
 		}
-		r.q.finish()
+		r.q.finish(t)
 	}
 }
 
@@ -186,7 +200,7 @@ func (r *runner) run(ctx context.Context, t *task) error {
 			if !pg.HasMore {
 				return nil // done: the checkpoint saying so comes next
 			}
-			if t.To != 0 && r.q.hungry() {
+			if t.To != 0 && r.q.hungry() && r.room(t) {
 				if err := r.split(ctx, t, pg, fv); err != nil {
 					return err
 				}
@@ -197,6 +211,15 @@ func (r *runner) run(ctx context.Context, t *task) error {
 		return err
 	}
 	return r.cp.done(ctx, t)
+}
+
+// room reports whether another task of t's endpoint would list faster:
+// while it has fewer than two tasks running, one's pause between pages
+// (storing a page, fetching the next) is the other's turn; beyond that,
+// while no request waits at the limiter for it.
+func (r *runner) room(t *task) bool {
+	e := t.endpoint()
+	return r.limiter == nil || r.q.runningAt(e) < 2 || r.limiter.Waiting(e) == 0
 }
 
 // split hands the older half of what is left of t to an idle worker. What is

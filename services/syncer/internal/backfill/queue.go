@@ -1,12 +1,23 @@
 package backfill
 
-import "sync"
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/stripesync/stripesync/pkg/stripeapi"
+)
 
 // queue hands tasks to workers. The planner fills it up to a small limit
 // and waits for room; a worker splitting its task pushes the new half past
 // the limit, at the front, so that a worker never waits on the queue. It
 // ends when the planner is done, no task is queued and none is running, or
 // when it is stopped.
+//
+// Workers take the endpoints in turn (see take): Stripe limits each
+// endpoint to a rate of its own (25 requests/s) beside the global one, so
+// the global rate is used only when several endpoints are listed at once.
 type queue struct {
 	limit int
 
@@ -14,15 +25,24 @@ type queue struct {
 	cond    sync.Cond
 	tasks   []*task
 	running int
-	idle    int  // workers waiting for a task
-	planned bool // the planner has pushed its last task
+	busy    map[string]int // running tasks per endpoint
+	idle    int            // workers waiting for a task
+	planned bool           // the planner has pushed its last task
 	stopped bool
 }
 
 func newQueue(limit int) *queue {
-	q := &queue{limit: max(limit, 1)}
+	q := &queue{limit: max(limit, 1), busy: map[string]int{}}
 	q.cond.L = &q.mu
 	return q
+}
+
+// endpoint is the endpoint most of t's requests count against at Stripe
+// (stripeapi.Endpoint): its list's, or for a listing per parent the one
+// that lists each parent's objects ("GET /v1/customers/{id}/tax_ids").
+func (t *task) endpoint() string {
+	path, _, _ := strings.Cut(t.res.List.Path, "?")
+	return stripeapi.Endpoint(http.MethodGet, path)
 }
 
 // push queues t for the planner, waiting while the queue holds limit tasks.
@@ -50,7 +70,11 @@ func (q *queue) pushFront(t *task) {
 	q.cond.Broadcast()
 }
 
-// take waits for a task, and returns false once there will be none.
+// take waits for a task, and returns false once there will be none. It
+// takes the first queued task of the endpoint with the fewest tasks
+// running, so that a large resource split into many tasks does not take
+// every worker while its endpoint's rate holds them back and the other
+// endpoints wait.
 func (q *queue) take() (*task, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -63,20 +87,38 @@ func (q *queue) take() (*task, bool) {
 		q.cond.Broadcast() // the other workers end too
 		return nil, false
 	}
-	t := q.tasks[0]
-	q.tasks[0] = nil
-	q.tasks = q.tasks[1:]
+	i, fewest := 0, -1
+	for j, t := range q.tasks {
+		if n := q.busy[t.endpoint()]; fewest < 0 || n < fewest {
+			i, fewest = j, n
+		}
+	}
+	t := q.tasks[i]
+	q.tasks = slices.Delete(q.tasks, i, i+1)
 	q.running++
+	q.busy[t.endpoint()]++
 	q.cond.Broadcast() // room for the planner
 	return t, true
 }
 
-// finish says a task taken is over.
-func (q *queue) finish() {
+// finish says t, a task taken, is over.
+func (q *queue) finish(t *task) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.running--
+	if e := t.endpoint(); q.busy[e] > 1 {
+		q.busy[e]--
+	} else {
+		delete(q.busy, e)
+	}
 	q.cond.Broadcast()
+}
+
+// runningAt is the number of tasks of endpoint running.
+func (q *queue) runningAt(endpoint string) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.busy[endpoint]
 }
 
 // hungry reports whether a worker waits for a task with none queued: the
