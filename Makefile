@@ -17,11 +17,11 @@ test: services ## all modules, race detector on (needs PostgreSQL; starts it if 
 	go test -race -count=1 -timeout 10m $(PKGS)
 
 generate: ## queries/objects.sql and the sqlc code, from the registry and the migrations
-	cd db && go run ./internal/genqueries && go run ./internal/genrows && GOWORK=off $(SQLC) generate
+	cd db && go run ./internal/genqueries && GOWORK=off $(SQLC) generate
 
 verify: ## generated code, go.mod files and formatting are current
 	cd db && go run ./internal/genqueries -check
-	cd db && go run ./internal/genrows -check
+	cd db -check
 	cd db && GOWORK=off $(SQLC) diff
 	for d in $(DIRS); do (cd $$d && GOWORK=off go mod tidy -diff) || exit 1; done
 	@out=$$(gofmt -l $(DIRS)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
