@@ -21,10 +21,10 @@ commands:
   dev      JetStream embedded, the local PostgreSQL, ingest, processor and syncer;
            a fake Stripe account sending live webhooks unless STRIPE_API_KEY is set
   replay   dead letters back onto the stream, after a fix (all, by reason, by id)
+  rebuild  derive relations again from the stored rows and events, after a rule changed
   verify   compare a sample of the mirror with the Stripe API; exit 2 on drift
   listen   forward a test-mode account's new events to the local ingest, signed
   endpoint create the Stripe webhook endpoint (or thin event destination) for ingest
-  rebuild  derive relations again from the stored rows and events, after a rule changed
 
 "stripesync <command> -h" lists the command's flags and their environment variables.`
 
@@ -44,14 +44,14 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return dev(ctx, args, getenv, stdout)
 	case "replay":
 		return replayCmd(ctx, args, getenv, stdout)
+	case "rebuild":
+		return rebuildCmd(ctx, args, getenv, stdout)
 	case "verify":
 		return verifyCmd(ctx, args, getenv, stdout)
 	case "listen":
 		return listenCmd(ctx, args, getenv, stdout)
 	case "endpoint":
 		return endpointCmd(ctx, args, getenv, stdout)
-	case "rebuild":
-		return rebuildCmd(ctx, args, getenv, stdout)
 	default:
 		return fmt.Errorf("unknown command %q; stripesync -h lists them", cmd)
 	}
