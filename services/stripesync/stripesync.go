@@ -11,6 +11,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+
+	"github.com/stripesync/stripesync/services/stripesync/internal/status"
 )
 
 const usage = `stripesync runs the whole Stripe mirror in one process, for development and demos.
@@ -25,6 +27,7 @@ commands:
   verify   compare a sample of the mirror with the Stripe API; exit 2 on drift
   listen   forward a test-mode account's new events to the local ingest, signed
   endpoint create the Stripe webhook endpoint (or thin event destination) for ingest
+  status   where the mirror stands: lag, dead letters, backfills, rows; -json, -http ADDR; exit 2 on trouble
 
 "stripesync <command> -h" lists the command's flags and their environment variables.`
 
@@ -52,6 +55,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return listenCmd(ctx, args, getenv, stdout)
 	case "endpoint":
 		return endpointCmd(ctx, args, getenv, stdout)
+	case "status":
+		return status.Run(ctx, args, getenv, stdout, DefaultDatabaseURL)
 	default:
 		return fmt.Errorf("unknown command %q; stripesync -h lists them", cmd)
 	}
