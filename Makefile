@@ -21,7 +21,6 @@ generate: ## queries/objects.sql and the sqlc code, from the registry and the mi
 
 verify: ## generated code, go.mod files and formatting are current
 	cd db && go run ./internal/genqueries -check
-	cd db -check
 	cd db && GOWORK=off $(SQLC) diff
 	for d in $(DIRS); do (cd $$d && GOWORK=off go mod tidy -diff) || exit 1; done
 	@out=$$(gofmt -l $(DIRS)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
