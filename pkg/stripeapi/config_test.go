@@ -32,8 +32,8 @@ func TestConfig(t *testing.T) {
 
 	t.Run("ReadsTheEnvironment", func(t *testing.T) {
 		t.Parallel()
-		c := parse(t, map[string]string{"STRIPE_API_KEY": "rk_live_abc", "STRIPE_API_BASE": "http://127.0.0.1:12111", "STRIPE_API_VERSION": "2025-03-31.basil"})
-		require.Equal(t, stripeapi.Config{Key: "rk_live_abc", BaseURL: "http://127.0.0.1:12111", APIVersion: "2025-03-31.basil"}, c)
+		c := parse(t, map[string]string{"STRIPE_API_KEY": "rk_live_abc", "STRIPE_API_BASE": "http://stripe.test:4000", "STRIPE_API_VERSION": "2025-03-31.basil"})
+		require.Equal(t, stripeapi.Config{Key: "rk_live_abc", BaseURL: "http://stripe.test:4000", APIVersion: "2025-03-31.basil"}, c)
 		require.NoError(t, c.Validate(true))
 		require.True(t, c.Livemode())
 	})
