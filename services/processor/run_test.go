@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -218,14 +217,11 @@ func TestProcessor(t *testing.T) {
 	t.Run("DatabaseOutageIsRetriedNotLost", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		u, err := url.Parse(b.dbURL)
-		require.NoError(t, err)
-		proxy := newTCPProxy(t, u.Host)
-		u.Host = proxy.addr()
-		b.env["DATABASE_URL"] = u.String()
+		proxy := dbtest.NewProxy(t, b.dbURL)
+		b.env["DATABASE_URL"] = proxy.URL(b.dbURL)
 		b.start(t)
 
-		proxy.setDown(true)
+		proxy.SetDown(true)
 		evs := customers(t, 30, "outage")
 		for _, e := range evs {
 			b.publish(t, e)
@@ -236,7 +232,7 @@ func TestProcessor(t *testing.T) {
 		}, 20*time.Second, 20*time.Millisecond)
 		require.Zero(t, b.count(t, "SELECT count(*) FROM stripe.events"))
 
-		proxy.setDown(false)
+		proxy.SetDown(false)
 		b.waitCount(t, len(evs), "SELECT count(*) FROM stripe.customers")
 		b.settled(t)
 		require.Zero(t, b.count(t, "SELECT count(*) FROM stripe.dead_letters"))

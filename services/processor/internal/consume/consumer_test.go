@@ -4,11 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
-	"net"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -388,18 +385,15 @@ func TestConsumer(t *testing.T) {
 	t.Run("UnreachableDatabaseRetriesThenApplies", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		u, err := url.Parse(b.dbURL)
-		require.NoError(t, err)
-		proxy := newTCPProxy(t, u.Host)
-		u.Host = proxy.addr()
-		pool := storePool(t, u.String(), nil)
+		proxy := dbtest.NewProxy(t, b.dbURL)
+		pool := storePool(t, proxy.URL(b.dbURL), nil)
 
 		evs := customerEvents(t, "outage", 3)
 		var seqs []uint64
 		for _, e := range evs {
 			seqs = append(seqs, b.publishEvent(t, e))
 		}
-		proxy.setDown(true)
+		proxy.SetDown(true)
 		// Two attempts, so that the consumer also tries, and fails, to
 		// keep the messages as dead letters while the database is away.
 		b.run(t, pool, consume.Config{BatchSize: 50, Workers: 1, MaxAttempts: 2})
@@ -420,7 +414,7 @@ func TestConsumer(t *testing.T) {
 		require.EqualValues(t, 3, info.NumRedelivered)
 		require.GreaterOrEqual(t, info.Delivered.Consumer, uint64(6))
 
-		proxy.setDown(false)
+		proxy.SetDown(false)
 		require.Eventually(t, func() bool { return b.count(t, "SELECT count(*) FROM stripe.customers") == 3 },
 			20*time.Second, 20*time.Millisecond, "the events were not applied once the database was back")
 		b.settled(t)
@@ -617,93 +611,4 @@ func (h *logRecorder) batchSizes(msg string) []int64 {
 		})
 	}
 	return sizes
-}
-
-// tcpProxy stands between the store and PostgreSQL, so that a test can take
-// the database away (every connection cut, new ones refused) and bring it
-// back.
-type tcpProxy struct {
-	listener net.Listener
-	target   string
-
-	mu    sync.Mutex
-	down  bool
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
-}
-
-func newTCPProxy(t *testing.T, target string) *tcpProxy {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &tcpProxy{listener: l, target: target, conns: map[net.Conn]struct{}{}}
-	p.wg.Go(p.accept)
-	t.Cleanup(func() {
-		l.Close()
-		p.setDown(true)
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *tcpProxy) addr() string { return p.listener.Addr().String() }
-
-func (p *tcpProxy) accept() {
-	for {
-		client, err := p.listener.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		down := p.down
-		if !down {
-			p.conns[client] = struct{}{}
-		}
-		p.mu.Unlock()
-		if down {
-			client.Close()
-			continue
-		}
-		p.wg.Go(func() { p.pipe(client) })
-	}
-}
-
-func (p *tcpProxy) pipe(client net.Conn) {
-	defer p.forget(client)
-	server, err := net.Dial("tcp", p.target)
-	if err != nil {
-		return
-	}
-	p.mu.Lock()
-	p.conns[server] = struct{}{}
-	p.mu.Unlock()
-	defer p.forget(server)
-	var copies sync.WaitGroup
-	done := make(chan struct{}, 2)
-	copies.Go(func() { io.Copy(server, client); done <- struct{}{} })
-	copies.Go(func() { io.Copy(client, server); done <- struct{}{} })
-	<-done
-	// Closing both ends ends the other copy.
-	server.Close()
-	client.Close()
-	copies.Wait()
-}
-
-func (p *tcpProxy) forget(c net.Conn) {
-	c.Close()
-	p.mu.Lock()
-	delete(p.conns, c)
-	p.mu.Unlock()
-}
-
-// setDown cuts every connection and refuses new ones, or lets them through.
-func (p *tcpProxy) setDown(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = down
-	if down {
-		for c := range p.conns {
-			c.Close()
-		}
-	}
 }
