@@ -354,6 +354,7 @@ func TestServe(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(metrics), `stripe_sync_syncer_objects_published_total{resource="customers"}`)
 	require.Contains(t, string(metrics), `stripe_sync_syncer_backfills_total{outcome="done"} 1`)
+	require.Contains(t, string(metrics), `stripe_sync_syncer_api_endpoint_requests_total{endpoint="GET /v1/customers"}`, "requests per endpoint, each with its own limit")
 }
 
 // TestServeCatchesUpThinEvents runs serve with SYNCER_THIN_EVENTS against

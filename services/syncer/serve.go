@@ -217,7 +217,7 @@ func newServeMetrics(reg *prometheus.Registry, p *backfill.Progress, lim *stripe
 			Name: "stripe_sync_syncer_events_published_total", Help: "Events published by the Events API catch-up.",
 		}),
 	}
-	reg.MustRegister(m.backfills, m.events, progressCollector{p},
+	reg.MustRegister(m.backfills, m.events, progressCollector{p}, endpointCollector{lim},
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "stripe_sync_syncer_api_requests_total", Help: "Stripe API requests sent, retries included.",
 		}, func() float64 { return float64(lim.Requests()) }),
@@ -238,5 +238,27 @@ func (c progressCollector) Describe(ch chan<- *prometheus.Desc) { ch <- objectsD
 func (c progressCollector) Collect(ch chan<- prometheus.Metric) {
 	for res, n := range c.p.Snapshot() {
 		ch <- prometheus.MustNewConstMetric(objectsDesc, prometheus.CounterValue, float64(n), res.Relation())
+	}
+}
+
+var (
+	endpointRequestsDesc = prometheus.NewDesc("stripe_sync_syncer_api_endpoint_requests_total",
+		"Stripe API requests sent, by endpoint (method and path, ids as {id}): each has its own rate limit.", []string{"endpoint"}, nil)
+	endpointLimitedDesc = prometheus.NewDesc("stripe_sync_syncer_api_endpoint_rate_limited_total",
+		"Stripe API answers 429, by endpoint.", []string{"endpoint"}, nil)
+)
+
+// endpointCollector exports the limiter's counts per endpoint.
+type endpointCollector struct{ lim *stripeapi.Limiter }
+
+func (c endpointCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- endpointRequestsDesc
+	ch <- endpointLimitedDesc
+}
+
+func (c endpointCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, e := range c.lim.Endpoints() {
+		ch <- prometheus.MustNewConstMetric(endpointRequestsDesc, prometheus.CounterValue, float64(e.Requests), e.Endpoint)
+		ch <- prometheus.MustNewConstMetric(endpointLimitedDesc, prometheus.CounterValue, float64(e.RateLimited), e.Endpoint)
 	}
 }
