@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Connect opens the NATS connection every service uses. It keeps trying to
@@ -171,4 +172,19 @@ func Retry(ctx context.Context, nc *nats.Conn, log *slog.Logger, what string, in
 		case <-time.After(interval):
 		}
 	}
+}
+
+// ConnectJetStream is Connect and the JetStream context on the connection,
+// what every service and command opens first.
+func ConnectJetStream(url, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := Connect(url, name, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	return nc, js, nil
 }

@@ -62,16 +62,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 }
 
 func connectNATS(cfg config, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := events.Connect(cfg.NATSURL, "stripesync-ingest", log)
-	if err != nil {
-		return nil, nil, err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, nil, fmt.Errorf("jetstream: %w", err)
-	}
-	return nc, js, nil
+	return events.ConnectJetStream(cfg.NATSURL, "stripesync-ingest", log)
 }
 
 // listen builds the webhook server and binds its port, before any work

@@ -111,16 +111,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 }
 
 func connectNATS(cfg config, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := events.Connect(cfg.NATSURL, "stripesync-processor", log)
-	if err != nil {
-		return nil, nil, err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, nil, fmt.Errorf("jetstream: %w", err)
-	}
-	return nc, js, nil
+	return events.ConnectJetStream(cfg.NATSURL, "stripesync-processor", log)
 }
 
 // declareConsumer makes sure the stream exists and creates or updates the

@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stripesync/stripesync/pkg/catalog"
 	"github.com/stripesync/stripesync/pkg/events"
@@ -65,15 +64,11 @@ func rebuildCmd(ctx context.Context, args []string, getenv func(string) string, 
 	defer pool.Close()
 	opts := rebuild.Options{BatchSize: *batch}
 	if natsURL != "" {
-		nc, err := events.Connect(natsURL, "stripesync-rebuild", slog.New(slog.DiscardHandler))
+		nc, js, err := events.ConnectJetStream(natsURL, "stripesync-rebuild", slog.New(slog.DiscardHandler))
 		if err != nil {
 			return fmt.Errorf("%w (-nats-url '' rebuilds without the stream)", err)
 		}
 		defer nc.Close()
-		js, err := jetstream.New(nc)
-		if err != nil {
-			return fmt.Errorf("jetstream: %w", err)
-		}
 		if opts.Stream, err = js.Stream(ctx, events.StreamName); err != nil {
 			return fmt.Errorf("stream %s: %w", events.StreamName, err)
 		}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stripesync/stripesync/db"
 	"github.com/stripesync/stripesync/pkg/events"
@@ -64,15 +63,11 @@ func replayCmd(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	defer pool.Close()
-	nc, err := events.Connect(natsURL, "stripesync-replay", slog.New(slog.DiscardHandler))
+	nc, js, err := events.ConnectJetStream(natsURL, "stripesync-replay", slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
 	res, err := replay.Run(ctx, pool, events.NewPublisher(js), f)
 	for _, id := range res.Replayed {
 		fmt.Fprintf(stdout, "replayed dead letter %d\n", id)

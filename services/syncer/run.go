@@ -142,14 +142,9 @@ type deps struct {
 // connect opens NATS, makes sure the stream and the state bucket exist, and
 // builds the API client behind one rate limiter.
 func connect(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) {
-	nc, err := events.Connect(cfg.NATSURL, "stripesync-syncer", log)
+	nc, js, err := events.ConnectJetStream(cfg.NATSURL, "stripesync-syncer", log)
 	if err != nil {
 		return nil, err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

@@ -17,17 +17,17 @@ func TestListenAddr(t *testing.T) {
 		public bool
 		want   string // "" for refused
 	}{
-		{addr: "127.0.0.1:8090", want: "127.0.0.1:8090"},
+		{addr: "127.0.0.1:" + DefaultHTTPPort, want: "127.0.0.1:" + DefaultHTTPPort},
 		{addr: "localhost:9000", want: "localhost:9000"},
-		{addr: "[::1]:8090", want: "[::1]:8090"},
-		{addr: ":8090", want: "127.0.0.1:8090"},
-		{addr: "8091", want: "127.0.0.1:8091"},
-		{addr: "127.0.0.1", want: "127.0.0.1:8090"},
-		{addr: "0.0.0.0:8090"},
-		{addr: "10.1.2.3:8090"},
-		{addr: "status.example.com:8090"},
-		{addr: "0.0.0.0:8090", public: true, want: "0.0.0.0:8090"},
-		{addr: ":8090", public: true, want: ":8090"},
+		{addr: "[::1]:" + DefaultHTTPPort, want: "[::1]:" + DefaultHTTPPort},
+		{addr: ":" + DefaultHTTPPort, want: "127.0.0.1:" + DefaultHTTPPort},
+		{addr: "9471", want: "127.0.0.1:9471"},
+		{addr: "127.0.0.1", want: "127.0.0.1:" + DefaultHTTPPort},
+		{addr: "0.0.0.0:" + DefaultHTTPPort},
+		{addr: "10.1.2.3:" + DefaultHTTPPort},
+		{addr: "status.example.com:" + DefaultHTTPPort},
+		{addr: "0.0.0.0:" + DefaultHTTPPort, public: true, want: "0.0.0.0:" + DefaultHTTPPort},
+		{addr: ":" + DefaultHTTPPort, public: true, want: ":" + DefaultHTTPPort},
 	} {
 		got, err := listenAddr(tt.addr, tt.public)
 		if tt.want == "" {
