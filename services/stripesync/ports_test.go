@@ -46,8 +46,8 @@ func TestPickAddr(t *testing.T) {
 
 	t.Run("EveryInterfaceIsReachedOnLoopback", func(t *testing.T) {
 		t.Parallel()
-		require.Equal(t, "http://127.0.0.1:8080", localURL(":8080"))
-		require.Equal(t, "http://127.0.0.1:8080", localURL("0.0.0.0:8080"))
-		require.Equal(t, "http://[::1]:8080", localURL("[::1]:8080"))
+		require.Equal(t, "http://127.0.0.1:9473", localURL(":9473"))
+		require.Equal(t, "http://127.0.0.1:9473", localURL("0.0.0.0:9473"))
+		require.Equal(t, "http://[::1]:9473", localURL("[::1]:9473"))
 	})
 }
