@@ -38,7 +38,15 @@ bench: build services ## drive the real services and print each figure beside it
 	go run ./bench $(BENCH_FLAGS)
 	go test -run '^$$' -bench Backfill -benchtime 1x ./services/syncer/
 
+PROVE ?= full
+prove: build ## faults under load over real processes, one table (PROVE=quick: the CI run, about a minute)
+	go build -o bin/nats-server github.com/nats-io/nats-server/v2
+	go run ./prove/cmd/prove -mode $(PROVE)
+
+prove-quick: ## make prove PROVE=quick
+	$(MAKE) prove PROVE=quick
+
 help:
 	@awk -F ':.*## ' '/^[a-z\/-]+:.*## /{printf "%-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-.PHONY: build services test generate verify lint run bench help
+.PHONY: build services test generate verify lint run bench prove prove-quick help

@@ -1,0 +1,190 @@
+// Command prove is make prove: the faults-under-load suite over the real
+// processes (see package suite), then, when the Makefile has a fuzz target,
+// make fuzz, and one table of what was injected and what was found. It
+// exits 1 when any count of loss, duplication or staleness is not 0.
+//
+//	go run ./prove/cmd/prove -mode quick   # CI: a few thousand events, every fault, about a minute
+//	go run ./prove/cmd/prove -mode full    # 20,000+ events, PostgreSQL down 15 s, then make fuzz
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/stripesync/stripesync/prove/internal/suite"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, errCounts) {
+			fmt.Fprintln(os.Stderr, "prove:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+var errCounts = errors.New("differences found")
+
+var modes = map[string]suite.Options{
+	"quick": {Events: 4000, Rate: 120, FakeCustomers: 20, Gap: 3 * time.Second, PGOutage: 5 * time.Second},
+	"full":  {Events: 20500, Rate: 120, FakeCustomers: 40, Gap: 8 * time.Second, PGOutage: 15 * time.Second},
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("prove", flag.ContinueOnError)
+	mode := fs.String("mode", "quick", "quick (CI) or full")
+	bin := fs.String("bin", "bin", "directory holding ingest, processor, syncer, fakestripe and nats-server (make prove builds them)")
+	repo := fs.String("repo", ".", "repository root, where make fuzz runs (full mode)")
+	fuzz := fs.Bool("fuzz", true, "full mode: run make fuzz when the Makefile has the target")
+	keep := fs.Bool("keep", false, "keep the work directory (logs, stores) even when the run passed")
+	seed := fs.Uint64("seed", 1, "seed of the event set")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	o, ok := modes[*mode]
+	if !ok {
+		return fmt.Errorf("-mode must be quick or full, have %q", *mode)
+	}
+	o.Name, o.Bin, o.Seed, o.Log, o.KeepDir = *mode, *bin, *seed, stderr, *keep
+	rep, err := suite.Run(ctx, o)
+	if err != nil {
+		if rep.Dir != "" {
+			fmt.Fprintf(stderr, "prove: logs and stores kept in %s\n", rep.Dir)
+		}
+		return err
+	}
+	fuzzLine := "n/a"
+	if *mode == "full" && *fuzz && hasTarget(filepath.Join(*repo, "Makefile"), "fuzz") {
+		fmt.Fprintln(stderr, "prove: make fuzz")
+		fuzzLine, err = runFuzz(ctx, *repo, stderr)
+		if err != nil {
+			return err
+		}
+	}
+	printTable(stdout, o, rep, fuzzLine)
+	if rep.Counts.Total() != 0 {
+		for _, e := range rep.Counts.Examples {
+			fmt.Fprintln(stderr, "  e.g.", e)
+		}
+		fmt.Fprintf(stderr, "prove: logs and stores kept in %s\n", rep.Dir)
+		return errCounts
+	}
+	return nil
+}
+
+func printTable(w io.Writer, o suite.Options, rep suite.Report, fuzz string) {
+	c := rep.Counts
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "make prove (%s), %s on %d CPUs\t\n", o.Name, rep.Elapsed.Round(time.Second), numCPU())
+	fmt.Fprintf(tw, "events\t%d distinct (%d thin), %d webhooks sent with duplicates, %d attempts retried, plus a backfill\n", rep.Distinct, rep.Thin, rep.Sends, rep.Retries)
+	for _, f := range rep.Faults {
+		d := f.Detail
+		if !f.UnderLoad {
+			d = strings.TrimPrefix(d+"; after the load had finished", "; ")
+		}
+		fmt.Fprintf(tw, "fault: %s\t%d\t%s\n", f.Name, f.Count, d)
+	}
+	fmt.Fprintf(tw, "leader kill → accepted events applied\t%s\t(next event accepted after the kill: %s)\n", secs(rep.LeaderBacklog), secs(rep.LeaderNext))
+	for _, r := range []struct {
+		name string
+		n    int
+	}{
+		{"lost (events missing from stripe.events)", c.EventsLost},
+		{"2xx but missing", c.AcceptedMissing},
+		{"applied twice", c.AppliedTwice},
+		{"stale overwrites", c.Stale},
+		{"objects lost", c.ObjectsLost},
+		{"objects in a wrong state", c.Wrong},
+		{"events never sent but stored", c.Unexpected},
+		{"dead letters", c.DeadLetters},
+	} {
+		fmt.Fprintf(tw, "%s\t%d\t\n", r.name, r.n)
+	}
+	fmt.Fprintf(tw, "fuzz executions\t%s\t\n", fuzz)
+	var rss []string
+	for _, r := range rep.PeakRSS {
+		rss = append(rss, fmt.Sprintf("%s %d MiB", r.Name, r.Bytes>>20))
+	}
+	fmt.Fprintf(tw, "peak RSS\t%s\t\n", strings.Join(rss, ", "))
+	tw.Flush()
+}
+
+func secs(d time.Duration) string {
+	if d < 0 {
+		return "not within a minute"
+	}
+	return fmt.Sprintf("%.1fs", d.Seconds())
+}
+
+func numCPU() int {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	return max(1, bytes.Count(b, []byte("\nprocessor"))+1)
+}
+
+// hasTarget reports whether the Makefile defines target.
+func hasTarget(makefile, target string) bool {
+	b, err := os.ReadFile(makefile)
+	if err != nil {
+		return false
+	}
+	return regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(target) + `:`).Match(b)
+}
+
+var (
+	fuzzTarget = regexp.MustCompile(`\b(Fuzz[A-Za-z0-9_]+)`)
+	fuzzExecs  = regexp.MustCompile(`execs: (\d+)`)
+)
+
+// runFuzz runs make fuzz and sums the executions go test reports per fuzz
+// target (the last "execs:" line after the target's name).
+func runFuzz(ctx context.Context, repo string, log io.Writer) (string, error) {
+	cmd := exec.CommandContext(ctx, "make", "fuzz")
+	cmd.Dir = repo
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, log), io.MultiWriter(&out, log)
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("make fuzz: %w", err)
+	}
+	execs := map[string]int64{}
+	var order []string
+	current := ""
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		line := sc.Text()
+		if m := fuzzTarget.FindStringSubmatch(line); m != nil && !strings.Contains(line, "execs:") {
+			current = m[1]
+		}
+		if m := fuzzExecs.FindStringSubmatch(line); m != nil && current != "" {
+			n, _ := strconv.ParseInt(m[1], 10, 64)
+			if _, ok := execs[current]; !ok {
+				order = append(order, current)
+			}
+			execs[current] = n
+		}
+	}
+	if len(order) == 0 {
+		return "make fuzz ran; no executions reported", nil
+	}
+	var parts []string
+	for _, t := range order {
+		parts = append(parts, fmt.Sprintf("%s %d", t, execs[t]))
+	}
+	return strings.Join(parts, ", "), nil
+}
