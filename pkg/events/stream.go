@@ -79,8 +79,12 @@ const ConsumerName = "processor"
 // ConsumerConfig is the only definition of the processor's consumer.
 //
 // Acks are explicit and sent only after the PostgreSQL transaction commits.
-// AckWait bounds how long a crashed processor holds a message before
-// JetStream redelivers it; it must exceed the slowest batch. MaxDeliver is
+// AckWait bounds how long a message stays with a processor that will never
+// acknowledge it before JetStream redelivers it: one that crashed, or one
+// whose delivery was lost with the server that carried it (a stream leader
+// killed loses what it had sent and not yet delivered). The processor keeps
+// it short, seconds, and marks the messages of a batch in progress while it
+// applies them, so that a slow transaction is not redelivered. MaxDeliver is
 // unlimited on purpose: the processor decides when a message is dead and
 // keeps it in stripe.dead_letters, so the server never drops one on its own.
 // maxAckPending bounds the messages in flight across all processors.

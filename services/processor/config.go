@@ -39,7 +39,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	b.IntVar(&cfg.BatchSize, "processor-batch-size", 500, "most events applied in one transaction")
 	b.IntVar(&cfg.Workers, "processor-workers", 2, "batches applied at once")
 	b.IntVar(&cfg.MaxAttempts, "processor-max-attempts", 10, "deliveries before a failing event becomes a dead letter")
-	b.DurationVar(&cfg.AckWait, "processor-ack-wait", 30*time.Second, "time before JetStream redelivers an unacknowledged event; above the slowest batch")
+	b.DurationVar(&cfg.AckWait, "processor-ack-wait", 5*time.Second, "time before JetStream redelivers an event taken and not acknowledged (its processor died, or its delivery was lost with a server); batches being applied are kept in progress")
 	b.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "time to finish in-flight batches at shutdown")
 	b.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	events.BindStreamFlags(b, &cfg.Stream)

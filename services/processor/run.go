@@ -149,6 +149,7 @@ func buildWorkers(cfg config, log *slog.Logger, st *store.Store, reg *prometheus
 		Workers:     cfg.Workers,
 		MaxAttempts: cfg.MaxAttempts,
 		APIVersion:  cfg.Stripe.APIVersion,
+		AckWait:     cfg.AckWait,
 	}
 	var w workers
 	reg.MustRegister(awaitingFetch(st))

@@ -53,7 +53,18 @@ type Config struct {
 	// APIVersion is the mirror's Stripe API version: snapshot events of
 	// another are counted and warned about once per version.
 	APIVersion string
+	// AckWait is the consumer's: every message taken from the iterator and
+	// not yet acknowledged (waiting for a worker, or in a batch being
+	// applied) is marked in progress every third of it, so that a slow
+	// transaction does not get messages redelivered. Zero marks nothing.
+	AckWait time.Duration
 }
+
+// PullHeartbeat is how often the server confirms a pending pull request.
+// Two missed heartbeats (a consumer leader killed with the request, or the
+// route to it gone) make the iterator pull again at once instead of waiting
+// for the request to expire (30 s by default).
+const PullHeartbeat = time.Second
 
 // Consumer applies messages of a JetStream consumer to a Store.
 type Consumer struct {
@@ -62,6 +73,7 @@ type Consumer struct {
 	cfg      Config
 	metrics  *Metrics
 	versions *versionWatch
+	held     held
 	// failing is set by the first transient failure after a success and
 	// cleared by the next commit: an outage logs one warning when it starts
 	// and one info when it ends, however many messages it holds up.
@@ -79,11 +91,20 @@ func New(log *slog.Logger, s Store, cfg Config, m *Metrics) *Consumer {
 
 // Run applies messages from cons until ctx is done, then stops pulling,
 // finishes the messages it holds, and returns.
+//
+// A missed heartbeat is not an error: the iterator pulls again (see
+// PullHeartbeat). Returning it would stop the processor whenever a
+// JetStream server it did not even connect to was lost.
 func (c *Consumer) Run(ctx context.Context, cons jetstream.Consumer) error {
-	it, err := cons.Messages(jetstream.PullMaxMessages(2 * c.cfg.BatchSize * c.cfg.Workers))
+	// The iterator buffers one round of batches: what it holds is not
+	// marked in progress, so it must be taken well within AckWait.
+	it, err := cons.Messages(jetstream.PullMaxMessages(c.cfg.BatchSize*c.cfg.Workers),
+		jetstream.PullHeartbeat(PullHeartbeat), jetstream.WithMessagesErrOnMissingHeartbeat(false))
 	if err != nil {
 		return fmt.Errorf("consume: %w", err)
 	}
+	stopMarking := c.held.markInProgress(c.cfg.AckWait)
+	defer stopMarking()
 	msgs := make(chan jetstream.Msg, c.cfg.BatchSize)
 	go func() {
 		<-ctx.Done()
@@ -107,6 +128,7 @@ func (c *Consumer) Run(ctx context.Context, cons jetstream.Consumer) error {
 			}
 			break
 		}
+		c.held.add(msg)
 		msgs <- msg
 	}
 	close(msgs)
@@ -141,6 +163,9 @@ func (c *Consumer) work(ctx context.Context, msgs <-chan jetstream.Msg) {
 // in the data, it applies the messages one by one, so that one bad message
 // holds up none of its neighbours.
 func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
+	// Every message is acknowledged, naked or terminated by the time
+	// handle returns.
+	defer c.held.remove(msgs)
 	start := time.Now()
 	var batch store.Batch
 	// The messages of batch.Events, then those of batch.Objects, in order.
@@ -311,4 +336,62 @@ func Backoff(n uint64) time.Duration {
 		return time.Minute
 	}
 	return min(time.Second<<(max(n, 1)-1), time.Minute)
+}
+
+// held are the messages taken from the iterator that are not settled yet
+// (acknowledged, naked or terminated).
+type held struct {
+	mu   sync.Mutex
+	msgs map[jetstream.Msg]struct{}
+}
+
+func (h *held) add(m jetstream.Msg) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.msgs == nil {
+		h.msgs = map[jetstream.Msg]struct{}{}
+	}
+	h.msgs[m] = struct{}{}
+}
+
+func (h *held) remove(ms []jetstream.Msg) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, m := range ms {
+		delete(h.msgs, m)
+	}
+}
+
+// markInProgress marks every held message in progress every third of
+// ackWait until the returned func is called. The AckWait that gets a
+// message lost with a server redelivered within seconds must not redeliver
+// messages that are only waiting for a slow transaction.
+func (h *held) markInProgress(ackWait time.Duration) (stop func()) {
+	if ackWait <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(ackWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			h.mu.Lock()
+			ms := make([]jetstream.Msg, 0, len(h.msgs))
+			for m := range h.msgs {
+				ms = append(ms, m)
+			}
+			h.mu.Unlock()
+			for _, m := range ms {
+				// A lost mark only means a redelivery, which the store ignores.
+				_ = m.InProgress()
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
