@@ -13,8 +13,9 @@ build: ## bin/stripesync bin/ingest bin/processor bin/syncer bin/send-test-event
 services: ## start PostgreSQL and NATS on this machine if they are down
 	@.ci/services
 
-test: services ## all modules, race detector on (needs PostgreSQL; starts it if down)
+test: services ## all modules, race detector on (needs PostgreSQL; starts it if down), then make prove PROVE=quick
 	go test -race -count=1 -timeout 10m $(PKGS)
+	$(MAKE) prove PROVE=quick
 
 generate: ## queries/objects.sql and the sqlc code, from the registry and the migrations
 	cd db && go run ./internal/genqueries && GOWORK=off $(SQLC) generate

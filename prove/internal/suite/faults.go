@@ -24,6 +24,7 @@ type faults struct {
 
 	done          []Fault
 	backlog, next time.Duration
+	killedAt      time.Time
 	reruns        int
 }
 
@@ -98,6 +99,7 @@ func (f *faults) killLeader(ctx context.Context) (int, string, error) {
 	}
 	node.Proc.Kill()
 	killed := time.Now()
+	f.killedAt = killed
 	before := f.sender.Accepted()
 	var pre []string
 	for id, t := range before {
@@ -133,8 +135,8 @@ func (f *faults) killLeader(ctx context.Context) (int, string, error) {
 	if err := node.Restart(ctx); err != nil {
 		return 0, "", err
 	}
-	detail := fmt.Sprintf("leader %s (consumer leader %s); %d events accepted before the kill all applied %s after it; first accepted after it applied %s after it",
-		leader, consLeader, len(pre), fmtDur(f.backlog), fmtDur(f.next))
+	detail := fmt.Sprintf("leader %s (consumer leader %s); the events accepted before the kill all applied %s after it",
+		leader, consLeader, fmtDur(f.backlog))
 	return 1, detail, f.waitCurrent(ctx)
 }
 
@@ -234,4 +236,33 @@ func (f *faults) restartIngest(ctx context.Context) (int, string, error) {
 	}
 	f.s.ingest = p
 	return 1, "", stackWaitReady(ctx, f.s.ingestA)
+}
+
+// worstLatency is the longest time from an event's 2xx to its row in
+// stripe.events (received_at, the processor's transaction), over the
+// events accepted from window before t to window after it: what "the last
+// accepted events landed N s later" measures.
+func worstLatency(ctx context.Context, pool *pgxpool.Pool, accepted map[string]time.Time, t time.Time, window time.Duration) (worst time.Duration, n int, err error) {
+	var ids []string
+	for id, at := range accepted {
+		if !t.IsZero() && (at.Before(t.Add(-window)) || at.After(t.Add(window))) {
+			continue
+		}
+		ids = append(ids, id)
+	}
+	rows, err := pool.Query(ctx, `SELECT id, received_at FROM stripe.events WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var at time.Time
+		if err := rows.Scan(&id, &at); err != nil {
+			return 0, 0, err
+		}
+		worst = max(worst, at.Sub(accepted[id]))
+		n++
+	}
+	return worst, n, rows.Err()
 }

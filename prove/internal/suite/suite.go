@@ -68,10 +68,15 @@ type Report struct {
 	// every event accepted before it was applied, and until the first
 	// event accepted after it was.
 	LeaderBacklog, LeaderNext time.Duration
-	Counts                    check.Counts
-	PeakRSS                   []RSS
-	Elapsed                   time.Duration
-	Dir                       string
+	// LeaderWorst is the longest time from 2xx to row of the events
+	// accepted in the 10 s before and after the kill (LeaderWindow of them);
+	// RunWorst the same over the whole run, every fault included.
+	LeaderWorst, RunWorst time.Duration
+	LeaderWindow          int
+	Counts                check.Counts
+	PeakRSS               []RSS
+	Elapsed               time.Duration
+	Dir                   string
 }
 
 // RSS is the peak resident memory of a process over the run, restarts
@@ -204,9 +209,16 @@ func Run(ctx context.Context, o Options) (rep Report, err error) {
 	if err := settle(ctx, js, pool, 5*time.Minute); err != nil {
 		logf(o, "not settled: %v (comparing anyway)", err)
 	}
-	rep.Counts, err = check.Compare(ctx, pool, set.Expected, sender.Accepted(), fake)
+	accepted := sender.Accepted()
+	rep.Counts, err = check.Compare(ctx, pool, set.Expected, accepted, fake)
 	if err != nil {
 		return rep, fmt.Errorf("compare: %w", err)
+	}
+	if rep.LeaderWorst, rep.LeaderWindow, err = worstLatency(ctx, pool, accepted, f.killedAt, 10*time.Second); err != nil {
+		return rep, err
+	}
+	if rep.RunWorst, _, err = worstLatency(ctx, pool, accepted, time.Time{}, 0); err != nil {
+		return rep, err
 	}
 	s.stop()
 	rep.PeakRSS = s.peaks()

@@ -282,6 +282,40 @@ func TestConsumer(t *testing.T) {
 		require.Empty(t, b.deadLetters(t))
 	})
 
+	t.Run("SlowBatchIsKeptInProgressNotRedelivered", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		// An AckWait of a second, as short as the processor allows: the
+		// batch below takes several of them.
+		stream, err := b.js.Stream(t.Context(), events.StreamName)
+		require.NoError(t, err)
+		b.cons, err = stream.CreateOrUpdateConsumer(t.Context(), events.ConsumerConfig(time.Second, 1000))
+		require.NoError(t, err)
+		seq := b.publishEvent(t, customerEvent(t, "evt_slow", "cus_slow"))
+		release := b.hold(t, "evt_slow")
+		slow := cfg
+		slow.AckWait = time.Second
+		b.run(t, storePool(t, b.dbURL, nil), slow)
+		b.waitHeld(t)
+		// Held until it was marked in progress at least three times, which
+		// takes longer than three AckWaits.
+		require.Eventually(t, func() bool {
+			n := 0
+			for _, v := range b.verbs.of(seq) {
+				if v.kind == "+WPI" {
+					n++
+				}
+			}
+			return n >= 3
+		}, 20*time.Second, 10*time.Millisecond, "the held batch was not marked in progress")
+		release()
+
+		b.settled(t)
+		vs := b.verbs.of(seq)
+		require.Equal(t, verb{seq: seq, delivered: 1, kind: "+ACK"}, vs[len(vs)-1], "acknowledged after a redelivery: %v", vs)
+		require.EqualValues(t, 1, b.info(t).Delivered.Consumer, "delivered more than once")
+	})
+
 	t.Run("NotAnEventIsDeadLetteredNeighboursApplied", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
