@@ -128,8 +128,12 @@ const (
 	// claimBatch is the most objects leased at once.
 	claimBatch = 20
 	// fetchLease is how long a leased object is left to this fetcher; one
-	// that died leaves it due again then.
-	fetchLease = 2 * time.Minute
+	// that died leaves it due again then. It is also how long an object
+	// waits when its fetch succeeded but PostgreSQL went away before the
+	// result or the retry could be written (make prove's outage showed
+	// 2 minutes there): a claimBatch takes seconds at the fetch rate, so
+	// 30 s leaves room.
+	fetchLease = 30 * time.Second
 	// idlePoll is how often RunPending looks for due objects when it found
 	// none.
 	idlePoll = 200 * time.Millisecond
