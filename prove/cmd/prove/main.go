@@ -92,8 +92,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func printTable(w io.Writer, o suite.Options, rep suite.Report, fuzz string) {
 	c := rep.Counts
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "make prove (%s), %s on %d CPUs\t\n", o.Name, rep.Elapsed.Round(time.Second), numCPU())
-	fmt.Fprintf(tw, "events\t%d distinct (%d thin), %d webhooks sent with duplicates, %d attempts retried, plus a backfill\n", rep.Distinct, rep.Thin, rep.Sends, rep.Retries)
+	fmt.Fprintf(tw, "make prove (%s), %s on %d CPUs\tcount\t\n", o.Name, rep.Elapsed.Round(time.Second), numCPU())
+	fmt.Fprintf(tw, "events\t%d\tdistinct (%d thin); %d webhooks sent with duplicates, %d attempts retried; plus a backfill\n", rep.Distinct, rep.Thin, rep.Sends, rep.Retries)
 	for _, f := range rep.Faults {
 		d := f.Detail
 		if !f.UnderLoad {
@@ -118,12 +118,12 @@ func printTable(w io.Writer, o suite.Options, rep suite.Report, fuzz string) {
 	} {
 		fmt.Fprintf(tw, "%s\t%d\t\n", r.name, r.n)
 	}
-	fmt.Fprintf(tw, "fuzz executions\t%s\t\n", fuzz)
+	fmt.Fprintf(tw, "fuzz executions\t\t%s\n", fuzz)
 	var rss []string
 	for _, r := range rep.PeakRSS {
 		rss = append(rss, fmt.Sprintf("%s %d MiB", r.Name, r.Bytes>>20))
 	}
-	fmt.Fprintf(tw, "peak RSS\t%s\t\n", strings.Join(rss, ", "))
+	fmt.Fprintf(tw, "peak RSS\t\t%s\n", strings.Join(rss, ", "))
 	tw.Flush()
 }
 
