@@ -115,11 +115,19 @@ func publishJob(ctx context.Context, js jetstream.JetStream, subject string, bod
 		opts = append(opts, jetstream.WithMsgID(msgID))
 	}
 	ack, err := js.Publish(ctx, subject, body, opts...)
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrDuplicateInProcess {
+		return true, nil // another replica's publication of the id is being stored
+	}
 	if err != nil {
 		return false, fmt.Errorf("publish %s: %w", subject, err)
 	}
 	return ack.Duplicate, nil
 }
+
+// jsErrDuplicateInProcess is the error of a clustered stream to a message
+// whose id another publication, not yet stored, carries.
+const jsErrDuplicateInProcess jetstream.ErrorCode = 10158
 
 // Consumers of SyncStream, one per subject, shared by every replica.
 const (

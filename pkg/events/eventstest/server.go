@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -58,12 +59,20 @@ type Cluster struct {
 
 // RunCluster starts a JetStream cluster of n servers and waits until it
 // has elected its meta leader, so that streams can be created at once; it
-// shuts every server down when the test ends. Each server routes to the
-// first, and learns of the others from it.
+// shuts every server down when the test ends. Each server routes to all
+// the others: a JetStream cluster needs its routes configured, so the
+// route ports are taken free beforehand (FreeAddr).
 func RunCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
+	routes := make([]*url.URL, n)
+	ports := make([]int, n)
+	for i := range n {
+		addr := FreeAddr(t)
+		routes[i] = &url.URL{Scheme: "nats", Host: addr}
+		_, port, _ := net.SplitHostPort(addr)
+		ports[i], _ = strconv.Atoi(port)
+	}
 	c := &Cluster{}
-	var seed *url.URL
 	for i := range n {
 		opts := natstest.DefaultTestOptions // a copy: never mutate the package variable
 		opts.Port = -1
@@ -72,17 +81,24 @@ func RunCluster(t testing.TB, n int) *Cluster {
 		opts.ServerName = fmt.Sprintf("n%d", i+1)
 		opts.Cluster.Name = "stripesync-test"
 		opts.Cluster.Host = "127.0.0.1"
-		opts.Cluster.Port = -1
-		if seed != nil {
-			opts.Routes = []*url.URL{seed}
+		opts.Cluster.Port = ports[i]
+		opts.Routes = routes
+		// Started without natstest.RunServer's wait: a clustered server is
+		// ready only once its peers are up.
+		ns, err := server.NewServer(&opts)
+		if err != nil {
+			t.Fatalf("cluster server %d: %v", i+1, err)
 		}
-		s := &Server{Server: natstest.RunServer(&opts), opts: opts}
-		s.opts.Port = s.Addr().(*net.TCPAddr).Port
+		go ns.Start()
+		s := &Server{Server: ns, opts: opts}
 		t.Cleanup(s.Stop)
-		if seed == nil {
-			seed = &url.URL{Scheme: "nats", Host: s.ClusterAddr().String()}
-		}
 		c.Servers = append(c.Servers, s)
+	}
+	for i, s := range c.Servers {
+		if !s.ReadyForConnections(30 * time.Second) {
+			t.Fatalf("cluster server %d not ready in 30s", i+1)
+		}
+		s.opts.Port = s.Addr().(*net.TCPAddr).Port
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for !c.ready(n) {
@@ -94,14 +110,18 @@ func RunCluster(t testing.TB, n int) *Cluster {
 	return c
 }
 
-// ready reports whether every server sees the others and one leads.
+// ready reports whether a server leads the cluster's meta group and sees
+// all n servers as its peers (only the leader answers that), and every
+// server is current with it.
 func (c *Cluster) ready(n int) bool {
 	leader := false
 	for _, s := range c.Servers {
-		if !s.Running() || len(s.JetStreamClusterPeers()) < n {
+		if !s.Running() || !s.JetStreamIsCurrent() {
 			return false
 		}
-		leader = leader || s.JetStreamIsLeader()
+		if s.JetStreamIsLeader() {
+			leader = len(s.JetStreamClusterPeers()) == n
+		}
 	}
 	return leader
 }
