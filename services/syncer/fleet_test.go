@@ -30,7 +30,6 @@ type fleetBundle struct {
 	url     string
 	cluster *eventstest.Cluster
 	js      jetstream.JetStream
-	kv      func(t *testing.T) jetstream.KeyValue
 	env     map[string]string
 }
 
