@@ -239,7 +239,8 @@ func request(ctx context.Context, cfg config, sr events.SyncRequest, stdout io.W
 		return err
 	}
 	defer nc.Close()
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	// Long enough for a cluster to create the stream and the bucket.
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if _, err := events.EnsureSyncStream(rctx, js, cfg.Stream); err != nil {
 		return err
