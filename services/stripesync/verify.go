@@ -111,9 +111,17 @@ func verifyCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if *sample < 0 {
 		return errors.New("-sample must not be negative")
 	}
-	pool, err := pgxpool.New(ctx, databaseURL)
+	pcfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
-		return fmt.Errorf("DATABASE_URL: %w", err)
+		// Not wrapped: pgx's message may quote the password.
+		return errors.New("DATABASE_URL parses neither as a PostgreSQL URL nor as keyword/value pairs")
+	}
+	// verify only reads: with the read-only role of db/roles.sql, or any
+	// other, its transactions are read-only.
+	pcfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return fmt.Errorf("connect database: %w", err)
 	}
 	defer pool.Close()
 
