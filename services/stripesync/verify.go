@@ -47,7 +47,8 @@ It prints a table (or JSON with -json), writes the counts in Prometheus text
 format to -metrics-file (for node_exporter's textfile collector; nothing is
 pushed), and exits 2 when it found drift, 1 when it could not check.
 A stale row may be a change made after the mirror's last event that is still
-on its way: run it again before acting.`
+on its way: run it again before acting. It only reads the mirror (read-only
+transactions): the read-only role of db/roles.sql is enough.`
 
 // Kinds of drift stripesync verify reports.
 const (
