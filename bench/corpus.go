@@ -117,11 +117,11 @@ func (g *generator) eventIndex(id string) (int, bool) {
 // snapshotEvent is a snapshot event as Stripe sends it
 // (https://docs.stripe.com/api/events/object).
 type snapshotEvent struct {
-	ID              string `json:"id"`
-	Object          string `json:"object"`
-	APIVersion      string `json:"api_version"`
-	Created         int64  `json:"created"`
-	Data            struct {
+	ID         string `json:"id"`
+	Object     string `json:"object"`
+	APIVersion string `json:"api_version"`
+	Created    int64  `json:"created"`
+	Data       struct {
 		Object json.RawMessage `json:"object"`
 	} `json:"data"`
 	Livemode        bool `json:"livemode"`
@@ -164,14 +164,9 @@ func (g *generator) event(i int) webhookEvent {
 		}
 		return webhookEvent{id: id, object: "customer", thin: true, body: body}
 	}
-	pick := rng.IntN(g.total)
-	k := 0
-	for pick >= mix[k].weight {
-		pick -= mix[k].weight
-		k++
-	}
+	k, number := g.object(i)
 	m := mix[k]
-	objectID := fmt.Sprintf("%s_bench%d", prefix(m.object), objectNumber(rng, i))
+	objectID := fmt.Sprintf("%s_bench%d", prefix(m.object), number)
 	obj := make([]byte, 0, len(g.objects[k])+64)
 	obj = fmt.Appendf(obj, `{"id":%q,"created":%d,`, objectID, created)
 	obj = append(obj, g.objects[k][1:]...)
@@ -185,12 +180,21 @@ func (g *generator) event(i int) webhookEvent {
 	return webhookEvent{id: id, object: m.object, body: body}
 }
 
-// objectNumber makes one event in five an update of an earlier object.
-func objectNumber(rng *rand.Rand, i int) int {
+// object picks the object of event i: its mix entry and its number. One
+// event in five (after the first ten) updates the object of an earlier event.
+func (g *generator) object(i int) (k, number int) {
+	// A stream of its own, apart from the thin-or-snapshot draw, so that an
+	// event's object is the same whichever kind it is.
+	rng := rand.New(rand.NewPCG(g.seed^0x6f626a656374, uint64(i)))
 	if i > 10 && rng.IntN(5) == 0 {
-		return rng.IntN(i)
+		return g.object(rng.IntN(i))
 	}
-	return i
+	pick := rng.IntN(g.total)
+	for pick >= mix[k].weight {
+		pick -= mix[k].weight
+		k++
+	}
+	return k, i
 }
 
 func prefix(object string) string {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -95,7 +96,7 @@ func (r *steadyRun) table(out io.Writer, window time.Duration) {
 	fmt.Fprintf(out, " %6s\n", "load")
 	end := r.sendTime
 	if n := len(r.samples); n > 0 {
-		end = max(end, r.samples[n-1].at)
+		end = max(end, r.samples[n-1].at+1) // the window of the last sample too
 	}
 	for from := time.Duration(0); from < end; from += window {
 		to := from + window
@@ -166,7 +167,7 @@ func (r *steadyRun) plot(path, title string) error {
 	fresh.Title.Text = title
 	fresh.Y.Label.Text = "2xx -> committed (ms)"
 	fresh.Y.Scale = plot.LogScale{}
-	fresh.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	fresh.Y.Tick.Marker = oneTwoFive{}
 	if err := addLines(fresh, series{"p50", p50}, series{"p99", p99}); err != nil {
 		return err
 	}
@@ -250,4 +251,21 @@ func addLines(p *plot.Plot, lines ...series) error {
 		p.Legend.Add(s.name, l)
 	}
 	return nil
+}
+
+// oneTwoFive labels a logarithmic axis at 1, 2 and 5 times each power of
+// ten, so that an axis spanning less than a decade still has labels.
+type oneTwoFive struct{}
+
+func (oneTwoFive) Ticks(lo, hi float64) []plot.Tick {
+	var ticks []plot.Tick
+	for p := math.Floor(math.Log10(lo)); p <= math.Ceil(math.Log10(hi)); p++ {
+		for _, m := range []float64{1, 2, 5} {
+			v := m * math.Pow(10, p)
+			if v >= lo && v <= hi {
+				ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', -1, 64)})
+			}
+		}
+	}
+	return ticks
 }
