@@ -170,7 +170,11 @@ func steady(ctx context.Context, o options, work, name string, so steadyOptions)
 		tick := time.NewTicker(so.sampleEvery)
 		defer tick.Stop()
 		for {
-			r.samples = append(r.samples, takeSample(sampleCtx, p, admin, js, time.Since(start)))
+			s := takeSample(sampleCtx, p, admin, js, time.Since(start))
+			if sampleCtx.Err() != nil {
+				return // a sample cut short reads as zeros
+			}
+			r.samples = append(r.samples, s)
 			select {
 			case <-sampleCtx.Done():
 				return
