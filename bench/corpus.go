@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,6 +71,8 @@ type generator struct {
 	// objects holds each mix entry's fixture as JSON, without its id and
 	// created, which each event sets.
 	objects [][]byte
+	// weights is each mix entry's weight in this corpus, total their sum.
+	weights []int
 	total   int
 }
 
@@ -96,9 +99,30 @@ func newGenerator(seed uint64, base time.Time, thin thinEvents) (*generator, err
 			return nil, err
 		}
 		g.objects = append(g.objects, b)
+		g.weights = append(g.weights, m.weight)
 		g.total += m.weight
 	}
 	return g, nil
+}
+
+// only keeps the snapshot events of the given types (of the mix) and drops
+// the others; no types keeps them all.
+func (g *generator) only(types []string) error {
+	if len(types) == 0 {
+		return nil
+	}
+	g.total = 0
+	for k, m := range mix {
+		g.weights[k] = 0
+		if slices.Contains(types, m.eventType) {
+			g.weights[k] = m.weight
+			g.total += m.weight
+		}
+	}
+	if g.total == 0 {
+		return fmt.Errorf("none of %v is an event type of the mix", types)
+	}
+	return nil
 }
 
 // eventID is event i's id; eventIndex reads i back from an id, or says the
@@ -171,8 +195,8 @@ func (g *generator) object(i int) (k, number int) {
 		return g.object(rng.IntN(i))
 	}
 	pick := rng.IntN(g.total)
-	for pick >= mix[k].weight {
-		pick -= mix[k].weight
+	for pick >= g.weights[k] {
+		pick -= g.weights[k]
 		k++
 	}
 	return k, i

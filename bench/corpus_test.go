@@ -63,6 +63,17 @@ func TestGenerator(t *testing.T) {
 		}
 	})
 
+	t.Run("OnlySomeTypes", func(t *testing.T) {
+		t.Parallel()
+		g, err := newGenerator(9, base, thinEvents{})
+		require.NoError(t, err)
+		require.NoError(t, g.only([]string{"customer.updated", "invoice.paid"}))
+		for i := range 500 {
+			require.Contains(t, []string{"customer", "invoice"}, g.event(i).object)
+		}
+		require.Error(t, g.only([]string{"customer.created"}))
+	})
+
 	t.Run("ThinEventsNeedCustomers", func(t *testing.T) {
 		t.Parallel()
 		_, err := newGenerator(1, base, thinEvents{share: 0.5})

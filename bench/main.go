@@ -74,6 +74,10 @@ func pipelineFlags(fs *flag.FlagSet, o *options) {
 	fs.Float64Var(&o.steady.thinShare, "thin-share", 0.1, "share of thin events (v1.customer.updated, fetched from a fake Stripe API) in steady runs")
 	fs.IntVar(&o.steady.inFlight, "in-flight", 32, "most webhooks in flight in steady runs (as ../shared/freshness)")
 	fs.DurationVar(&o.steady.sampleEvery, "sample", time.Second, "period of the memory and lag samples of steady runs")
+	fs.Func("types", "snapshot event types of steady runs, comma separated (customer.updated, invoice.paid…); default: the whole mix", func(v string) error {
+		o.steady.types = strings.Split(v, ",")
+		return nil
+	})
 	fs.DurationVar(&o.steady.drainTimeout, "drain-timeout", 2*time.Minute, "time after the last send of a steady run for accepted events to become visible")
 }
 

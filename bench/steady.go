@@ -32,6 +32,8 @@ type steadyOptions struct {
 	// thinShare is the share of thin events (v1.customer.updated about a
 	// customer of the fake Stripe API, which the processor fetches).
 	thinShare float64
+	// types are the snapshot event types sent, of the mix; none: all.
+	types []string
 	// inFlight bounds the requests in flight; a send that finds them all
 	// busy waits, and counts as late.
 	inFlight int
@@ -139,6 +141,9 @@ func steady(ctx context.Context, o options, work, name string, so steadyOptions)
 	start := time.Now()
 	gen, err := newGenerator(uint64(so.rate), start.Add(-time.Duration(r.total)*time.Second),
 		thinEvents{share: so.thinShare, customers: fake.IDs("", "customer")})
+	if err == nil {
+		err = gen.only(so.types)
+	}
 	if err != nil {
 		return nil, err
 	}
