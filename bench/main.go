@@ -14,6 +14,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,6 +45,9 @@ func main() {
 		return
 	}
 	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -113,6 +117,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return fmt.Errorf("-freshness-rates: %q is not a positive number of events per second", f)
 		}
 		freshRates = append(freshRates, rate)
+		so := o.steady
+		so.rate, so.duration = rate, o.freshFor
+		if err := so.check(); err != nil {
+			return err
+		}
 	}
 	work, err := os.MkdirTemp("", "stripesync-bench-")
 	if err != nil {

@@ -24,8 +24,11 @@ func soak(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if o.steady.rate <= 0 || o.steady.duration <= 0 || *window <= 0 {
-		return fmt.Errorf("-rate, -duration and -window must be positive")
+	if *window <= 0 {
+		return fmt.Errorf("-window must be positive, not %s", *window)
+	}
+	if err := o.steady.check(); err != nil {
+		return err
 	}
 	work, err := os.MkdirTemp("", "stripesync-soak-")
 	if err != nil {

@@ -44,6 +44,23 @@ type steadyOptions struct {
 	drainTimeout time.Duration
 }
 
+// check says which setting cannot work, if one cannot.
+func (so steadyOptions) check() error {
+	switch {
+	case so.rate <= 0:
+		return fmt.Errorf("the rate must be positive, not %d", so.rate)
+	case so.duration <= 0:
+		return fmt.Errorf("the duration must be positive, not %s", so.duration)
+	case so.thinShare < 0 || so.thinShare > 1:
+		return fmt.Errorf("-thin-share must be between 0 and 1, not %g", so.thinShare)
+	case so.inFlight <= 0:
+		return fmt.Errorf("-in-flight must be positive, not %d", so.inFlight)
+	case so.sampleEvery <= 0:
+		return fmt.Errorf("-sample must be positive, not %s", so.sampleEvery)
+	}
+	return nil
+}
+
 // The processes a sample measures, in the order of sample.rss.
 var measured = [...]string{"ingest", "processor", "nats-server", "postgres"}
 
@@ -89,6 +106,9 @@ const benchApplicationName = "stripesync-bench"
 // delivers when the transaction commits, against the time ingest's 2xx
 // arrived.
 func steady(ctx context.Context, o options, work, name string, so steadyOptions) (*steadyRun, error) {
+	if err := so.check(); err != nil {
+		return nil, err
+	}
 	fake := stripefake.New(stripefake.Options{})
 	if err := stripefake.Seed(fake, stripefake.SeedOptions{Customers: 200, RandSeed: 1}); err != nil {
 		return nil, err
