@@ -23,6 +23,7 @@ import (
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/events/eventstest"
 	"github.com/stripesync/stripesync/services/processor/internal/consume"
+	"github.com/stripesync/stripesync/services/processor/internal/logtest"
 	"github.com/stripesync/stripesync/services/processor/internal/store"
 )
 
@@ -68,7 +69,7 @@ type testBundle struct {
 	js    jetstream.JetStream
 	cons  jetstream.Consumer
 	verbs *verbLog
-	logs  *logRecorder
+	logs  *logtest.Recorder
 	reg   *prometheus.Registry
 }
 
@@ -100,7 +101,7 @@ func setup(t *testing.T) *testBundle {
 
 	return &testBundle{
 		dbURL: dbURL, db: db, nc: nc, js: js, cons: cons, verbs: verbs,
-		logs: newLogRecorder(t), reg: prometheus.NewRegistry(),
+		logs: logtest.New(t), reg: prometheus.NewRegistry(),
 	}
 }
 
@@ -422,7 +423,7 @@ func TestConsumer(t *testing.T) {
 		require.EqualValues(t, 12, b.info(t).Delivered.Consumer, "a message was delivered twice")
 		// The premise: the bad event shared a transaction with its ten
 		// neighbours, which failed as a whole.
-		require.Contains(t, b.logs.batchSizes("batch failed, applying one by one"), int64(11),
+		require.Contains(t, b.logs.Int64s("batch failed, applying one by one", "batch_size"), int64(11),
 			"the bad event did not share a batch with its neighbours")
 	})
 
@@ -476,9 +477,9 @@ func TestConsumer(t *testing.T) {
 		require.Equal(t, 3, b.count(t, "SELECT count(*) FROM stripe.events"))
 		// One warning for the outage, not one per message and retry, and
 		// one info when it ended.
-		require.Equal(t, 1, b.logs.count(slog.LevelWarn, ""), "warnings during one outage")
-		require.Equal(t, 1, b.logs.count(slog.LevelInfo, "store recovered, messages apply again"))
-		require.GreaterOrEqual(t, b.logs.count(slog.LevelDebug, "retrying later"), 6)
+		require.Equal(t, 1, b.logs.Count(slog.LevelWarn, ""), "warnings during one outage")
+		require.Equal(t, 1, b.logs.Count(slog.LevelInfo, "store recovered, messages apply again"))
+		require.GreaterOrEqual(t, b.logs.Count(slog.LevelDebug, "retrying later"), 6)
 	})
 
 	t.Run("TransientFailureBecomesDeadLetterAfterMaxAttempts", func(t *testing.T) {
@@ -591,68 +592,4 @@ func (l *verbLog) waitOf(t *testing.T, seq uint64, n int) []verb {
 		return len(vs) >= n
 	}, 20*time.Second, 10*time.Millisecond, "waiting for %d acknowledgements of stream seq %d", n, seq)
 	return vs
-}
-
-// logRecorder writes the consumer's logs to the test's output and keeps
-// them.
-type logRecorder struct {
-	slog.Handler
-	mu   *sync.Mutex
-	recs *[]slog.Record
-}
-
-func newLogRecorder(t *testing.T) *logRecorder {
-	return &logRecorder{
-		Handler: slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}),
-		mu:      &sync.Mutex{},
-		recs:    &[]slog.Record{},
-	}
-}
-
-func (h *logRecorder) Handle(ctx context.Context, r slog.Record) error {
-	h.mu.Lock()
-	*h.recs = append(*h.recs, r.Clone())
-	h.mu.Unlock()
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h *logRecorder) WithAttrs(as []slog.Attr) slog.Handler {
-	return &logRecorder{Handler: h.Handler.WithAttrs(as), mu: h.mu, recs: h.recs}
-}
-
-func (h *logRecorder) WithGroup(name string) slog.Handler {
-	return &logRecorder{Handler: h.Handler.WithGroup(name), mu: h.mu, recs: h.recs}
-}
-
-// count returns the number of records at level with message msg, or with
-// any message when msg is empty.
-func (h *logRecorder) count(level slog.Level, msg string) int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	n := 0
-	for _, r := range *h.recs {
-		if r.Level == level && (msg == "" || r.Message == msg) {
-			n++
-		}
-	}
-	return n
-}
-
-// batchSizes returns the batch_size of each record with message msg.
-func (h *logRecorder) batchSizes(msg string) []int64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var sizes []int64
-	for _, r := range *h.recs {
-		if r.Message != msg {
-			continue
-		}
-		r.Attrs(func(a slog.Attr) bool {
-			if a.Key == "batch_size" {
-				sizes = append(sizes, a.Value.Int64())
-			}
-			return true
-		})
-	}
-	return sizes
 }
