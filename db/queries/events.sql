@@ -52,3 +52,21 @@ UPDATE stripe.dead_letters SET replayed_at = now() WHERE id = @id;
 -- name: DeadLetterCountByReason :many
 -- DeadLetterCountByReason counts the dead letters not replayed, by reason.
 SELECT reason, count(*)::bigint AS n FROM stripe.dead_letters WHERE replayed_at IS NULL GROUP BY reason ORDER BY n DESC, reason;
+
+-- name: EventReceipts :many
+-- EventReceipts returns, for each of ids that is stored, how many rows hold
+-- it and when the first was received. The primary key keeps copies at 1;
+-- a check that counts them says so rather than assuming it.
+SELECT id, count(*)::bigint AS copies, min(received_at)::timestamptz AS received_at
+FROM stripe.events
+WHERE id = ANY(@ids::text[])
+GROUP BY id
+ORDER BY id;
+
+-- name: EventIDsNotAmong :many
+-- EventIDsNotAmong returns the ids of the stored events that are not among
+-- ids, in id order.
+SELECT e.id
+FROM stripe.events AS e
+WHERE NOT EXISTS (SELECT 1 FROM unnest(@ids::text[]) AS k(id) WHERE k.id = e.id)
+ORDER BY e.id;

@@ -136,6 +136,35 @@ func (q *Queries) DeadLetterMarkReplayed(ctx context.Context, db DBTX, id int64)
 	return err
 }
 
+const eventIDsNotAmong = `-- name: EventIDsNotAmong :many
+SELECT e.id
+FROM stripe.events AS e
+WHERE NOT EXISTS (SELECT 1 FROM unnest($1::text[]) AS k(id) WHERE k.id = e.id)
+ORDER BY e.id
+`
+
+// EventIDsNotAmong returns the ids of the stored events that are not among
+// ids, in id order.
+func (q *Queries) EventIDsNotAmong(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, eventIDsNotAmong, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const eventInsertBatch = `-- name: EventInsertBatch :many
 INSERT INTO stripe.events (id, type, account, livemode, api_version, created, data)
 SELECT u.id, u.type, NULLIF(u.account, ''), u.livemode, NULLIF(u.api_version, ''), u.created, u.data
@@ -232,4 +261,41 @@ func (q *Queries) EventInsertUnapplied(ctx context.Context, db DBTX, arg EventIn
 		arg.Unapplied,
 	)
 	return err
+}
+
+const eventReceipts = `-- name: EventReceipts :many
+SELECT id, count(*)::bigint AS copies, min(received_at)::timestamptz AS received_at
+FROM stripe.events
+WHERE id = ANY($1::text[])
+GROUP BY id
+ORDER BY id
+`
+
+type EventReceiptsRow struct {
+	ID         string
+	Copies     int64
+	ReceivedAt time.Time
+}
+
+// EventReceipts returns, for each of ids that is stored, how many rows hold
+// it and when the first was received. The primary key keeps copies at 1;
+// a check that counts them says so rather than assuming it.
+func (q *Queries) EventReceipts(ctx context.Context, db DBTX, ids []string) ([]EventReceiptsRow, error) {
+	rows, err := db.Query(ctx, eventReceipts, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []EventReceiptsRow
+	for rows.Next() {
+		var i EventReceiptsRow
+		if err := rows.Scan(&i.ID, &i.Copies, &i.ReceivedAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
