@@ -150,21 +150,7 @@ const (
 // fetch is tried again later, backing off.
 func (r *Refetcher) RunPending(ctx context.Context) error {
 	for {
-		claimed, err := r.store.ClaimFetches(ctx, claimBatch, fetchLease)
-		switch {
-		case err == nil:
-			r.claims.Succeeded()
-		case ctx.Err() == nil:
-			r.claims.Failed(err)
-		}
-		for _, f := range claimed {
-			outcome, err := r.fetch(ctx, f)
-			r.pending.WithLabelValues(outcome).Inc()
-			if err != nil {
-				r.log.Warn("fetch", "object", f.Resource.Object, "object_id", f.ID, "account", f.Account, "attempt", f.Attempts, "err", err)
-			}
-		}
-		if len(claimed) > 0 {
+		if r.fetchDue(ctx) > 0 {
 			continue
 		}
 		select {
@@ -173,6 +159,26 @@ func (r *Refetcher) RunPending(ctx context.Context) error {
 		case <-time.After(idlePoll):
 		}
 	}
+}
+
+// fetchDue fetches up to claimBatch objects that are due now, and returns
+// how many it claimed.
+func (r *Refetcher) fetchDue(ctx context.Context) int {
+	claimed, err := r.store.ClaimFetches(ctx, claimBatch, fetchLease)
+	switch {
+	case err == nil:
+		r.claims.Succeeded()
+	case ctx.Err() == nil:
+		r.claims.Failed(err)
+	}
+	for _, f := range claimed {
+		outcome, err := r.fetch(ctx, f)
+		r.pending.WithLabelValues(outcome).Inc()
+		if err != nil {
+			r.log.Warn("fetch", "object", f.Resource.Object, "object_id", f.ID, "account", f.Account, "attempt", f.Attempts, "err", err)
+		}
+	}
+	return len(claimed)
 }
 
 func (r *Refetcher) fetch(ctx context.Context, f store.PendingFetch) (outcome string, err error) {

@@ -56,7 +56,7 @@ func (s *Store) Reapply(ctx context.Context, evs []Event) (Stats, error) {
 				deletions = append(deletions, ev)
 			}
 		}
-		if err := applyThin(ctx, tx, deletions); err != nil {
+		if err := applyThin(ctx, tx, deletions, s.fetchDelay); err != nil {
 			return err
 		}
 		states, err := newStates(snapshots, nil, backfilled)

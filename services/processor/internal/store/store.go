@@ -62,11 +62,26 @@ type Tie struct {
 
 // Store applies events to the mirror.
 type Store struct {
-	pool *pgxpool.Pool
+	pool       *pgxpool.Pool
+	fetchDelay time.Duration
 }
 
+// Option changes a Store from its defaults.
+type Option func(*Store)
+
+// WithFetchDelay makes the objects of thin events wait delay, instead of
+// FetchDelay, before they are fetched. Tests that settle every fetch at
+// once use 0.
+func WithFetchDelay(delay time.Duration) Option { return func(s *Store) { s.fetchDelay = delay } }
+
 // New returns a Store writing through pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func New(pool *pgxpool.Pool, opts ...Option) *Store {
+	s := &Store{pool: pool, fetchDelay: FetchDelay}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
 
 // Apply stores b in one transaction: each event once in stripe.events, the
 // object of each event seen for the first time, and each fetched object, in
@@ -103,7 +118,7 @@ func (s *Store) apply(ctx context.Context, b Batch, dated func(time.Time) time.T
 	var stats Stats
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		stats, err = apply(ctx, tx, b, dated)
+		stats, err = s.applyTx(ctx, tx, b, dated)
 		return err
 	})
 	if err != nil {
@@ -112,14 +127,14 @@ func (s *Store) apply(ctx context.Context, b Batch, dated func(time.Time) time.T
 	return stats, nil
 }
 
-// apply runs the phases of a batch in one transaction.
-func apply(ctx context.Context, tx pgx.Tx, b Batch, dated func(time.Time) time.Time) (Stats, error) {
+// applyTx runs the phases of a batch in one transaction.
+func (s *Store) applyTx(ctx context.Context, tx pgx.Tx, b Batch, dated func(time.Time) time.Time) (Stats, error) {
 	fresh, err := insertEvents(ctx, tx, b.Events)
 	if err != nil {
 		return Stats{}, err
 	}
 	stats := Stats{Stored: len(fresh), Duplicates: len(b.Events) - len(fresh)}
-	if err := applyThin(ctx, tx, fresh); err != nil {
+	if err := applyThin(ctx, tx, fresh, s.fetchDelay); err != nil {
 		return Stats{}, err
 	}
 	states, err := newStates(fresh, b.Objects, dated)
@@ -251,7 +266,7 @@ const FetchDelay = time.Second
 // event (v2.core.health.event_generation_failure.resolved), which names the
 // object whose event never came. Events about objects not mirrored are kept
 // in stripe.events only.
-func applyThin(ctx context.Context, tx pgx.Tx, fresh []Event) error {
+func applyThin(ctx context.Context, tx pgx.Tx, fresh []Event, fetchDelay time.Duration) error {
 	type objectKey struct {
 		res         *catalog.Resource
 		id, account string
@@ -294,7 +309,7 @@ func applyThin(ctx context.Context, tx pgx.Tx, fresh []Event) error {
 	sorted := slices.SortedFunc(maps.Values(fetches), func(a, b db.PendingFetch) int {
 		return cmp.Or(byObject(a.Resource, b.Resource), strings.Compare(a.ID, b.ID), strings.Compare(a.Account, b.Account))
 	})
-	return db.AddPendingFetches(ctx, tx, sorted, FetchDelay)
+	return db.AddPendingFetches(ctx, tx, sorted, fetchDelay)
 }
 
 // eventRow is the row an event writes, and false when its object is not
@@ -573,7 +588,7 @@ func (s *Store) ClaimFetches(ctx context.Context, max int, lease time.Duration) 
 // unless an event came since, in one transaction.
 func (s *Store) SettleFetch(ctx context.Context, f PendingFetch, o events.Object) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := apply(ctx, tx, Batch{Objects: []events.Object{o}}, settled); err != nil {
+		if _, err := s.applyTx(ctx, tx, Batch{Objects: []events.Object{o}}, settled); err != nil {
 			return err
 		}
 		return db.DonePendingFetch(ctx, tx, f)
