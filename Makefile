@@ -34,8 +34,10 @@ fuzz: ## run each fuzz target for FUZZTIME (default 10s) and print its execution
 		if ! (cd $$dir && go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) .) >$$log 2>&1; then \
 			cat $$log; rm -f $$log; echo "$$name FAILED: the input is in $$dir/testdata/fuzz/$$name"; exit 1; \
 		fi; \
-		execs=$$(grep -o 'execs: [0-9]*' $$log | tail -1 | cut -d' ' -f2); rm -f $$log; \
-		printf '%-26s %-33s %12s execs in %s\n' $$name $$dir $$execs $(FUZZTIME); \
+		last=$$(grep 'execs: [0-9]*' $$log | tail -1); rm -f $$log; \
+		execs=$$(echo "$$last" | grep -o 'execs: [0-9]*' | cut -d' ' -f2); \
+		elapsed=$$(echo "$$last" | grep -o 'elapsed: [0-9a-z.]*' | cut -d' ' -f2); \
+		printf '%-26s %-33s %12s execs in %s\n' $$name $$dir $$execs $$elapsed; \
 	done
 
 fuzz-quick: ## each fuzz target for 3s, as make test does
