@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -52,7 +53,7 @@ var stripeEventType = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
 // reference decodes body with encoding/json and applies the envelope's
 // contract; ok is false for a body the contract refuses.
 func reference(body []byte) (ref referenceEvent, env events.Envelope, ok bool) {
-	if json.Unmarshal(body, &ref) != nil || ref.ID == "" || !stripeEventType.MatchString(ref.Type) {
+	if json.Unmarshal(body, &ref) != nil || ref.ID == "" || !stripeEventType.MatchString(ref.Type) || holdsNUL(ref) {
 		return ref, events.Envelope{}, false
 	}
 	env = events.Envelope{ID: ref.ID, Type: ref.Type, Livemode: ref.Livemode}
@@ -87,6 +88,24 @@ func reference(body []byte) (ref referenceEvent, env events.Envelope, ok bool) {
 		return ref, env, true
 	}
 	return ref, events.Envelope{}, false
+}
+
+// holdsNUL reports whether a text field the envelope keeps holds U+0000,
+// which PostgreSQL's text refuses.
+func holdsNUL(ref referenceEvent) bool {
+	texts := []string{ref.ID, ref.Account, ref.Context, ref.SnapshotEvent}
+	if ref.APIVersion != nil {
+		texts = append(texts, *ref.APIVersion)
+	}
+	if ro := ref.RelatedObject; ro != nil {
+		texts = append(texts, ro.ID, ro.Type, ro.URL)
+	}
+	for _, s := range texts {
+		if strings.ContainsRune(s, 0) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkAgainstReference is the property both targets share: ParseEnvelope
