@@ -82,6 +82,10 @@ func TestEventPartitions(t *testing.T) {
 		got = partitions(t, pool)
 		require.Equal(t, 1, got[name(month(-7))])
 		require.Zero(t, got["events_default"])
+		var compression string
+		require.NoError(t, pool.QueryRow(t.Context(), `SELECT attcompression::text FROM pg_attribute
+			WHERE attrelid = ('stripe.' || $1)::regclass AND attname = 'data'`, name(month(-7))).Scan(&compression))
+		require.Equal(t, "l", compression, "a new month compresses with lz4 as the others")
 		require.Empty(t, insert(t, pool, evs...), "still one copy each after the move")
 		var n int
 		require.NoError(t, pool.QueryRow(t.Context(), "SELECT count(*) FROM stripe.events").Scan(&n))
@@ -138,4 +142,20 @@ func TestEventPartitions(t *testing.T) {
 		require.NoError(t, err)
 		require.Contains(t, strings.Join(plan, "\n"), "object_id_idx", "every partition is read by its object_id index")
 	})
+}
+
+// TestObjectsAreCompressedWithLZ4: every relation's objects, and the events,
+// are TOASTed with lz4 (schema 0014), cheaper in CPU than pglz.
+func TestObjectsAreCompressedWithLZ4(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.New(t)
+	rows, err := pool.Query(t.Context(), `
+		SELECT c.relname FROM pg_attribute AS a
+		JOIN pg_class AS c ON c.oid = a.attrelid JOIN pg_namespace AS n ON n.oid = c.relnamespace
+		WHERE n.nspname = 'stripe' AND a.attname = 'data' AND NOT a.attisdropped AND c.relkind IN ('r', 'p')
+			AND a.attcompression <> 'l'`)
+	require.NoError(t, err)
+	pglz, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Empty(t, pglz, "relations whose data is not compressed with lz4")
 }

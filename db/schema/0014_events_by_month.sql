@@ -120,6 +120,34 @@ SELECT id, type, account, livemode, api_version, created, data, received_at, una
 DROP TABLE stripe.events_unpartitioned;
 SELECT count(*) FROM stripe.events_maintain(2, 0);
 
+-- TOAST compression: lz4 rather than PostgreSQL's default pglz for the
+-- objects (data) of every relation and of stripe.events, so that each
+-- object, written twice (in its event and in its relation), costs less CPU
+-- to store: about a fifth of PostgreSQL's CPU in the benchmark, for about a
+-- tenth more bytes on disk (README, Storage). Values stored before keep
+-- pglz; new month partitions copy the setting (LIKE … INCLUDING
+-- COMPRESSION). A server built without lz4 keeps pglz.
+-- +goose StatementBegin
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT c.relname
+        FROM pg_attribute AS a
+        JOIN pg_class AS c ON c.oid = a.attrelid
+        JOIN pg_namespace AS n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'stripe' AND a.attname = 'data' AND NOT a.attisdropped AND c.relkind IN ('r', 'p')
+        ORDER BY c.relname
+    LOOP
+        EXECUTE format('ALTER TABLE stripe.%I ALTER COLUMN data SET COMPRESSION lz4', r.relname);
+    END LOOP;
+EXCEPTION WHEN feature_not_supported THEN
+    RAISE NOTICE 'this server has no lz4: TOAST compression stays pglz';
+END
+$$;
+-- +goose StatementEnd
+
 -- +goose Down
 ALTER TABLE stripe.events RENAME TO events_partitioned;
 ALTER INDEX stripe.events_type_created_idx RENAME TO events_partitioned_type_created_idx;
