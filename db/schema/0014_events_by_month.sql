@@ -123,7 +123,7 @@ SELECT count(*) FROM stripe.events_maintain(2, 0);
 -- TOAST compression: lz4 rather than PostgreSQL's default pglz for the
 -- objects (data) of every relation and of stripe.events, so that each
 -- object, written twice (in its event and in its relation), costs less CPU
--- to store: about a fifth of PostgreSQL's CPU in the benchmark, for about a
+-- to store: about 15% of PostgreSQL's CPU in the benchmark, for about a
 -- tenth more bytes on disk (README, Storage). Values stored before keep
 -- pglz; new month partitions copy the setting (LIKE … INCLUDING
 -- COMPRESSION). A server built without lz4 keeps pglz.
