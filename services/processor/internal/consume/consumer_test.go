@@ -293,8 +293,9 @@ func TestConsumer(t *testing.T) {
 		require.NoError(t, err)
 		b.cons, err = stream.CreateOrUpdateConsumer(t.Context(), events.ConsumerConfig(time.Second, 1000))
 		require.NoError(t, err)
-		seq := b.publishEvent(t, customerEvent(t, "evt_slow", "cus_slow"))
-		release := b.hold(t, "evt_slow")
+		slowEvent := customerEvent(t, "evt_slow", "cus_slow")
+		seq := b.publishEvent(t, slowEvent)
+		release := b.hold(t, slowEvent)
 		slow := cfg
 		slow.AckWait = time.Second
 		b.run(t, storePool(t, b.dbURL, nil), slow)
