@@ -162,16 +162,17 @@ func (b *testBundle) info(t *testing.T) *jetstream.ConsumerInfo {
 	return info
 }
 
-// hold makes the store's Apply of the event with id wait until release is
-// called: the test inserts the same id into stripe.events in a transaction
-// it keeps open, and the store's insert waits for that transaction's
-// outcome. release rolls it back, so the store's insert then goes through.
-func (b *testBundle) hold(t *testing.T, id string) (release func()) {
+// hold makes the store's Apply of e wait until release is called: the test
+// inserts e's key (id and created) into stripe.events in a transaction it
+// keeps open, and the store's insert waits for that transaction's outcome.
+// release rolls it back, so the store's insert then goes through.
+func (b *testBundle) hold(t *testing.T, e eventstest.Event) (release func()) {
 	t.Helper()
 	tx, err := b.db.Begin(t.Context())
 	require.NoError(t, err)
 	_, err = tx.Exec(t.Context(),
-		"INSERT INTO stripe.events (id, type, livemode, created, data) VALUES ($1, 'customer.created', false, now(), '{}')", id)
+		"INSERT INTO stripe.events (id, type, livemode, created, data) VALUES ($1, 'customer.created', false, $2, '{}')",
+		e.ID, time.Unix(e.Created.Unix(), 0)) // Stripe's created is in seconds
 	require.NoError(t, err)
 	release = sync.OnceFunc(func() { tx.Rollback(context.Background()) })
 	t.Cleanup(release)
@@ -292,8 +293,9 @@ func TestConsumer(t *testing.T) {
 		require.NoError(t, err)
 		b.cons, err = stream.CreateOrUpdateConsumer(t.Context(), events.ConsumerConfig(time.Second, 1000))
 		require.NoError(t, err)
-		seq := b.publishEvent(t, customerEvent(t, "evt_slow", "cus_slow"))
-		release := b.hold(t, "evt_slow")
+		slowEvent := customerEvent(t, "evt_slow", "cus_slow")
+		seq := b.publishEvent(t, slowEvent)
+		release := b.hold(t, slowEvent)
 		slow := cfg
 		slow.AckWait = time.Second
 		b.run(t, storePool(t, b.dbURL, nil), slow)
@@ -322,8 +324,9 @@ func TestConsumer(t *testing.T) {
 		b := setup(t)
 		// The consumer applies the first event alone and waits on it while
 		// the rest arrive, so that the rest make one batch.
-		release := b.hold(t, "evt_gate")
-		gate := b.publishEvent(t, customerEvent(t, "evt_gate", "cus_gate"))
+		gateEvent := customerEvent(t, "evt_gate", "cus_gate")
+		release := b.hold(t, gateEvent)
+		gate := b.publishEvent(t, gateEvent)
 		b.run(t, storePool(t, b.dbURL, nil), cfg)
 		b.waitHeld(t)
 
@@ -370,8 +373,9 @@ func TestConsumer(t *testing.T) {
 	t.Run("EventPostgresRefusesIsStoredAsFarAsItCanObjectDeadLetteredNeighboursApplied", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		release := b.hold(t, "evt_gate")
-		gate := b.publishEvent(t, customerEvent(t, "evt_gate", "cus_gate"))
+		gateEvent := customerEvent(t, "evt_gate", "cus_gate")
+		release := b.hold(t, gateEvent)
+		gate := b.publishEvent(t, gateEvent)
 		b.run(t, storePool(t, b.dbURL, nil), cfg)
 		b.waitHeld(t)
 
@@ -488,9 +492,9 @@ func TestConsumer(t *testing.T) {
 		// The event's row stays locked by the test, and the store gives up
 		// on a lock after 100ms: an error that is not permanent, while
 		// stripe.dead_letters can be written.
-		release := b.hold(t, "evt_stuck")
-		pool := storePool(t, b.dbURL, map[string]string{"lock_timeout": "100ms"})
 		e := customerEvent(t, "evt_stuck", "cus_stuck")
+		release := b.hold(t, e)
+		pool := storePool(t, b.dbURL, map[string]string{"lock_timeout": "100ms"})
 		body := e.JSON(t)
 		seq := b.publish(t, events.EventSubject(e.Type), e.ID, body)
 		b.run(t, pool, cfg) // MaxAttempts 3
