@@ -7,8 +7,12 @@ DIRS := $(shell go list -m -f '{{.Dir}}')
 SQLC := go run github.com/sqlc-dev/sqlc/cmd/sqlc@v1.31.1
 STATICCHECK := go run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
+# What make run needs: stripesync dev, and the sender its start-up screen
+# names. The other binaries would cost a link each on every run.
+DEV_CMDS := ./services/stripesync/cmd/stripesync ./services/ingest/cmd/send-test-event
+
 build: ## bin/stripesync bin/ingest bin/processor bin/syncer bin/send-test-event bin/fakestripe
-	go build -o bin/ ./services/stripesync/cmd/stripesync ./services/ingest/cmd/ingest ./services/processor/cmd/processor ./services/syncer/cmd/syncer ./services/ingest/cmd/send-test-event ./pkg/stripefake/cmd/fakestripe
+	go build -o bin/ $(DEV_CMDS) ./services/ingest/cmd/ingest ./services/processor/cmd/processor ./services/syncer/cmd/syncer ./pkg/stripefake/cmd/fakestripe
 
 services: ## start PostgreSQL and NATS on this machine if they are down
 	@.ci/services
@@ -56,7 +60,8 @@ lint: ## go vet and staticcheck in every module
 	go vet $(PKGS)
 	$(STATICCHECK) $(PKGS)
 
-run: build ## the whole mirror in one process, bin/stripesync dev (needs PostgreSQL; starts it if down)
+run: ## the whole mirror in one process, bin/stripesync dev (needs PostgreSQL; starts it if down)
+	go build -o bin/ $(DEV_CMDS)
 	@.ci/services postgres
 	bin/stripesync dev
 

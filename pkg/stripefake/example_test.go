@@ -18,7 +18,7 @@ func Example() {
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 
-	api := stripefake.NewAPI(srv.URL, stripefake.TestKey, 2)
+	api := newAPI(srv.URL, stripefake.TestKey, 2)
 	it := api.Customers.List(&stripe.CustomerListParams{})
 	n := 0
 	for it.Next() {

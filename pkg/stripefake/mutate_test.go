@@ -314,7 +314,7 @@ func TestRateLimits(t *testing.T) {
 	t.Run("CallerResumesAfterRateLimit", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, stripefake.Options{Force429Func: stripefake.StormFunc(2, 1)}, seed)
-		api := stripefake.NewAPI(b.url, stripefake.TestKey, 2)
+		api := newAPI(b.url, stripefake.TestKey, 2)
 
 		var ids []string
 		var limited int
@@ -347,7 +347,7 @@ func TestRateLimits(t *testing.T) {
 	t.Run("StripeGoRetriesLockTimeouts", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, stripefake.Options{LockTimeoutFunc: stripefake.StormFunc(2, 1)}, seed)
-		api := stripefake.NewAPI(b.url, stripefake.TestKey, 2)
+		api := newAPI(b.url, stripefake.TestKey, 2)
 
 		params := &stripe.CustomerListParams{}
 		params.Limit = stripe.Int64(10)

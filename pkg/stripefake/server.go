@@ -12,9 +12,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/stripe/stripe-go/v76"
-	"github.com/stripe/stripe-go/v76/client"
 )
 
 // Defaults for Options.
@@ -179,17 +176,6 @@ func (s *Server) Start(t testing.TB) string {
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	return srv.URL
-}
-
-// NewAPI returns a stripe-go client whose API backend is the fake at url
-// (see Start), with the given retry budget and stripe-go's logging off.
-func NewAPI(url, key string, maxNetworkRetries int64) *client.API {
-	backend := stripe.GetBackendWithConfig(stripe.APIBackend, &stripe.BackendConfig{
-		URL:               stripe.String(url),
-		MaxNetworkRetries: stripe.Int64(maxNetworkRetries),
-		LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelNull},
-	})
-	return client.New(key, &stripe.Backends{API: backend, Connect: backend, Uploads: backend})
 }
 
 // Stats returns the counters.

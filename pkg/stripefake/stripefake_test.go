@@ -36,7 +36,7 @@ func setup(t *testing.T, opts stripefake.Options, seed stripefake.SeedOptions) *
 	srv := stripefake.New(opts)
 	require.NoError(t, stripefake.Seed(srv, seed))
 	url := srv.Start(t)
-	return &testBundle{srv: srv, url: url, api: stripefake.NewAPI(url, stripefake.TestKey, 0)}
+	return &testBundle{srv: srv, url: url, api: newAPI(url, stripefake.TestKey, 0)}
 }
 
 // get sends a raw GET with the test key plus header pairs, and decodes the body.
