@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -213,13 +214,16 @@ type SyncRun struct {
 //   - EventsRotationKey: the connected account after which the next
 //     catch-up starts, when one catch-up cannot visit every account.
 //   - SyncRunKey: one per backfill run id, its SyncRun status record.
+//   - APIUsageKey: one per process that calls the Stripe API (syncer,
+//     processor), its APIUsage, rewritten every APIUsageInterval and
+//     deleted when the process stops; stripesync status sums them.
 const StateBucket = "stripesync_backfill"
 
 // StateBucketConfig is the only definition of the state bucket.
 func StateBucketConfig() jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{
 		Bucket:      StateBucket,
-		Description: "syncer state: backfill checkpoints and events catch-up cursors",
+		Description: "syncer state: backfill checkpoints, events catch-up cursors, API usage",
 		History:     1,
 		Storage:     jetstream.FileStorage,
 	}
@@ -253,3 +257,66 @@ const SyncRunPrefix = "syncrun."
 
 // SyncRunKey is the key of the status record of backfill run.
 func SyncRunKey(run string) string { return SyncRunPrefix + run }
+
+// APIUsageInterval is how often a process rewrites its APIUsage.
+const APIUsageInterval = 10 * time.Second
+
+// APIUsageStaleAfter is the age at which an APIUsage is stale: its process
+// missed three rewrites, so it stopped without deleting it (killed) or
+// cannot reach NATS.
+const APIUsageStaleAfter = 3 * APIUsageInterval
+
+// APIUsageWindow is the span an APIUsage counts requests over.
+const APIUsageWindow = time.Minute
+
+// APIUsage is one process's use of the Stripe API, as it publishes it
+// under APIUsageKey: the requests it sent and the 429s it got over the last
+// APIUsageWindow (less just after it started: see WindowSeconds), against
+// the rate it is configured to spend.
+type APIUsage struct {
+	// Service is what the process is: "syncer", "processor".
+	Service string `json:"service"`
+	// Instance tells processes of one service apart: host and process id.
+	Instance string `json:"instance"`
+	// At is when the record was written; a record older than
+	// APIUsageStaleAfter is stale.
+	At time.Time `json:"at"`
+	// WindowSeconds is the span Requests and RateLimited cover, in seconds.
+	WindowSeconds float64 `json:"window_seconds"`
+	// Requests are the requests sent within the window, retries included.
+	Requests int64 `json:"requests"`
+	// RateLimited are the 429 answers received within the window.
+	RateLimited int64 `json:"rate_limited"`
+	// Limit is the configured rate, in requests per second: the budget.
+	Limit float64 `json:"limit"`
+	// Rate is the limiter's rate at At: Limit, or less after 429s.
+	Rate float64 `json:"rate"`
+}
+
+// PerSecond is the requests per second u spent over its window.
+func (u APIUsage) PerSecond() float64 {
+	if u.WindowSeconds <= 0 {
+		return 0
+	}
+	return float64(u.Requests) / u.WindowSeconds
+}
+
+// APIUsagePrefix begins every APIUsageKey.
+const APIUsagePrefix = "api_usage."
+
+// APIUsageKey is the key of the APIUsage of one process of service.
+// Characters a key cannot hold are replaced by "_".
+func APIUsageKey(service, instance string) string {
+	return APIUsagePrefix + keyToken(service) + "." + keyToken(instance)
+}
+
+// keyToken makes s one token of a key: letters, digits, "-" and "_".
+func keyToken(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			return r
+		}
+		return '_'
+	}, cmp.Or(s, "_"))
+}

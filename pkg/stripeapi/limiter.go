@@ -50,6 +50,7 @@ type Limiter struct {
 	max          rate.Limit
 	maxRetries   int
 	endpointRate float64 // each endpoint's highest rate; 0: no limit
+	started      time.Time
 
 	mu        sync.Mutex
 	endpoints map[string]*endpoint
@@ -78,6 +79,7 @@ func NewLimiter(perSecond float64, burst int, opts ...LimiterOption) *Limiter {
 		maxRetries:   20,
 		endpointRate: DefaultEndpointRate,
 		endpoints:    make(map[string]*endpoint),
+		started:      time.Now(),
 	}
 	for _, o := range opts {
 		o(l)
@@ -94,6 +96,10 @@ func (l *Limiter) RateLimited() int64 { return l.limited.Load() }
 // Rate is the global rate now, in requests per second: the configured one,
 // or less after 429s.
 func (l *Limiter) Rate() float64 { return float64(l.lim.Limit()) }
+
+// MaxRate is the configured global rate, in requests per second: the
+// budget the process spends at most.
+func (l *Limiter) MaxRate() float64 { return float64(l.max) }
 
 // EndpointStats is what a Limiter counted for one endpoint.
 type EndpointStats struct {

@@ -59,13 +59,17 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	defer nc.Close()
-	cons, err := declareConsumer(ctx, nc, js, cfg, log)
+	stream, cons, err := declareConsumer(ctx, nc, js, cfg, log)
 	if err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(lagCollector{stream: stream, cons: cons})
 	st := store.New(pool)
-	w := buildWorkers(cfg, log, st, reg)
+	w, err := buildWorkers(ctx, cfg, log, st, reg, js)
+	if err != nil {
+		return err
+	}
 	httpServer, err := listen(cfg, log, reg, nc, st)
 	if err != nil {
 		return err
@@ -119,11 +123,13 @@ func connectNATS(cfg config, log *slog.Logger) (*nats.Conn, jetstream.JetStream,
 // declareConsumer makes sure the stream exists and creates or updates the
 // processor's durable consumer, retrying while NATS cannot be reached (one
 // warning per outage, see events.Retry).
-func declareConsumer(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, cfg config, log *slog.Logger) (jetstream.Consumer, error) {
+func declareConsumer(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, cfg config, log *slog.Logger) (jetstream.Stream, jetstream.Consumer, error) {
 	maxAckPending := 2 * cfg.BatchSize * cfg.Workers * 2
+	var stream jetstream.Stream
 	var cons jetstream.Consumer
 	err := events.Retry(ctx, nc, log, "consumer "+events.ConsumerName, 2*time.Second, func(ctx context.Context) error {
-		stream, err := events.EnsureStream(ctx, js, cfg.Stream)
+		var err error
+		stream, err = events.EnsureStream(ctx, js, cfg.Stream)
 		if err != nil {
 			return err
 		}
@@ -133,18 +139,19 @@ func declareConsumer(ctx context.Context, nc *nats.Conn, js jetstream.JetStream,
 		}
 		return nil
 	})
-	return cons, err
+	return stream, cons, err
 }
 
 // workers are what the processor runs: the consumer, and, when a Stripe key
 // is set, the refetcher that fetches the objects thin events name and
-// settles ties of the version rule.
+// settles ties of the version rule, and the report of its API usage.
 type workers struct {
 	consumer  *consume.Consumer
 	refetcher *refetch.Refetcher // nil without STRIPE_API_KEY
+	usage     func(context.Context) error
 }
 
-func buildWorkers(cfg config, log *slog.Logger, st *store.Store, reg *prometheus.Registry) workers {
+func buildWorkers(ctx context.Context, cfg config, log *slog.Logger, st *store.Store, reg *prometheus.Registry, js jetstream.JetStream) (workers, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	consumeCfg := consume.Config{
 		BatchSize:   cfg.BatchSize,
@@ -156,12 +163,31 @@ func buildWorkers(cfg config, log *slog.Logger, st *store.Store, reg *prometheus
 	var w workers
 	reg.MustRegister(awaitingFetch(st))
 	if cfg.Stripe.Key != "" {
-		api := cfg.Stripe.Client(stripeapi.NewLimiter(fetchRate(cfg.Stripe)), log)
+		lim := stripeapi.NewLimiter(fetchRate(cfg.Stripe))
+		reg.MustRegister(lim.Collector("stripe_sync_processor"))
+		api := cfg.Stripe.Client(lim, log)
 		w.refetcher = refetch.New(log, api, st, reg)
 		consumeCfg.TiesFunc = w.refetcher.Enqueue
+		kv, err := stateBucket(ctx, js)
+		if err != nil {
+			return workers{}, err
+		}
+		w.usage = func(ctx context.Context) error { return stripeapi.ReportUsage(ctx, kv, "processor", lim, log) }
 	}
 	w.consumer = consume.New(log, st, consumeCfg, consume.NewMetrics(reg))
-	return w
+	return w, nil
+}
+
+// stateBucket opens the syncer's state bucket, creating it if missing
+// (the processor may start first), for the API usage record.
+func stateBucket(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	kv, err := js.CreateOrUpdateKeyValue(dctx, events.StateBucketConfig())
+	if err != nil {
+		return nil, fmt.Errorf("state bucket %s: %w", events.StateBucket, err)
+	}
+	return kv, nil
 }
 
 // fetchRate is the processor's share of Stripe's read budget (100 requests/s
@@ -221,6 +247,7 @@ func serve(ctx context.Context, log *slog.Logger, w workers, cons jetstream.Cons
 	if w.refetcher != nil {
 		g.Go(func() error { return w.refetcher.Run(gctx) })
 		g.Go(func() error { return w.refetcher.RunPending(gctx) })
+		g.Go(func() error { return w.usage(gctx) })
 	}
 	g.Go(func() error {
 		log.Info("consuming", "stream", events.StreamName, "consumer", events.ConsumerName)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -24,6 +26,7 @@ import (
 	"github.com/stripesync/stripesync/pkg/catalog"
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/events/eventstest"
+	"github.com/stripesync/stripesync/pkg/stripeapi"
 	"github.com/stripesync/stripesync/pkg/stripefake"
 	"github.com/stripesync/stripesync/services/processor/internal/store"
 )
@@ -161,6 +164,73 @@ func TestProcessor(t *testing.T) {
 		b.waitCount(t, 1, "SELECT count(*) FROM stripe.subscriptions")
 		b.settled(t)
 		require.Equal(t, 121, b.count(t, "SELECT count(*) FROM stripe.events"))
+		require.Equal(t, 0.0, metric(t, b, "stripe_sync_processor_consumer_pending_messages"), "caught up")
+		require.Equal(t, 0.0, metric(t, b, "stripe_sync_processor_consumer_oldest_unacked_age_seconds"))
+		require.Equal(t, 0.0, metric(t, b, "stripe_sync_processor_objects_stale_skipped_total"))
+	})
+
+	t.Run("ConsumerLagIsReadWhenScraped", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ctx := t.Context()
+		// The consumer is declared, and nothing consumes. With at most one
+		// message unacknowledged, the second pull below can only get the
+		// message the first handed back, however late the server handles
+		// the nak.
+		stream, err := b.js.Stream(ctx, events.StreamName)
+		require.NoError(t, err)
+		cons, err := stream.CreateOrUpdateConsumer(ctx, events.ConsumerConfig(time.Minute, 1))
+		require.NoError(t, err)
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(lagCollector{stream: stream, cons: cons})
+		lag := func() map[string]float64 {
+			t.Helper()
+			families, err := reg.Gather()
+			require.NoError(t, err)
+			out := map[string]float64{}
+			for _, f := range families {
+				out[strings.TrimPrefix(f.GetName(), "stripe_sync_processor_consumer_")] = f.GetMetric()[0].GetGauge().GetValue()
+			}
+			return out
+		}
+		require.Equal(t, map[string]float64{"pending_messages": 0, "ack_pending_messages": 0, "redelivered_messages": 0, "oldest_unacked_age_seconds": 0}, lag())
+
+		published := time.Now()
+		for _, e := range customers(t, 3, "lag") {
+			b.publish(t, e)
+		}
+		got := lag()
+		require.Equal(t, 3.0, got["pending_messages"])
+		require.Equal(t, 0.0, got["ack_pending_messages"])
+		require.Positive(t, got["oldest_unacked_age_seconds"], "the first message waits")
+		require.LessOrEqual(t, got["oldest_unacked_age_seconds"], time.Since(published).Seconds()+1)
+
+		// One taken and handed back: two pending, one unacknowledged and
+		// redelivered once taken again.
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+		require.NoError(t, err)
+		for m := range batch.Messages() {
+			require.NoError(t, m.Nak())
+		}
+		require.NoError(t, batch.Error())
+		batch, err = cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+		require.NoError(t, err)
+		var held []jetstream.Msg
+		for m := range batch.Messages() {
+			held = append(held, m)
+		}
+		require.Len(t, held, 1)
+		got = lag()
+		require.Equal(t, 2.0, got["pending_messages"])
+		require.Equal(t, 1.0, got["ack_pending_messages"])
+		require.Equal(t, 1.0, got["redelivered_messages"])
+		require.Positive(t, got["oldest_unacked_age_seconds"])
+
+		// NATS gone: the gauges say unknown, the scrape still answers.
+		b.nats.Shutdown()
+		got = lag()
+		require.True(t, math.IsNaN(got["pending_messages"]), "%v", got)
+		require.True(t, math.IsNaN(got["oldest_unacked_age_seconds"]), "%v", got)
 	})
 
 	t.Run("UnapplicableMessagesBecomeDeadLettersAndNeighboursLand", func(t *testing.T) {
@@ -288,6 +358,24 @@ func TestProcessor(t *testing.T) {
 		b.waitCount(t, 1, "SELECT count(*) FROM stripe.customers WHERE data->>'name' = 'Truth' AND last_event_id IS NULL AND state_at > $1", at)
 		require.Equal(t, "acct_tie", gotAccount.Load())
 		require.Equal(t, 1.0, metric(t, b, "stripe_sync_processor_version_ties_total"))
+		// Its API requests are exported as the syncer's are, and its usage
+		// is in the state bucket for stripesync status.
+		require.Equal(t, 1.0, metric(t, b, "stripe_sync_processor_api_requests_total"))
+		require.Equal(t, 1.0, metric(t, b, `stripe_sync_processor_api_endpoint_requests_total{endpoint="`+stripeapi.Endpoint("GET", "/v1/customers/cus_tie")+`"}`))
+		kv, err := b.js.KeyValue(t.Context(), events.StateBucket)
+		require.NoError(t, err)
+		require.Eventually(t, func() bool {
+			keys, err := kv.ListKeys(t.Context())
+			if err != nil {
+				return false
+			}
+			for k := range keys.Keys() {
+				if strings.HasPrefix(k, events.APIUsagePrefix+"processor.") {
+					return true
+				}
+			}
+			return false
+		}, 20*time.Second, 50*time.Millisecond, "the processor publishes its API usage")
 	})
 
 	t.Run("FetchedObjectsFollowTheVersionRule", func(t *testing.T) {
@@ -315,6 +403,7 @@ func TestProcessor(t *testing.T) {
 		b.waitCount(t, 2, "SELECT count(*) FROM stripe.events")
 		b.settled(t)
 		require.Equal(t, 1, b.count(t, "SELECT count(*) FROM stripe.customers WHERE data->>'name' = 'Fetched'"))
+		require.Equal(t, 1.0, metric(t, b, "stripe_sync_processor_objects_stale_skipped_total"), "the late event's state is older than the fetched one")
 
 		// An object whose subject and body disagree is kept as a dead letter.
 		bad := events.Object{Resource: catalog.MustLookup("product"), ID: "cus_fetched", FetchedAt: at, Data: fetched}.Msg()

@@ -199,7 +199,15 @@ func backfillOnce(ctx context.Context, cfg config, req backfill.Request, stdout 
 	engine := d.engine(cfg, progress)
 	stop := display.start(progress, d.limiter, log)
 	start := time.Now()
+	uctx, stopUsage := context.WithCancel(ctx)
+	usageDone := make(chan struct{})
+	go func() {
+		defer close(usageDone)
+		_ = stripeapi.ReportUsage(uctx, d.kv, "syncer", d.limiter, log) // only returns nil
+	}()
 	err = engine.Run(ctx, req)
+	stopUsage()
+	<-usageDone
 	stop(err)
 	log.Info("backfill finished", "run", req.RunID(), "objects", progress.Total(), "requests", d.limiter.Requests(),
 		"rate_limited", d.limiter.RateLimited(), "seconds", time.Since(start).Seconds(), "err", err)

@@ -77,6 +77,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		})
 	}
 	g.Go(func() error { return httpServer.Run(gctx) })
+	g.Go(func() error { return stripeapi.ReportUsage(gctx, d.kv, "syncer", d.limiter, log) })
 	err = g.Wait()
 	log.Info("stopped", "err", err)
 	return err

@@ -13,6 +13,7 @@ type Metrics struct {
 	stored       prometheus.Counter
 	duplicates   prometheus.Counter
 	objects      prometheus.Counter
+	stale        prometheus.Counter
 	ties         prometheus.Counter
 	naks         prometheus.Counter
 	deadLetters  prometheus.Counter
@@ -35,6 +36,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		objects: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "stripe_sync_processor_objects_applied_total",
 			Help: "Object states written to their relations under the version rule: objects of new events, fetched objects, and the items and embedded objects they hold.",
+		}),
+		stale: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "stripe_sync_processor_objects_stale_skipped_total",
+			Help: "Object states of new events and fetched objects left out by the version rule: the mirror (or the same batch) already held a newer state of the object, or its deletion.",
 		}),
 		ties: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "stripe_sync_processor_version_ties_total",
@@ -59,7 +64,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}),
 	}
-	reg.MustRegister(m.stored, m.duplicates, m.objects, m.ties, m.naks, m.deadLetters, m.batchSize, m.batchSeconds)
+	reg.MustRegister(m.stored, m.duplicates, m.objects, m.stale, m.ties, m.naks, m.deadLetters, m.batchSize, m.batchSeconds)
 	m.reg = reg
 	return m
 }
@@ -67,6 +72,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) observeBatch(n int, d time.Duration, s store.Stats) {
 	m.stored.Add(float64(s.Stored))
 	m.objects.Add(float64(s.Applied))
+	m.stale.Add(float64(s.Stale))
 	m.duplicates.Add(float64(s.Duplicates))
 	m.ties.Add(float64(len(s.Ties)))
 	m.batchSize.Observe(float64(n))

@@ -46,6 +46,11 @@ type Stats struct {
 	// objects of new events and fetched objects that the version rule let
 	// through, and the items and embedded objects they hold.
 	Applied int
+	// Stale are the states of events and fetched objects that the version
+	// rule refused: their relation, or another message of the batch, held
+	// a newer state of the object or its deletion. (The items and embedded
+	// objects of states written are not counted.)
+	Stale int
 	// Ties are the objects written by an event created in the same second
 	// as the event that wrote their previous state: the version rule kept
 	// the later in stream order, which may not be the later at Stripe.
@@ -165,6 +170,7 @@ type writes struct {
 // hold. Pending fetches come last: added, then settled.
 func (w *writes) apply(ctx context.Context, tx pgx.Tx, stats Stats) (Stats, error) {
 	stats.Ties = w.own.ties
+	stats.Stale = w.own.stale
 	held := &held{complete: map[*catalog.Resource]map[string]db.CompleteList{}}
 	var settled []written
 	for _, res := range lockOrder {
@@ -191,6 +197,8 @@ func (w *writes) apply(ctx context.Context, tx pgx.Tx, stats Stats) (Stats, erro
 				if o.Applied {
 					stats.Applied++
 					applied = append(applied, written{res: res, row: rows[i]})
+				} else {
+					stats.Stale++
 				}
 			}
 			if err := held.add(applied); err != nil {
@@ -490,8 +498,9 @@ func settled(at time.Time) time.Time { return at }
 // id, as the version rule orders them: of two in the same second the later
 // in stream order.
 type states struct {
-	rows map[*catalog.Resource]map[string]db.Object
-	ties []Tie // ties inside the batch
+	rows  map[*catalog.Resource]map[string]db.Object
+	ties  []Tie // ties inside the batch
+	stale int   // states older than another of the batch, with reportTies
 }
 
 // keep records row, an object of res; a tie with the state it replaces is
@@ -511,6 +520,9 @@ func (s *states) keep(res *catalog.Resource, row db.Object, reportTies bool) {
 	}
 	if seen && reportTies && ties(prev, row) {
 		s.ties = append(s.ties, tieOf(res, row))
+	}
+	if seen && reportTies && !replacedBy(prev, row) {
+		s.stale++
 	}
 }
 

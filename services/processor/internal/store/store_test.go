@@ -174,8 +174,8 @@ func TestApply(t *testing.T) {
 		older := eventstest.NewEvent("evt_older", "customer.updated", eventstest.With(cus, map[string]any{"name": "Old"}))
 		older.Created = base
 
-		apply(t, b, event(t, newer))
-		apply(t, b, event(t, older))
+		require.Zero(t, apply(t, b, event(t, newer)).Stale)
+		require.Equal(t, 1, apply(t, b, event(t, older)).Stale, "the older state is skipped, and counted")
 		got, _ := getRow(t, b, "customers", cus["id"].(string))
 		require.Equal(t, "New", got.Data["name"])
 		require.Equal(t, newer.Created, got.StateAt.UTC())
@@ -183,7 +183,7 @@ func TestApply(t *testing.T) {
 
 		// The same holds inside one batch, whatever the order.
 		b2 := setup(t)
-		apply(t, b2, event(t, newer), event(t, older))
+		require.Equal(t, 1, apply(t, b2, event(t, newer), event(t, older)).Stale)
 		got, _ = getRow(t, b2, "customers", cus["id"].(string))
 		require.Equal(t, "New", got.Data["name"])
 	})

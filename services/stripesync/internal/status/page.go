@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -191,10 +192,12 @@ func (p *Page) serveJSON(w http.ResponseWriter, _ *http.Request) {
 var pageHTML string
 
 var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
-	"count": countAny,
-	"size":  size,
-	"stamp": stamp,
-	"age":   func(s float64) string { return round(seconds(s)).String() },
+	"count":   countAny,
+	"size":    size,
+	"stamp":   stamp,
+	"age":     func(s float64) string { return round(seconds(s)).String() },
+	"rate":    perSecond,
+	"percent": func(f float64) string { return strconv.FormatFloat(100*f, 'f', 0, 64) + "%" },
 }).Parse(pageHTML))
 
 // pageData is what page.html renders.

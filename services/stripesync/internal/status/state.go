@@ -176,6 +176,8 @@ func (r *Report) gatherState(ctx context.Context, js jetstream.JetStream) error 
 		}
 		key, value := e.Key(), e.Value()
 		switch {
+		case strings.HasPrefix(key, events.APIUsagePrefix):
+			r.APIBudget.addUsage(value, r.At)
 		case strings.HasPrefix(key, eventsCursorPrefix):
 			if t, err := time.Parse(time.RFC3339, string(value)); err == nil {
 				cursor(strings.TrimPrefix(key, eventsCursorPrefix)).Events = t.UTC()
@@ -198,6 +200,7 @@ func (r *Report) gatherState(ctx context.Context, js jetstream.JetStream) error 
 		}
 	}
 
+	r.APIBudget.sort()
 	r.CatchUp = catchUp(cursors)
 	if !r.CatchUp.Oldest.IsZero() {
 		r.CatchUp.OldestSeconds = r.age(r.CatchUp.Oldest)

@@ -55,6 +55,9 @@ type Report struct {
 	// in progress, or stopped and waiting to be resumed (a completed run
 	// deletes its checkpoints).
 	Backfills []Backfill `json:"backfills"`
+	// APIBudget is the Stripe API budget used by the syncer and the
+	// processor, from their usage records in the state bucket.
+	APIBudget APIBudget `json:"api_budget"`
 	// Relations are the rows of every catalog resource's relation, by
 	// relation name, estimated from PostgreSQL's statistics
 	// (db.EstimateRows).
@@ -255,24 +258,16 @@ func (r *Report) gatherStream(ctx context.Context, js jetstream.JetStream) error
 		return fmt.Errorf("consumer %s: %w", events.ConsumerName, err)
 	}
 	info := cons.CachedInfo()
-	c := &Consumer{Pending: info.NumPending, AckPending: info.NumAckPending, Redelivered: info.NumRedelivered,
+	r.Consumer = &Consumer{Pending: info.NumPending, AckPending: info.NumAckPending, Redelivered: info.NumRedelivered,
 		Waiting: info.NumWaiting, AckFloor: info.AckFloor.Stream}
-	r.Consumer = c
-	if info.NumPending == 0 && info.NumAckPending == 0 {
-		return nil
-	}
-	// The message after the ack floor is the oldest not acknowledged: the
-	// floor would stand at it otherwise. With the consumer's filter, the
-	// server skips the sequences of other subjects and the messages gone.
-	m, err := stream.GetMsg(ctx, info.AckFloor.Stream+1, jetstream.WithGetMsgSubject(info.Config.FilterSubject))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil // acknowledged meanwhile
-	}
+	lag, err := events.ReadLag(ctx, stream, info)
 	if err != nil {
-		return fmt.Errorf("oldest unacknowledged message: %w", err)
+		return err
 	}
-	c.OldestUnacked = m.Time.UTC()
-	c.OldestUnackedSeconds = r.age(m.Time)
+	if !lag.OldestUnacked.IsZero() {
+		r.Consumer.OldestUnacked = lag.OldestUnacked
+		r.Consumer.OldestUnackedSeconds = r.age(lag.OldestUnacked)
+	}
 	return nil
 }
 
@@ -316,6 +311,7 @@ func (r Report) Redact() Report {
 		}
 		r.Backfills[i] = b
 	}
+	r.APIBudget.Processes = slices.Clone(r.APIBudget.Processes)
 	r.DeadLetters = slices.Clone(r.DeadLetters)
 	r.Relations = slices.Clone(r.Relations)
 	r.Unavailable = slices.Clone(r.Unavailable)

@@ -2,8 +2,13 @@ package status_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +22,7 @@ import (
 	"github.com/stripesync/stripesync/pkg/catalog"
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/events/eventstest"
+	"github.com/stripesync/stripesync/pkg/stripeapi"
 	"github.com/stripesync/stripesync/services/stripesync/internal/status"
 )
 
@@ -303,6 +309,107 @@ func TestGather(t *testing.T) {
 		require.NotContains(t, out.String(), "acct_1")
 		require.NotContains(t, out.String(), "cus_9")
 	})
+}
+
+func TestAPIBudget(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	kv, err := b.js.CreateKeyValue(ctx, events.StateBucketConfig())
+	require.NoError(t, err)
+
+	// A syncer that spent 4 requests, one of them answered 429, as its
+	// rate limiter counted them, publishing its usage as syncer serve does.
+	var calls atomic.Int64
+	stripeAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(stripeAPI.Close)
+	lim := stripeapi.NewLimiter(20, 2)
+	hc := &http.Client{Transport: lim.Transport(http.DefaultTransport)}
+	for range 3 {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, stripeAPI.URL+"/v1/customers", nil)
+		require.NoError(t, err)
+		resp, err := hc.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+	}
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- stripeapi.ReportUsage(rctx, kv, "syncer", lim, slog.New(slog.NewTextHandler(t.Output(), nil))) }()
+	t.Cleanup(func() { stop(); <-done })
+
+	// A processor killed a while ago (stale: shown, not summed), and one
+	// killed long ago (left out).
+	put := func(u events.APIUsage) {
+		t.Helper()
+		v, err := json.Marshal(u)
+		require.NoError(t, err)
+		_, err = kv.Put(ctx, events.APIUsageKey(u.Service, u.Instance), v)
+		require.NoError(t, err)
+	}
+	put(events.APIUsage{Service: "processor", Instance: "host-2", At: time.Now().Add(-2 * time.Minute), WindowSeconds: 60, Requests: 120, Limit: 5, Rate: 5})
+	put(events.APIUsage{Service: "processor", Instance: "host-3", At: time.Now().Add(-2 * time.Hour), WindowSeconds: 60, Requests: 60, Limit: 5, Rate: 5})
+
+	var r status.Report
+	require.Eventually(t, func() bool {
+		r = status.Gather(ctx, b.pool, b.js)
+		return len(r.APIBudget.Processes) == 2
+	}, 10*time.Second, 20*time.Millisecond, "the syncer's record and the stale one")
+	require.Empty(t, r.Unavailable)
+	require.Empty(t, r.Backfills, "usage records are not backfill checkpoints")
+	budget := r.APIBudget
+	stale, syncer := budget.Processes[0], budget.Processes[1]
+	require.Equal(t, "processor", stale.Service)
+	require.True(t, stale.Stale)
+	require.InDelta(t, 120, stale.AgeSeconds, 10)
+	require.Equal(t, "syncer", syncer.Service)
+	require.False(t, syncer.Stale)
+	require.EqualValues(t, 4, syncer.Requests, "three requests and the retry of the 429")
+	require.EqualValues(t, 1, syncer.RateLimited)
+	require.Positive(t, syncer.PerSecond)
+	require.Equal(t, 20.0, budget.Limit, "the stale record's limit is not summed")
+	require.Equal(t, syncer.PerSecond, budget.PerSecond)
+	require.EqualValues(t, 1, budget.RateLimited)
+
+	var text bytes.Buffer
+	require.NoError(t, r.WriteText(&text))
+	require.Regexp(t, `API budget used\s+\d+\.\d of 20\.0 requests/s \(\d+%\), 1 429s in the last minute`, text.String())
+	require.Regexp(t, `processor\s+host-2\s+2\.0 of 5\.0 requests/s, 0 429s  stale: written 2m\d*s? ago, not summed`, text.String())
+
+	var js bytes.Buffer
+	require.NoError(t, r.WriteJSON(&js))
+	var got struct {
+		APIBudget struct {
+			Limit     float64 `json:"limit"`
+			Processes []struct {
+				Service  string `json:"service"`
+				Requests int64  `json:"requests"`
+				Stale    bool   `json:"stale"`
+			} `json:"processes"`
+		} `json:"api_budget"`
+	}
+	require.NoError(t, json.Unmarshal(js.Bytes(), &got))
+	require.Equal(t, 20.0, got.APIBudget.Limit)
+	require.Len(t, got.APIBudget.Processes, 2)
+	require.True(t, got.APIBudget.Processes[0].Stale)
+	require.EqualValues(t, 4, got.APIBudget.Processes[1].Requests)
+
+	// A syncer that stops deletes its record.
+	stop()
+	require.NoError(t, <-done)
+	done <- nil // for the cleanup
+	r = status.Gather(ctx, b.pool, b.js)
+	require.Len(t, r.APIBudget.Processes, 1)
+	require.Zero(t, r.APIBudget.Limit)
+	text.Reset()
+	require.NoError(t, r.WriteText(&text))
+	require.Regexp(t, `API budget used\s+unknown: every usage record is stale`, text.String())
 }
 
 func TestReportJSON(t *testing.T) {

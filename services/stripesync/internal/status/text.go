@@ -95,9 +95,32 @@ func (r *Report) WriteText(w io.Writer) error {
 	if empty > 0 {
 		line("", "%d %s empty", empty, plural(empty, "relation"))
 	}
-	line("API budget", "not recorded: the syncer's rate limiter keeps it in memory (see its /metrics)")
+	writeBudget(line, r.APIBudget)
 	return tw.Flush()
 }
+
+// writeBudget writes the API budget line, then a line per process.
+func writeBudget(line func(label, format string, args ...any), b APIBudget) {
+	if len(b.Processes) == 0 {
+		line("API budget used", "no usage records (no syncer or processor with STRIPE_API_KEY running)")
+		return
+	}
+	if b.Limit > 0 {
+		line("API budget used", "%s of %s requests/s (%.0f%%), %s 429s in the last minute", perSecond(b.PerSecond), perSecond(b.Limit), 100*b.Share(), count(b.RateLimited))
+	} else {
+		line("API budget used", "unknown: every usage record is stale")
+	}
+	for _, p := range b.Processes {
+		state := ""
+		if p.Stale {
+			state = fmt.Sprintf("  stale: written %s ago, not summed", round(seconds(p.AgeSeconds)))
+		}
+		line("", "%-9s %-28s %6s of %s requests/s, %s 429s%s", p.Service, p.Instance, perSecond(p.PerSecond), perSecond(p.Limit), count(p.RateLimited), state)
+	}
+}
+
+// perSecond writes a rate with one decimal.
+func perSecond(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }
 
 // plural is word, with an s unless n is 1.
 func plural(n int, word string) string {

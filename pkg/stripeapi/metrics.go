@@ -1,0 +1,51 @@
+package stripeapi
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Collector exports what l counted as Prometheus metrics, each name
+// beginning with prefix (stripe_sync_syncer, stripe_sync_processor), so
+// that every service that calls the API exports the same series:
+//
+//	<prefix>_api_requests_total                      requests sent, retries included
+//	<prefix>_api_rate_limited_total                  429 answers
+//	<prefix>_api_rate_limit                          the global rate now, requests/s (lower after 429s)
+//	<prefix>_api_endpoint_requests_total{endpoint}   requests per endpoint (see Endpoint)
+//	<prefix>_api_endpoint_rate_limited_total{endpoint}
+//
+// The values are read from l at scrape time.
+func (l *Limiter) Collector(prefix string) prometheus.Collector {
+	return &limiterCollector{
+		lim:      l,
+		requests: prometheus.NewDesc(prefix+"_api_requests_total", "Stripe API requests sent, retries included.", nil, nil),
+		limited:  prometheus.NewDesc(prefix+"_api_rate_limited_total", "Stripe API answers 429.", nil, nil),
+		rate: prometheus.NewDesc(prefix+"_api_rate_limit",
+			"Stripe API requests per second allowed now over all endpoints: the configured rate, or less after 429s.", nil, nil),
+		endpointRequests: prometheus.NewDesc(prefix+"_api_endpoint_requests_total",
+			"Stripe API requests sent, by endpoint (method and path, ids as {id}): each has its own rate limit.", []string{"endpoint"}, nil),
+		endpointLimited: prometheus.NewDesc(prefix+"_api_endpoint_rate_limited_total",
+			"Stripe API answers 429, by endpoint.", []string{"endpoint"}, nil),
+	}
+}
+
+type limiterCollector struct {
+	lim                                                        *Limiter
+	requests, limited, rate, endpointRequests, endpointLimited *prometheus.Desc
+}
+
+func (c *limiterCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.requests
+	ch <- c.limited
+	ch <- c.rate
+	ch <- c.endpointRequests
+	ch <- c.endpointLimited
+}
+
+func (c *limiterCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(c.requests, prometheus.CounterValue, float64(c.lim.Requests()))
+	ch <- prometheus.MustNewConstMetric(c.limited, prometheus.CounterValue, float64(c.lim.RateLimited()))
+	ch <- prometheus.MustNewConstMetric(c.rate, prometheus.GaugeValue, c.lim.Rate())
+	for _, e := range c.lim.Endpoints() {
+		ch <- prometheus.MustNewConstMetric(c.endpointRequests, prometheus.CounterValue, float64(e.Requests), e.Endpoint)
+		ch <- prometheus.MustNewConstMetric(c.endpointLimited, prometheus.CounterValue, float64(e.RateLimited), e.Endpoint)
+	}
+}
