@@ -8,7 +8,8 @@ import "github.com/prometheus/client_golang/prometheus"
 //
 //	<prefix>_api_requests_total                      requests sent, retries included
 //	<prefix>_api_rate_limited_total                  429 answers
-//	<prefix>_api_rate_limit                          the global rate now, requests/s (lower after 429s)
+//	<prefix>_api_rate_limit                          the configured rate over all endpoints, requests/s: the budget
+//	<prefix>_api_rate_limit_current                  the rate allowed now (lower for a while after 429s)
 //	<prefix>_api_endpoint_requests_total{endpoint}   requests per endpoint (see Endpoint)
 //	<prefix>_api_endpoint_rate_limited_total{endpoint}
 //
@@ -18,8 +19,10 @@ func (l *Limiter) Collector(prefix string) prometheus.Collector {
 		lim:      l,
 		requests: prometheus.NewDesc(prefix+"_api_requests_total", "Stripe API requests sent, retries included.", nil, nil),
 		limited:  prometheus.NewDesc(prefix+"_api_rate_limited_total", "Stripe API answers 429.", nil, nil),
-		rate: prometheus.NewDesc(prefix+"_api_rate_limit",
-			"Stripe API requests per second allowed now over all endpoints: the configured rate, or less after 429s.", nil, nil),
+		limit: prometheus.NewDesc(prefix+"_api_rate_limit",
+			"Stripe API requests per second configured over all endpoints: the budget this process spends at most.", nil, nil),
+		rate: prometheus.NewDesc(prefix+"_api_rate_limit_current",
+			"Stripe API requests per second allowed now over all endpoints: the configured rate, or less for a while after 429s.", nil, nil),
 		endpointRequests: prometheus.NewDesc(prefix+"_api_endpoint_requests_total",
 			"Stripe API requests sent, by endpoint (method and path, ids as {id}): each has its own rate limit.", []string{"endpoint"}, nil),
 		endpointLimited: prometheus.NewDesc(prefix+"_api_endpoint_rate_limited_total",
@@ -28,13 +31,14 @@ func (l *Limiter) Collector(prefix string) prometheus.Collector {
 }
 
 type limiterCollector struct {
-	lim                                                        *Limiter
-	requests, limited, rate, endpointRequests, endpointLimited *prometheus.Desc
+	lim                                                               *Limiter
+	requests, limited, limit, rate, endpointRequests, endpointLimited *prometheus.Desc
 }
 
 func (c *limiterCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.requests
 	ch <- c.limited
+	ch <- c.limit
 	ch <- c.rate
 	ch <- c.endpointRequests
 	ch <- c.endpointLimited
@@ -43,6 +47,7 @@ func (c *limiterCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *limiterCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.requests, prometheus.CounterValue, float64(c.lim.Requests()))
 	ch <- prometheus.MustNewConstMetric(c.limited, prometheus.CounterValue, float64(c.lim.RateLimited()))
+	ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, c.lim.MaxRate())
 	ch <- prometheus.MustNewConstMetric(c.rate, prometheus.GaugeValue, c.lim.Rate())
 	for _, e := range c.lim.Endpoints() {
 		ch <- prometheus.MustNewConstMetric(c.endpointRequests, prometheus.CounterValue, float64(e.Requests), e.Endpoint)

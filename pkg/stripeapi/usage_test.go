@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/stripesync/stripesync/pkg/events"
@@ -76,13 +77,14 @@ stripe_sync_test_api_requests_total 4
 	// successes brought back 1% of the most.
 	families, err := reg.Gather()
 	require.NoError(t, err)
-	var rate float64
+	gauges := map[string]float64{}
 	for _, f := range families {
-		if f.GetName() == "stripe_sync_test_api_rate_limit" {
-			rate = f.GetMetric()[0].GetGauge().GetValue()
+		if f.GetType() == dto.MetricType_GAUGE {
+			gauges[f.GetName()] = f.GetMetric()[0].GetGauge().GetValue()
 		}
 	}
-	require.InDelta(t, 78, rate, 1e-9)
+	require.InDelta(t, 100, gauges["stripe_sync_test_api_rate_limit"], 1e-9, "the budget")
+	require.InDelta(t, 78, gauges["stripe_sync_test_api_rate_limit_current"], 1e-9)
 }
 
 func TestReportUsage(t *testing.T) {
@@ -101,7 +103,9 @@ func TestReportUsage(t *testing.T) {
 	requestsWith429(t, lim, 2)
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- stripeapi.ReportUsage(rctx, kv, "syncer", lim, slog.New(slog.NewTextHandler(t.Output(), nil))) }()
+	go func() {
+		done <- stripeapi.ReportUsage(rctx, kv, "syncer", lim, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	}()
 
 	// The first record is written at once and counts from the limiter's
 	// start.
