@@ -341,7 +341,9 @@ func TestAPIBudget(t *testing.T) {
 	}
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- stripeapi.ReportUsage(rctx, kv, "syncer", lim, slog.New(slog.NewTextHandler(t.Output(), nil))) }()
+	go func() {
+		done <- stripeapi.ReportUsage(rctx, kv, "syncer", lim, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	}()
 	t.Cleanup(func() { stop(); <-done })
 
 	// A processor killed a while ago (stale: shown, not summed), and one
