@@ -2,9 +2,10 @@ package stripeapi
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// Collector exports what l counted as Prometheus metrics, each name
-// beginning with prefix (stripe_sync_syncer, stripe_sync_processor), so
-// that every service that calls the API exports the same series:
+// Collector exports what the limiters of one process counted, summed, as
+// Prometheus metrics, each name beginning with prefix (stripe_sync_syncer,
+// stripe_sync_processor), so that every service that calls the API exports
+// the same series:
 //
 //	<prefix>_api_requests_total                      requests sent, retries included
 //	<prefix>_api_rate_limited_total                  429 answers
@@ -13,10 +14,10 @@ import "github.com/prometheus/client_golang/prometheus"
 //	<prefix>_api_endpoint_requests_total{endpoint}   requests per endpoint (see Endpoint)
 //	<prefix>_api_endpoint_rate_limited_total{endpoint}
 //
-// The values are read from l at scrape time.
-func (l *Limiter) Collector(prefix string) prometheus.Collector {
+// The values are read from the limiters at scrape time.
+func Collector(prefix string, lims ...*Limiter) prometheus.Collector {
 	return &limiterCollector{
-		lim:      l,
+		lims:     lims,
 		requests: prometheus.NewDesc(prefix+"_api_requests_total", "Stripe API requests sent, retries included.", nil, nil),
 		limited:  prometheus.NewDesc(prefix+"_api_rate_limited_total", "Stripe API answers 429.", nil, nil),
 		limit: prometheus.NewDesc(prefix+"_api_rate_limit",
@@ -31,7 +32,7 @@ func (l *Limiter) Collector(prefix string) prometheus.Collector {
 }
 
 type limiterCollector struct {
-	lim                                                               *Limiter
+	lims                                                              []*Limiter
 	requests, limited, limit, rate, endpointRequests, endpointLimited *prometheus.Desc
 }
 
@@ -45,12 +46,32 @@ func (c *limiterCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *limiterCollector) Collect(ch chan<- prometheus.Metric) {
-	ch <- prometheus.MustNewConstMetric(c.requests, prometheus.CounterValue, float64(c.lim.Requests()))
-	ch <- prometheus.MustNewConstMetric(c.limited, prometheus.CounterValue, float64(c.lim.RateLimited()))
-	ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, c.lim.MaxRate())
-	ch <- prometheus.MustNewConstMetric(c.rate, prometheus.GaugeValue, c.lim.Rate())
-	for _, e := range c.lim.Endpoints() {
-		ch <- prometheus.MustNewConstMetric(c.endpointRequests, prometheus.CounterValue, float64(e.Requests), e.Endpoint)
-		ch <- prometheus.MustNewConstMetric(c.endpointLimited, prometheus.CounterValue, float64(e.RateLimited), e.Endpoint)
+	var requests, limited int64
+	var limit, rate float64
+	type counts struct{ requests, limited int64 }
+	byEndpoint := map[string]*counts{}
+	var order []string
+	for _, l := range c.lims {
+		requests, limited = requests+l.Requests(), limited+l.RateLimited()
+		limit, rate = limit+l.MaxRate(), rate+l.Rate()
+		for _, e := range l.Endpoints() {
+			n := byEndpoint[e.Endpoint]
+			if n == nil {
+				n = &counts{}
+				byEndpoint[e.Endpoint] = n
+				order = append(order, e.Endpoint)
+			}
+			n.requests += e.Requests
+			n.limited += e.RateLimited
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(c.requests, prometheus.CounterValue, float64(requests))
+	ch <- prometheus.MustNewConstMetric(c.limited, prometheus.CounterValue, float64(limited))
+	ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, limit)
+	ch <- prometheus.MustNewConstMetric(c.rate, prometheus.GaugeValue, rate)
+	for _, ep := range order {
+		n := byEndpoint[ep]
+		ch <- prometheus.MustNewConstMetric(c.endpointRequests, prometheus.CounterValue, float64(n.requests), ep)
+		ch <- prometheus.MustNewConstMetric(c.endpointLimited, prometheus.CounterValue, float64(n.limited), ep)
 	}
 }

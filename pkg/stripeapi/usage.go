@@ -13,23 +13,36 @@ import (
 	"github.com/stripesync/stripesync/pkg/events"
 )
 
-// ReportUsage publishes what l spends of the API budget, for stripesync
+// ReportUsage publishes what the limiters of this process (of service)
+// spend of the API budget, summed, for stripesync
 // status: an events.APIUsage under events.APIUsageKey(service, this
 // process) in kv (the state bucket), written at once and then every
 // events.APIUsageInterval until ctx is done, then deleted. A write that
 // fails is logged (a warning once per outage) and retried at the next
 // interval; the record then turns stale, which status shows. It returns
 // nil when ctx is done.
-func ReportUsage(ctx context.Context, kv jetstream.KeyValue, service string, l *Limiter, log *slog.Logger) error {
+func ReportUsage(ctx context.Context, kv jetstream.KeyValue, service string, log *slog.Logger, lims ...*Limiter) error {
 	host, _ := os.Hostname()
 	instance := host + "-" + strconv.Itoa(os.Getpid())
 	key := events.APIUsageKey(service, instance)
-	// The limiter counted from zero when it was made.
-	w := usageWindow{samples: []usageSample{{at: l.started}}}
+	// The limiters counted from zero when they were made.
+	started := time.Now()
+	for _, l := range lims {
+		if l.started.Before(started) {
+			started = l.started
+		}
+	}
+	w := usageWindow{samples: []usageSample{{at: started}}}
 	failing := false
 	put := func(now time.Time) {
-		u := w.observe(now, l.Requests(), l.RateLimited())
-		u.Service, u.Instance, u.Limit, u.Rate = service, instance, l.MaxRate(), l.Rate()
+		var requests, limited int64
+		var limit, rate float64
+		for _, l := range lims {
+			requests, limited = requests+l.Requests(), limited+l.RateLimited()
+			limit, rate = limit+l.MaxRate(), rate+l.Rate()
+		}
+		u := w.observe(now, requests, limited)
+		u.Service, u.Instance, u.Limit, u.Rate = service, instance, limit, rate
 		b, err := json.Marshal(u)
 		if err == nil {
 			pctx, cancel := context.WithTimeout(ctx, events.APIUsageInterval)

@@ -54,7 +54,7 @@ func TestCollector(t *testing.T) {
 	lim := stripeapi.NewLimiter(100, 10)
 	requestsWith429(t, lim, 3)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(lim.Collector("stripe_sync_test"))
+	reg.MustRegister(stripeapi.Collector("stripe_sync_test", lim))
 
 	want := `
 # HELP stripe_sync_test_api_endpoint_rate_limited_total Stripe API answers 429, by endpoint.
@@ -104,7 +104,7 @@ func TestReportUsage(t *testing.T) {
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- stripeapi.ReportUsage(rctx, kv, "syncer", lim, slog.New(slog.NewTextHandler(t.Output(), nil)))
+		done <- stripeapi.ReportUsage(rctx, kv, "syncer", slog.New(slog.NewTextHandler(t.Output(), nil)), lim)
 	}()
 
 	// The first record is written at once and counts from the limiter's

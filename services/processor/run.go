@@ -164,7 +164,7 @@ func buildWorkers(ctx context.Context, cfg config, log *slog.Logger, st *store.S
 	reg.MustRegister(awaitingFetch(st))
 	if cfg.Stripe.Key != "" {
 		lim := stripeapi.NewLimiter(fetchRate(cfg.Stripe))
-		reg.MustRegister(lim.Collector("stripe_sync_processor"))
+		reg.MustRegister(stripeapi.Collector("stripe_sync_processor", lim))
 		api := cfg.Stripe.Client(lim, log)
 		w.refetcher = refetch.New(log, api, st, reg)
 		consumeCfg.TiesFunc = w.refetcher.Enqueue
@@ -172,7 +172,7 @@ func buildWorkers(ctx context.Context, cfg config, log *slog.Logger, st *store.S
 		if err != nil {
 			return workers{}, err
 		}
-		w.usage = func(ctx context.Context) error { return stripeapi.ReportUsage(ctx, kv, "processor", lim, log) }
+		w.usage = func(ctx context.Context) error { return stripeapi.ReportUsage(ctx, kv, "processor", log, lim) }
 	}
 	w.consumer = consume.New(log, st, consumeCfg, consume.NewMetrics(reg))
 	return w, nil

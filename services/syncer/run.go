@@ -203,7 +203,7 @@ func backfillOnce(ctx context.Context, cfg config, req backfill.Request, stdout 
 	usageDone := make(chan struct{})
 	go func() {
 		defer close(usageDone)
-		_ = stripeapi.ReportUsage(uctx, d.kv, "syncer", d.limiter, log) // only returns nil
+		_ = stripeapi.ReportUsage(uctx, d.kv, "syncer", log, d.limiter) // only returns nil
 	}()
 	err = engine.Run(ctx, req)
 	stopUsage()

@@ -77,7 +77,7 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 		})
 	}
 	g.Go(func() error { return httpServer.Run(gctx) })
-	g.Go(func() error { return stripeapi.ReportUsage(gctx, d.kv, "syncer", d.limiter, log) })
+	g.Go(func() error { return stripeapi.ReportUsage(gctx, d.kv, "syncer", log, d.limiter, s.eventsLimiter) })
 	err = g.Wait()
 	log.Info("stopped", "err", err)
 	return err
@@ -358,22 +358,7 @@ func newServeMetrics(reg *prometheus.Registry, p *backfill.Progress, lims ...*st
 			Name: "stripe_sync_syncer_events_published_total", Help: "Events published by the Events API catch-up.",
 		}),
 	}
-	sum := func(f func(*stripeapi.Limiter) int64) func() float64 {
-		return func() float64 {
-			var n int64
-			for _, l := range lims {
-				n += f(l)
-			}
-			return float64(n)
-		}
-	}
-	reg.MustRegister(m.backfills, m.catchUps, m.events, progressCollector{p}, endpointCollector{lims},
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "stripe_sync_syncer_api_requests_total", Help: "Stripe API requests sent, retries included.",
-		}, sum((*stripeapi.Limiter).Requests)),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "stripe_sync_syncer_api_rate_limited_total", Help: "Stripe API answers 429.",
-		}, sum((*stripeapi.Limiter).RateLimited)),
+	reg.MustRegister(m.backfills, m.catchUps, m.events, progressCollector{p}, stripeapi.Collector("stripe_sync_syncer", lims...),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -388,40 +373,5 @@ func (c progressCollector) Describe(ch chan<- *prometheus.Desc) { ch <- objectsD
 func (c progressCollector) Collect(ch chan<- prometheus.Metric) {
 	for res, n := range c.p.Snapshot() {
 		ch <- prometheus.MustNewConstMetric(objectsDesc, prometheus.CounterValue, float64(n), res.Relation())
-	}
-}
-
-var (
-	endpointRequestsDesc = prometheus.NewDesc("stripe_sync_syncer_api_endpoint_requests_total",
-		"Stripe API requests sent, by endpoint (method and path, ids as {id}): each has its own rate limit.", []string{"endpoint"}, nil)
-	endpointLimitedDesc = prometheus.NewDesc("stripe_sync_syncer_api_endpoint_rate_limited_total",
-		"Stripe API answers 429, by endpoint.", []string{"endpoint"}, nil)
-)
-
-// endpointCollector exports the limiters' counts per endpoint, summed.
-type endpointCollector struct{ lims []*stripeapi.Limiter }
-
-func (c endpointCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- endpointRequestsDesc
-	ch <- endpointLimitedDesc
-}
-
-func (c endpointCollector) Collect(ch chan<- prometheus.Metric) {
-	sums := map[string]*stripeapi.EndpointStats{}
-	var order []string
-	for _, l := range c.lims {
-		for _, e := range l.Endpoints() {
-			if sums[e.Endpoint] == nil {
-				sums[e.Endpoint] = &stripeapi.EndpointStats{Endpoint: e.Endpoint}
-				order = append(order, e.Endpoint)
-			}
-			sums[e.Endpoint].Requests += e.Requests
-			sums[e.Endpoint].RateLimited += e.RateLimited
-		}
-	}
-	for _, ep := range order {
-		e := sums[ep]
-		ch <- prometheus.MustNewConstMetric(endpointRequestsDesc, prometheus.CounterValue, float64(e.Requests), e.Endpoint)
-		ch <- prometheus.MustNewConstMetric(endpointLimitedDesc, prometheus.CounterValue, float64(e.RateLimited), e.Endpoint)
 	}
 }

@@ -342,7 +342,7 @@ func TestAPIBudget(t *testing.T) {
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- stripeapi.ReportUsage(rctx, kv, "syncer", lim, slog.New(slog.NewTextHandler(t.Output(), nil)))
+		done <- stripeapi.ReportUsage(rctx, kv, "syncer", slog.New(slog.NewTextHandler(t.Output(), nil)), lim)
 	}()
 	t.Cleanup(func() { stop(); <-done })
 
