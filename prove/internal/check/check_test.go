@@ -14,6 +14,7 @@ import (
 	"github.com/stripesync/stripesync/db"
 	"github.com/stripesync/stripesync/db/dbtest"
 	"github.com/stripesync/stripesync/pkg/catalog"
+	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/stripefake"
 	"github.com/stripesync/stripesync/prove/internal/check"
 	"github.com/stripesync/stripesync/prove/internal/corpus"
@@ -243,9 +244,11 @@ func TestCompare(t *testing.T) {
 // the type is the event's own.
 func storedEvent(t *testing.T, e corpus.Event) db.Event {
 	t.Helper()
-	var head struct{ Type string }
-	require.NoError(t, json.Unmarshal(e.Body, &head))
-	return db.Event{ID: e.ID, Type: head.Type, Created: time.Now(), Data: e.Body}
+	// Its own created time: stripe.events is keyed by (id, created), and a
+	// copy of an event always carries the created time of the original.
+	env, err := events.ParseEnvelope(e.Body)
+	require.NoError(t, err)
+	return db.Event{ID: e.ID, Type: env.Type, Created: env.Created, Data: e.Body}
 }
 
 // fetch retrieves a customer of the fake's platform as the fake renders it.
