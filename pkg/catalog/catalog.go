@@ -108,7 +108,18 @@ type Listing struct {
 	// Yields are the other objects the list returns beside the resource's
 	// own (a customer's sources list holds cards and bank accounts too).
 	Yields []string
+	// Hides says which objects the list leaves out whatever its Filters
+	// ask; "" when it returns every object of the resource that exists.
+	// Reconciliation takes an object a complete list did not return for
+	// one Stripe no longer has, and checks that by retrieving it: a list
+	// that hides some would cost a retrieval of each hidden object every
+	// time, so it is not reconciled.
+	Hides string
 }
+
+// Complete reports whether the list, with its Filters, returns every
+// object of the resource that exists (see Hides).
+func (l *Listing) Complete() bool { return l.Hides == "" }
 
 // PathFor is the listing's path for the parent id (Per listings).
 func (l *Listing) PathFor(parentID string) string {
