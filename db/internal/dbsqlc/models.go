@@ -555,6 +555,20 @@ type StripeRadarEarlyFraudWarning struct {
 	ApiVersion    pgtype.Text
 }
 
+type StripeReconciliation struct {
+	Relation      string
+	Account       string
+	ListedAt      time.Time
+	FinishedAt    time.Time
+	ApiObjects    int64
+	ApiDigest     int64
+	MirrorObjects int64
+	MirrorDigest  int64
+	Retrieved     int64
+	MarkedDeleted int64
+	Unchecked     int64
+}
+
 type StripeRefund struct {
 	ID            string
 	Account       pgtype.Text
