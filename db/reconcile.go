@@ -154,9 +154,9 @@ func Reconciliations(ctx context.Context, tx DBTX) ([]Reconciliation, error) {
 		}
 		out = append(out, Reconciliation{
 			Resource: res, Account: r.Account, ListedAt: r.ListedAt, FinishedAt: r.FinishedAt,
-			API:           Digest{Objects: r.ApiObjects, Digest: uint64(r.ApiDigest)},
-			Mirror:        Digest{Objects: r.MirrorObjects, Digest: uint64(r.MirrorDigest)},
-			Retrieved:     r.Retrieved, MarkedDeleted: r.MarkedDeleted, Unchecked: r.Unchecked,
+			API:       Digest{Objects: r.ApiObjects, Digest: uint64(r.ApiDigest)},
+			Mirror:    Digest{Objects: r.MirrorObjects, Digest: uint64(r.MirrorDigest)},
+			Retrieved: r.Retrieved, MarkedDeleted: r.MarkedDeleted, Unchecked: r.Unchecked,
 		})
 	}
 	return out, nil
