@@ -346,12 +346,9 @@ func objectRow(o events.Object, dated func(time.Time) time.Time) (db.Object, err
 	}, nil
 }
 
-// backfilled dates an object fetched at at for the version rule. Events are
-// dated to the second, so an event of the second the request was sent in
-// may be newer or older than the response. A fetched object is dated just
-// before that second: an event of that second or later replaces it, an
-// event of an earlier second cannot.
-func backfilled(at time.Time) time.Time { return at.Truncate(time.Second).Add(-time.Microsecond) }
+// backfilled dates an object fetched at at for the version rule
+// (events.BackfilledAt).
+func backfilled(at time.Time) time.Time { return events.BackfilledAt(at) }
 
 // settled dates an object fetched to settle a tie: the request was sent
 // after the tied events were received, so its state is newer than any event
