@@ -26,6 +26,8 @@ type config struct {
 	BackfillInterval  time.Duration
 	EventsInterval    time.Duration
 	ThinEvents        bool
+	DatabaseURL       string
+	ReconcileInterval time.Duration
 	ShutdownTimeout   time.Duration
 	LogLevel          slog.Level
 	Stream            events.StreamOptions
@@ -46,6 +48,8 @@ func newFlags(cmd string, cfg *config) *envflag.Binder {
 	b.DurationVar(&cfg.BackfillInterval, "syncer-backfill-interval", 24*time.Hour, "serve: time between full backfills, the first at start; 0: only on request")
 	b.DurationVar(&cfg.EventsInterval, "syncer-events-interval", 5*time.Minute, "serve: time between Events API catch-ups; 0: never")
 	b.BoolVar(&cfg.ThinEvents, "syncer-thin-events", false, "serve: each Events API catch-up also lists thin events (GET /v2/core/events), from cursors of their own")
+	b.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL URL of the mirror: with it, a backfill without since is reconciled (rows the listing did not return are retrieved, and marked deleted when Stripe no longer has them); empty: no reconciliation")
+	b.DurationVar(&cfg.ReconcileInterval, "syncer-reconcile-interval", 0, "serve: time between reconciliations of every resource (a complete listing, then the rows it did not return retrieved), the first one interval after start; 0: only the full backfills reconcile; needs DATABASE_URL")
 	b.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "time to stop at shutdown")
 	b.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	events.BindStreamFlags(b, &cfg.Stream)
@@ -81,8 +85,10 @@ func (c *config) validate(needKey bool) error {
 		return fmt.Errorf("SYNCER_ENDPOINT_RATE_LIMIT must be positive, have %g", c.EndpointRateLimit)
 	case c.Concurrency < 1:
 		return fmt.Errorf("SYNCER_CONCURRENCY must be at least 1, have %d", c.Concurrency)
-	case c.BackfillInterval < 0 || c.EventsInterval < 0:
-		return errors.New("SYNCER_BACKFILL_INTERVAL and SYNCER_EVENTS_INTERVAL must not be negative")
+	case c.BackfillInterval < 0 || c.EventsInterval < 0 || c.ReconcileInterval < 0:
+		return errors.New("SYNCER_BACKFILL_INTERVAL, SYNCER_EVENTS_INTERVAL and SYNCER_RECONCILE_INTERVAL must not be negative")
+	case c.ReconcileInterval > 0 && c.DatabaseURL == "":
+		return errors.New("SYNCER_RECONCILE_INTERVAL needs DATABASE_URL: reconciling reads and marks the mirror")
 	case c.ShutdownTimeout <= 0:
 		return fmt.Errorf("SHUTDOWN_TIMEOUT must be positive, have %s", c.ShutdownTimeout)
 	}
@@ -96,6 +102,7 @@ func (c *config) LogValue() slog.Value {
 		slog.Bool("livemode", c.Stripe.Livemode()),
 		slog.String("stripe_api_base", envflag.Redact(c.Stripe.BaseURL)),
 		slog.String("nats_url", envflag.Redact(c.NATSURL)),
+		slog.String("database_url", envflag.Redact(c.DatabaseURL)),
 		slog.Float64("rate_limit", c.RateLimit),
 		slog.Float64("endpoint_rate_limit", c.EndpointRateLimit),
 		slog.Int("concurrency", c.Concurrency),

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/stripesync/stripesync/pkg/stripeapi"
 	"github.com/stripesync/stripesync/services/syncer/internal/backfill"
 	"github.com/stripesync/stripesync/services/syncer/internal/catchup"
+	"github.com/stripesync/stripesync/services/syncer/internal/reconcile"
 )
 
 const usage = `usage: syncer <command> [flags]
@@ -31,6 +33,7 @@ commands:
   backfill   backfill once, exiting when every object is on the stream (non-zero if any part failed)
   events     publish events from Stripe's Events API
   request    ask a running syncer for a backfill
+  reconcile  list resources completely, then mark deleted the rows Stripe no longer has
 
 "syncer <command> -h" lists a command's flags`
 
@@ -40,6 +43,10 @@ var about = map[string]string{
 	"backfill": "syncer backfill lists the account through the Stripe API and publishes every object, once.\n\nusage: syncer backfill [-resources a,b] [-account acct_…] [-since 2024-01-01|72h] [flags]",
 	"events":   "syncer events publishes events from Stripe's Events API, as ingest would.\n\nusage: syncer events [-since 24h] [-failed] [-type 'invoice.*'] [-ids evt_…] [-account acct_…] [-thin] [flags]",
 	"request":  "syncer request asks a running syncer serve for a backfill.\n\nusage: syncer request [-resources a,b] [-account acct_…] [-since …] [flags]",
+	"reconcile": "syncer reconcile backfills resources completely, waits until the processor has applied the listing, then retrieves each row of the mirror\n" +
+		"the listing did not return and marks deleted those Stripe answers 404 or a deleted object for. It needs DATABASE_URL,\n" +
+		"and a processor applying the stream. It prints, per relation and account, the listing's and the mirror's counts.\n\n" +
+		"usage: syncer reconcile [-resources a,b] [-account acct_…] [flags]",
 }
 
 // Run runs the syncer command in args[0]. Settings come from args (flags)
@@ -94,6 +101,20 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return errors.New("config: -thin and -failed: thin events cannot be selected by delivery")
 		}
 		return eventsOnce(ctx, cfg, opts, stdout)
+	case "reconcile":
+		resources := fs.String("resources", "", "resources to reconcile, comma separated, by Stripe object or relation; default all")
+		account := fs.String("account", "", "only this connected account; default the platform and every connected account")
+		if err := parse(b, args, getenv, &cfg, true); err != nil {
+			return err
+		}
+		if cfg.DatabaseURL == "" {
+			return errors.New("config: reconcile needs DATABASE_URL (-database-url), the mirror it reconciles")
+		}
+		req, err := backfill.NewRequest(events.SyncRequest{Resources: splitList(*resources), Account: *account})
+		if err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+		return reconcileOnce(ctx, cfg, req, stdout)
 	case "request":
 		syncRequest := syncRequestFlags(fs)
 		if err := parse(b, args, getenv, &cfg, false); err != nil {
@@ -137,6 +158,7 @@ type deps struct {
 	kv      jetstream.KeyValue
 	limiter *stripeapi.Limiter
 	api     *stripeapi.Client
+	pool    *pgxpool.Pool // nil without DATABASE_URL
 }
 
 // connect opens NATS, makes sure the stream and the state bucket exist, and
@@ -158,7 +180,25 @@ func connect(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) {
 		return nil, fmt.Errorf("state bucket %s: %w", events.StateBucket, err)
 	}
 	lim := stripeapi.NewLimiter(cfg.RateLimit, max(1, int(cfg.RateLimit/10)), stripeapi.WithEndpointRate(cfg.EndpointRateLimit))
-	return &deps{log: log, nc: nc, js: js, kv: kv, limiter: lim, api: cfg.Stripe.Client(lim, log)}, nil
+	d := &deps{log: log, nc: nc, js: js, kv: kv, limiter: lim, api: cfg.Stripe.Client(lim, log)}
+	if cfg.DatabaseURL != "" {
+		// pgxpool connects lazily: an unreachable database fails the first
+		// reconciliation, not the start.
+		if d.pool, err = pgxpool.New(ctx, cfg.DatabaseURL); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("DATABASE_URL: %w", err)
+		}
+	}
+	return d, nil
+}
+
+// reconciler returns the reconciler of engine's listings, nil without
+// DATABASE_URL.
+func (d *deps) reconciler(cfg config, engine *backfill.Engine) *reconcile.Reconciler {
+	if d.pool == nil {
+		return nil
+	}
+	return &reconcile.Reconciler{Log: d.log, API: d.api, DB: d.pool, JS: d.js, Engine: engine, Livemode: cfg.Stripe.Livemode()}
 }
 
 // engine returns a backfill engine on d's connections.
@@ -169,6 +209,9 @@ func (d *deps) engine(cfg config, progress *backfill.Progress) *backfill.Engine 
 func (d *deps) close() {
 	if err := d.nc.Drain(); err != nil {
 		d.log.Warn("drain nats", "err", err)
+	}
+	if d.pool != nil {
+		d.pool.Close()
 	}
 }
 

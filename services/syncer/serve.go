@@ -19,6 +19,7 @@ import (
 	"github.com/stripesync/stripesync/pkg/stripeapi"
 	"github.com/stripesync/stripesync/services/syncer/internal/backfill"
 	"github.com/stripesync/stripesync/services/syncer/internal/catchup"
+	"github.com/stripesync/stripesync/services/syncer/internal/reconcile"
 )
 
 // queuedRuns is how many requested backfills wait behind the running one.
@@ -58,6 +59,9 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	if cfg.BackfillInterval > 0 {
 		g.Go(func() error { return every(gctx, cfg.BackfillInterval, s.scheduleBackfill) })
 	}
+	if cfg.ReconcileInterval > 0 {
+		g.Go(func() error { return after(gctx, cfg.ReconcileInterval, s.scheduleBackfill) })
+	}
 	if cfg.EventsInterval > 0 {
 		g.Go(func() error { return every(gctx, cfg.EventsInterval, func() { s.catchUp(gctx) }) })
 	}
@@ -77,24 +81,31 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 // server is what syncer serve runs: backfills one at a time, in the order
 // requested, and the events catch-up.
 type server struct {
-	cfg     config
-	log     *slog.Logger
-	d       *deps
-	engine  *backfill.Engine
-	runs    chan backfill.Request
-	reg     *prometheus.Registry
-	metrics *serveMetrics
+	cfg    config
+	log    *slog.Logger
+	d      *deps
+	engine *backfill.Engine
+	// reconciler reconciles the complete listings; nil without DATABASE_URL.
+	reconciler *reconcile.Reconciler
+	runs       chan backfill.Request
+	reg        *prometheus.Registry
+	metrics    *serveMetrics
 }
 
 func newServer(cfg config, log *slog.Logger, d *deps) *server {
 	progress := backfill.NewProgress()
 	reg := prometheus.NewRegistry()
+	engine := d.engine(cfg, progress)
+	if d.pool != nil {
+		reg.MustRegister(reconcileCollector{db: d.pool, log: log})
+	}
 	return &server{
 		cfg: cfg, log: log, d: d,
-		engine:  d.engine(cfg, progress),
-		runs:    make(chan backfill.Request, queuedRuns),
-		reg:     reg,
-		metrics: newServeMetrics(reg, progress, d.limiter),
+		engine:     engine,
+		reconciler: d.reconciler(cfg, engine),
+		runs:       make(chan backfill.Request, queuedRuns),
+		reg:        reg,
+		metrics:    newServeMetrics(reg, progress, d.limiter),
 	}
 }
 
@@ -163,7 +174,7 @@ func (s *server) backfills(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case req := <-s.runs:
-			err := s.engine.Run(ctx, req)
+			err := s.runBackfill(ctx, req)
 			outcome := "done"
 			if err != nil {
 				outcome = "failed"
@@ -199,6 +210,21 @@ func every(ctx context.Context, interval time.Duration, f func()) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		}
+	}
+}
+
+// after calls f every interval, the first time one interval from now,
+// until ctx is done.
+func after(ctx context.Context, interval time.Duration, f func()) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			f()
 		}
 	}
 }
