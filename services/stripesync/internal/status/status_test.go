@@ -233,6 +233,31 @@ func TestGather(t *testing.T) {
 		require.Equal(t, status.Relation{Relation: "invoices", Object: "invoice", RowsEstimated: 0, DeletedEstimated: -1}, rel["invoices"], "never analyzed: deleted unknown")
 	})
 
+	t.Run("Reconciliations", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ctx := t.Context()
+		cus := catalog.MustLookup("customer")
+		at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+		var two, one db.Digest
+		two.Add("cus_a")
+		two.Add("cus_b")
+		one.Add("cus_a")
+		require.NoError(t, db.SaveReconciliations(ctx, b.pool, []db.Reconciliation{
+			{Resource: cus, ListedAt: at, API: two, Mirror: two, Retrieved: 3, MarkedDeleted: 2},
+			{Resource: cus, Account: "acct_1", ListedAt: at, API: two, Mirror: one, Retrieved: 1, Unchecked: 1},
+		}))
+		r := status.Gather(ctx, b.pool, b.js)
+		require.Len(t, r.Reconciliations, 2)
+		require.Equal(t, status.Reconciliation{Relation: "customers", ListedAt: at, APIObjects: 2, APIDigest: two.Digest,
+			MirrorObjects: 2, MirrorDigest: two.Digest, Agree: true, Retrieved: 3, MarkedDeleted: 2}, r.Reconciliations[0])
+		require.False(t, r.Reconciliations[1].Agree, "a row the listing did not return is still live")
+		var out bytes.Buffer
+		require.NoError(t, r.WriteText(&out))
+		require.Regexp(t, `customers +2 +1 +4 +3 +2 +1 `, out.String(), "accounts, differ, listed, mirror, marked, unchecked")
+		require.Empty(t, r.Redact().Reconciliations[1].Account, "the page shows no account ids")
+	})
+
 	t.Run("PendingFetches", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
