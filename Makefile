@@ -34,8 +34,10 @@ run: build ## the whole mirror in one process, bin/stripesync dev (needs Postgre
 	@.ci/services postgres
 	bin/stripesync dev
 
-bench: build services ## drive the real services and print each figure beside its ceiling
+nats-server: ## bin/nats-server, the version the modules pin, for the benchmarks
 	go build -o bin/nats-server github.com/nats-io/nats-server/v2
+
+bench: build services nats-server ## drive the real services and print each figure beside its ceiling, and freshness at 1,000 and 5,000 events/s
 	go run ./bench $(BENCH_FLAGS)
 	go test -run '^$$' -bench Backfill -benchtime 1x ./services/syncer/
 
@@ -47,7 +49,12 @@ prove: build ## faults under load over real processes, one table (PROVE=quick: t
 prove-quick: ## make prove PROVE=quick
 	$(MAKE) prove PROVE=quick
 
-help:
-	@awk -F ':.*## ' '/^[a-z\/-]+:.*## /{printf "%-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+SOAK_RATE ?= 1000
+SOAK_MINUTES ?= 2
+soak: build services nats-server ## SOAK_RATE webhooks/s for SOAK_MINUTES through the real services: freshness, memory and lag over time, a table and bench/out/soak.png
+	go run ./bench soak -rate $(SOAK_RATE) -duration $(SOAK_MINUTES)m $(SOAK_FLAGS)
 
-.PHONY: build services test generate verify lint run bench prove prove-quick help
+help:
+	@awk -F ':.*## ' '/^[a-z\/-]+:.*## /{printf "%-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build services test generate verify lint run nats-server bench prove prove-quick soak help

@@ -14,6 +14,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -43,6 +45,9 @@ func main() {
 		return
 	}
 	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -56,6 +61,28 @@ type options struct {
 	batchSize int
 	workers   int
 	rounds    int
+	// The steady runs': freshness at each of freshRates for freshFor (bench),
+	// or a soak.
+	freshRates string
+	freshFor   time.Duration
+	steady     steadyOptions
+}
+
+// pipelineFlags are the flags of the system under load, the same in bench
+// and soak.
+func pipelineFlags(fs *flag.FlagSet, o *options) {
+	fs.StringVar(&o.adminURL, "database-url", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL URL of a role that may create databases")
+	fs.StringVar(&o.bin, "bin", "bin", "directory holding ingest, processor and nats-server")
+	fs.IntVar(&o.batchSize, "batch-size", 500, "processor batch size, also used by the plain insert")
+	fs.IntVar(&o.workers, "workers", 2, "processor workers, also the plain insert's connections")
+	fs.Float64Var(&o.steady.thinShare, "thin-share", 0.1, "share of thin events (v1.customer.updated, fetched from a fake Stripe API) in steady runs")
+	fs.IntVar(&o.steady.inFlight, "in-flight", 32, "most webhooks in flight in steady runs (as ../shared/freshness)")
+	fs.DurationVar(&o.steady.sampleEvery, "sample", time.Second, "period of the memory and lag samples of steady runs")
+	fs.Func("types", "snapshot event types of steady runs, comma separated (customer.updated, invoice.paid…); default: the whole mix", func(v string) error {
+		o.steady.types = strings.Split(v, ",")
+		return nil
+	})
+	fs.DurationVar(&o.steady.drainTimeout, "drain-timeout", 2*time.Minute, "time after the last send of a steady run for accepted events to become visible")
 }
 
 // round holds one measurement of each figure and its ceiling, taken side by
@@ -66,17 +93,35 @@ type round struct {
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) > 0 && args[0] == "soak" {
+		return soak(ctx, args[1:], out)
+	}
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.StringVar(&o.adminURL, "database-url", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL URL of a role that may create databases")
-	fs.StringVar(&o.bin, "bin", "bin", "directory holding ingest, processor and nats-server")
+	pipelineFlags(fs, &o)
 	fs.IntVar(&o.events, "events", 20000, "webhooks per run")
 	fs.IntVar(&o.senders, "senders", 64, "concurrent webhook senders")
-	fs.IntVar(&o.batchSize, "batch-size", 500, "processor batch size, also used by the plain insert")
-	fs.IntVar(&o.workers, "workers", 2, "processor workers, also the plain insert's connections")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds of every measurement; the medians are reported")
+	fs.StringVar(&o.freshRates, "freshness-rates", "1000,5000", "steady rates (events/s, comma separated) at which freshness is measured; empty for none")
+	fs.DurationVar(&o.freshFor, "freshness-duration", 20*time.Second, "how long each freshness rate is held")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var freshRates []int
+	for f := range strings.SplitSeq(o.freshRates, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		rate, err := strconv.Atoi(f)
+		if err != nil || rate <= 0 {
+			return fmt.Errorf("-freshness-rates: %q is not a positive number of events per second", f)
+		}
+		freshRates = append(freshRates, rate)
+		so := o.steady
+		so.rate, so.duration = rate, o.freshFor
+		if err := so.check(); err != nil {
+			return err
+		}
 	}
 	work, err := os.MkdirTemp("", "stripesync-bench-")
 	if err != nil {
@@ -117,6 +162,20 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 
+	fresh := make([]quantiles, len(freshRates))
+	for k, rate := range freshRates {
+		so := o.steady
+		so.rate, so.duration = rate, o.freshFor
+		fmt.Fprintf(out, "\nfreshness at a steady %d/s for %s (the mix above, %.0f%% thin; load average before: %s)\n", rate, o.freshFor, 100*so.thinShare, loadAverages())
+		r, err := steady(ctx, o, work, fmt.Sprint("fresh", rate), so)
+		if err != nil {
+			return fmt.Errorf("freshness at %d/s: %w", rate, err)
+		}
+		r.summary(out)
+		fresh[k] = quantilesOf(r.freshness(all))
+		fmt.Fprintf(out, "load average after: %s\n", loadAverages())
+	}
+
 	n := float64(o.events)
 	med := func(f func(r round) float64) float64 {
 		v := make([]float64, len(rounds))
@@ -142,6 +201,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		procRate, plainRate, 100*med(func(r round) float64 { return r.plain.Seconds() / r.processor.Seconds() }), o.batchSize, o.workers)
 	fmt.Fprintf(out, "%-28s %12.0f %14s\n", "end-to-end events/s", n/e2eTime.Seconds(), "")
 	fmt.Fprintf(out, "%-28s %12.0f %14s\n", "  (ingest side of that run)", e2eLoad.perSecond(), "")
+	for k, rate := range freshRates {
+		fmt.Fprintf(out, "%-28s %6.1f / %.1f ms   (steady %d/s, 2xx -> committed in stripe.events)\n", fmt.Sprintf("freshness p50 / p99 @%d/s", rate), fresh[k].p50, fresh[k].p99, rate)
+	}
 	fmt.Fprintf(out, "\nprocessor: from its start (migrations checked) to its last acknowledgement, which follows the last commit\n")
 	return nil
 }
@@ -167,11 +229,11 @@ func measure(ctx context.Context, o options, work, name string, evs []webhookEve
 		return r, fmt.Errorf("trivial handler: %w", err)
 	}
 
-	natsURL, stopNATS, err := startNATS(ctx, work, "nats"+name, o.bin)
+	natsURL, nats, err := startNATS(ctx, work, "nats"+name, o.bin)
 	if err != nil {
 		return r, err
 	}
-	defer stopNATS()
+	defer nats.stop()
 	ingestAddr := freeAddr()
 	ingest, err := start(ctx, work, "ingest"+name, filepath.Join(o.bin, "ingest"), nil,
 		[]string{"NATS_URL=" + natsURL, "INGEST_ADDR=" + ingestAddr, "STRIPE_WEBHOOK_SECRET=" + secret, "LOG_LEVEL=warn"})
@@ -237,54 +299,86 @@ func processorEnv(o options, natsURL, dbURL string) []string {
 // endToEnd sends evs through ingest with the processor running, and times
 // the first send to the last event applied.
 func endToEnd(ctx context.Context, o options, work string, evs []webhookEvent) (time.Duration, loadResult, error) {
-	natsURL, stopNATS, err := startNATS(ctx, work, "nats-e2e", o.bin)
+	p, err := startPipeline(ctx, o, work, "e2e", nil)
 	if err != nil {
 		return 0, loadResult{}, err
 	}
-	defer stopNATS()
-	dbURL, dropDB, err := freshDatabase(ctx, o.adminURL, "bench_e2e")
-	if err != nil {
-		return 0, loadResult{}, err
-	}
-	defer dropDB()
-	pool, err := pgxpool.New(ctx, dbURL)
-	if err != nil {
-		return 0, loadResult{}, err
-	}
-	defer pool.Close()
-	ingestAddr := freeAddr()
-	ingest, err := start(ctx, work, "ingest-e2e", filepath.Join(o.bin, "ingest"), nil,
-		[]string{"NATS_URL=" + natsURL, "INGEST_ADDR=" + ingestAddr, "STRIPE_WEBHOOK_SECRET=" + secret, "LOG_LEVEL=warn"})
-	if err != nil {
-		return 0, loadResult{}, err
-	}
-	defer ingest.stop()
-	procEnv := processorEnv(o, natsURL, dbURL)
-	proc, err := start(ctx, work, "processor-e2e", filepath.Join(o.bin, "processor"), nil, procEnv)
-	if err != nil {
-		return 0, loadResult{}, err
-	}
-	defer proc.stop()
-	if err := waitHTTP(ctx, "http://"+ingestAddr+"/readyz", http.StatusOK); err != nil {
-		return 0, loadResult{}, err
-	}
-	procAddr := strings.TrimPrefix(procEnv[2], "PROCESSOR_ADDR=")
-	if err := waitHTTP(ctx, "http://"+procAddr+"/readyz", http.StatusOK); err != nil {
-		return 0, loadResult{}, err
-	}
+	defer p.stop()
 	start := time.Now()
-	load, err := drive(ctx, "http://"+ingestAddr+"/webhooks/stripe", evs, secret, o.senders)
+	load, err := drive(ctx, p.webhookURL, evs, secret, o.senders)
 	if err != nil {
 		return 0, loadResult{}, fmt.Errorf("end to end: %w", err)
 	}
-	done, err := waitForConsumer(ctx, natsURL, 5*time.Minute)
+	done, err := waitForConsumer(ctx, p.natsURL, 5*time.Minute)
 	if err == nil {
-		err = countEvents(ctx, pool, len(evs))
+		err = countEvents(ctx, p.pool, len(evs))
 	}
 	if err != nil {
 		return 0, loadResult{}, fmt.Errorf("end to end: %w", err)
 	}
 	return done.Sub(start), load, nil
+}
+
+// pipeline is the system under load: nats-server, ingest and the processor
+// as processes, over a database of its own.
+type pipeline struct {
+	natsURL, dbURL, dbName, webhookURL string
+	nats, ingest, processor            *proc
+	pool                               *pgxpool.Pool
+	dropDB                             func()
+}
+
+// startPipeline starts a pipeline named name and waits until ingest and the
+// processor are ready. procEnv is added to the processor's environment.
+func startPipeline(ctx context.Context, o options, work, name string, procEnv []string) (_ *pipeline, err error) {
+	p := &pipeline{dbName: "bench_" + name}
+	defer func() {
+		if err != nil {
+			p.stop()
+		}
+	}()
+	if p.natsURL, p.nats, err = startNATS(ctx, work, "nats-"+name, o.bin); err != nil {
+		return nil, err
+	}
+	if p.dbURL, p.dropDB, err = freshDatabase(ctx, o.adminURL, p.dbName); err != nil {
+		return nil, err
+	}
+	if p.pool, err = pgxpool.New(ctx, p.dbURL); err != nil {
+		return nil, err
+	}
+	ingestAddr := freeAddr()
+	p.webhookURL = "http://" + ingestAddr + "/webhooks/stripe"
+	if p.ingest, err = start(ctx, work, "ingest-"+name, filepath.Join(o.bin, "ingest"), nil,
+		[]string{"NATS_URL=" + p.natsURL, "INGEST_ADDR=" + ingestAddr, "STRIPE_WEBHOOK_SECRET=" + secret, "LOG_LEVEL=warn"}); err != nil {
+		return nil, err
+	}
+	env := processorEnv(o, p.natsURL, p.dbURL)
+	if p.processor, err = start(ctx, work, "processor-"+name, filepath.Join(o.bin, "processor"), nil, append(env, procEnv...)); err != nil {
+		return nil, err
+	}
+	if err := waitHTTP(ctx, "http://"+ingestAddr+"/readyz", http.StatusOK); err != nil {
+		return nil, err
+	}
+	procAddr := strings.TrimPrefix(env[2], "PROCESSOR_ADDR=")
+	if err := waitHTTP(ctx, "http://"+procAddr+"/readyz", http.StatusOK); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// stop stops what started, in reverse order, and drops the database.
+func (p *pipeline) stop() {
+	for _, pr := range []*proc{p.ingest, p.processor, p.nats} {
+		if pr != nil {
+			pr.stop()
+		}
+	}
+	if p.pool != nil {
+		p.pool.Close()
+	}
+	if p.dropDB != nil {
+		p.dropDB()
+	}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -326,7 +420,7 @@ func (p *proc) stop() {
 	}
 }
 
-func startNATS(ctx context.Context, work, name, bin string) (string, func(), error) {
+func startNATS(ctx context.Context, work, name, bin string) (string, *proc, error) {
 	port := freePort()
 	storeDir := filepath.Join(work, name)
 	p, err := start(ctx, work, name, filepath.Join(bin, "nats-server"), []string{
@@ -349,7 +443,7 @@ func startNATS(ctx context.Context, work, name, bin string) (string, func(), err
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return url, p.stop, nil
+	return url, p, nil
 }
 
 func waitHTTP(ctx context.Context, url string, want int) error {

@@ -228,3 +228,23 @@ func retryDeadlock(f func() error) error {
 		return err
 	}
 }
+
+// visibilityChannel is the channel the visibility trigger notifies.
+const visibilityChannel = "bench_visible"
+
+// installVisibilityTrigger makes every insert into stripe.events NOTIFY the
+// event's id. PostgreSQL delivers a notification when its transaction
+// commits, so a listener learns when each event became visible (the method
+// of ../shared/freshness). The trigger is the benchmark's instrument, not
+// the mirror's schema: it lives in the benchmark's own database only, which
+// is dropped at the end.
+func installVisibilityTrigger(ctx context.Context, conn *pgx.Conn) error {
+	_, err := conn.Exec(ctx, `
+CREATE FUNCTION public.bench_notify_visible() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN PERFORM pg_notify('`+visibilityChannel+`', NEW.id); RETURN NULL; END $$;
+CREATE TRIGGER bench_notify_visible AFTER INSERT ON stripe.events FOR EACH ROW EXECUTE FUNCTION public.bench_notify_visible();`)
+	if err != nil {
+		return fmt.Errorf("install the visibility trigger: %w", err)
+	}
+	return nil
+}

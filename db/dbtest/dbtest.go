@@ -73,13 +73,19 @@ func NewURL(t testing.TB) string {
 // test passes.
 func newDatabase(t testing.TB, tmpl string) string {
 	t.Helper()
+	return createDatabase(t, fmt.Sprintf("test_%x", randomBytes(t)), tmpl)
+}
+
+// createDatabase creates database name from template tmpl and drops it when
+// the test passes.
+func createDatabase(t testing.TB, name, tmpl string) string {
+	t.Helper()
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, AdminURL())
 	if err != nil {
 		t.Fatalf("dbtest: connect %s: %v", redact(AdminURL()), err)
 	}
 	defer admin.Close(ctx)
-	name := fmt.Sprintf("test_%x", randomBytes(t))
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE "+pgx.Identifier{tmpl}.Sanitize()); err != nil {
 		t.Fatalf("dbtest: create database: %v", err)
 	}
@@ -178,6 +184,8 @@ func buildTemplate(ctx context.Context, admin *pgx.Conn, name string) error {
 
 func migrationsHash() (string, error) {
 	h := sha256.New()
+	// Where goose keeps its versions is part of what the template holds.
+	fmt.Fprintf(h, "%s\x00", db.VersionTable)
 	err := fs.WalkDir(db.Migrations, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err

@@ -1,7 +1,9 @@
 -- name: EventInsertBatch :many
 -- EventInsertBatch stores the events not stored before and returns their
--- ids; an event already stored is left as it is and not returned. An empty
--- account or api_version is stored as NULL.
+-- ids; an event already stored is left as it is and not returned, unless it
+-- was stored unapplied (EventInsertUnapplied): then it is stored afresh and
+-- returned, to be applied now. An empty account or api_version is stored as
+-- NULL.
 INSERT INTO stripe.events (id, type, account, livemode, api_version, created, data)
 SELECT u.id, u.type, NULLIF(u.account, ''), u.livemode, NULLIF(u.api_version, ''), u.created, u.data
 FROM (
@@ -15,8 +17,19 @@ FROM (
         unnest(@createds::timestamptz[]) AS created,
         unnest(@datas::jsonb[]) AS data
 ) AS u
-ON CONFLICT (id) DO NOTHING
+ON CONFLICT (id) DO UPDATE SET
+    type = EXCLUDED.type, account = EXCLUDED.account, livemode = EXCLUDED.livemode,
+    api_version = EXCLUDED.api_version, created = EXCLUDED.created, data = EXCLUDED.data,
+    unapplied = NULL
+    WHERE stripe.events.unapplied IS NOT NULL
 RETURNING id;
+
+-- name: EventInsertUnapplied :exec
+-- EventInsertUnapplied stores an event whose object could not be applied,
+-- with the reason; an event already stored is left as it is.
+INSERT INTO stripe.events (id, type, account, livemode, api_version, created, data, unapplied)
+VALUES (@id, @type, NULLIF(@account::text, ''), @livemode, NULLIF(@api_version::text, ''), @created, @data, @unapplied::text)
+ON CONFLICT (id) DO NOTHING;
 
 -- name: DeadLetterInsert :exec
 INSERT INTO stripe.dead_letters (subject, stream_seq, event_id, num_delivered, reason, payload, headers)

@@ -44,7 +44,22 @@ type testBundle struct {
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	dbURL := dbtest.NewURL(t)
+	return setupOn(t, dbtest.NewURL(t))
+}
+
+// setupAsOwner is setup on a database set up as db/roles.sql sets up the
+// mirror's: the processor connects as the role that owns schema stripe and
+// nothing else; the test reads as the admin.
+func setupAsOwner(t *testing.T) *testBundle {
+	t.Helper()
+	r := dbtest.NewRoles(t)
+	b := setupOn(t, r.AdminURL)
+	b.env["DATABASE_URL"] = r.OwnerURL
+	return b
+}
+
+func setupOn(t *testing.T, dbURL string) *testBundle {
+	t.Helper()
 	pool, err := pgxpool.New(context.Background(), dbURL)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
@@ -135,7 +150,7 @@ func TestProcessor(t *testing.T) {
 
 	t.Run("EventsOnTheStreamLandInPostgres", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t)
+		b := setupAsOwner(t)
 		b.start(t)
 		for _, e := range customers(t, 120, "land") {
 			b.publish(t, e)
@@ -150,7 +165,7 @@ func TestProcessor(t *testing.T) {
 
 	t.Run("UnapplicableMessagesBecomeDeadLettersAndNeighboursLand", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t)
+		b := setupAsOwner(t)
 		for _, e := range customers(t, 10, "before") {
 			b.publish(t, e)
 		}
@@ -178,6 +193,9 @@ func TestProcessor(t *testing.T) {
 			"SELECT reason FROM stripe.dead_letters WHERE event_id = 'evt_nul'").Scan(&reason))
 		require.Contains(t, reason, "unsupported Unicode escape sequence")
 		require.Zero(t, b.count(t, "SELECT count(*) FROM stripe.customers WHERE id = 'cus_nul'"))
+		// The event is in stripe.events all the same, with the reason.
+		require.Equal(t, 1, b.count(t, "SELECT count(*) FROM stripe.events WHERE id = 'evt_nul' AND object_id = 'cus_nul' AND unapplied = $1", reason))
+		require.Equal(t, 21, b.count(t, "SELECT count(*) FROM stripe.events"))
 	})
 
 	t.Run("StoppedBeforeAckRedeliversAndResultIsCorrect", func(t *testing.T) {

@@ -30,7 +30,10 @@ may keep running. First, the backfilled objects the stream still holds are
 applied again (no stored event holds them). It prints, per relation, the rows rewritten, added and
 marked deleted. It cannot bring back states never stored (events older
 than stripe.events holds, objects only the API has: run a backfill), nor a
-row marked deleted.`
+row marked deleted.
+
+It writes the relations: DATABASE_URL names the owner role of
+db/roles.sql (the processor's); the read-only role cannot rebuild.`
 
 func rebuildCmd(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("stripesync rebuild", flag.ContinueOnError)

@@ -26,7 +26,10 @@ usage: stripesync replay (-all | -reason TEXT | -ids 1,2,3) [flags]
 Each dead letter not replayed yet that the selection names is published again
 on its subject, with its headers, and marked replayed in stripe.dead_letters
 (never deleted). The processor applies it as it would have: events once,
-objects under the version rule.`
+objects under the version rule.
+
+It writes stripe.dead_letters: DATABASE_URL names the owner role of
+db/roles.sql (the processor's); the read-only role cannot replay.`
 
 func replayCmd(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("stripesync replay", flag.ContinueOnError)

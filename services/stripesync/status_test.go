@@ -22,7 +22,8 @@ import (
 func TestStatusCommand(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	dbURL := dbtest.NewURL(t)
+	// status reads as the read-only role of db/roles.sql.
+	dbURL := dbtest.NewRoles(t).ReaderURL
 	ns := eventstest.RunServer(t)
 	nc, err := nats.Connect(ns.ClientURL())
 	require.NoError(t, err)

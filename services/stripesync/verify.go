@@ -47,7 +47,8 @@ It prints a table (or JSON with -json), writes the counts in Prometheus text
 format to -metrics-file (for node_exporter's textfile collector; nothing is
 pushed), and exits 2 when it found drift, 1 when it could not check.
 A stale row may be a change made after the mirror's last event that is still
-on its way: run it again before acting.`
+on its way: run it again before acting. It only reads the mirror (read-only
+transactions): the read-only role of db/roles.sql is enough.`
 
 // Kinds of drift stripesync verify reports.
 const (
@@ -111,9 +112,17 @@ func verifyCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if *sample < 0 {
 		return errors.New("-sample must not be negative")
 	}
-	pool, err := pgxpool.New(ctx, databaseURL)
+	pcfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
-		return fmt.Errorf("DATABASE_URL: %w", err)
+		// Not wrapped: pgx's message may quote the password.
+		return errors.New("DATABASE_URL parses neither as a PostgreSQL URL nor as keyword/value pairs")
+	}
+	// verify only reads: with the read-only role of db/roles.sql, or any
+	// other, its transactions are read-only.
+	pcfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return fmt.Errorf("connect database: %w", err)
 	}
 	defer pool.Close()
 

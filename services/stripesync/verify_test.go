@@ -33,8 +33,11 @@ func TestVerify(t *testing.T) {
 	fake := stripefake.New(stripefake.Options{})
 	require.NoError(t, stripefake.Seed(fake, stripefake.SeedOptions{Customers: 3, ConnectedAccounts: 1, RandSeed: 7}))
 	apiURL := fake.Start(t)
-	dbURL := dbtest.NewURL(t)
-	pool, err := pgxpool.New(ctx, dbURL)
+	// The mirror is written as the owner and verify reads it as the
+	// read-only role, as db/roles.sql sets them up.
+	roles := dbtest.NewRoles(t)
+	dbURL := roles.ReaderURL
+	pool, err := pgxpool.New(ctx, roles.OwnerURL)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 

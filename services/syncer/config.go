@@ -1,7 +1,6 @@
 package syncer
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/events/envflag"
 	"github.com/stripesync/stripesync/pkg/stripeapi"
+	"github.com/stripesync/stripesync/services/syncer/internal/schedule"
 )
 
 // config is everything the syncer reads from outside. The settings shared by
@@ -23,11 +23,11 @@ type config struct {
 	EndpointRateLimit float64
 	Concurrency       int
 	Addr              string
-	BackfillInterval  time.Duration
-	EventsInterval    time.Duration
+	BackfillInterval  schedule.Schedule
+	EventsInterval    schedule.Schedule
+	EventsRateLimit   float64
+	JobAckWait        time.Duration
 	ThinEvents        bool
-	DatabaseURL       string
-	ReconcileInterval time.Duration
 	ShutdownTimeout   time.Duration
 	LogLevel          slog.Level
 	Stream            events.StreamOptions
@@ -41,15 +41,15 @@ func newFlags(cmd string, cfg *config) *envflag.Binder {
 	cfg.Stream = events.DefaultStreamOptions
 	stripeapi.BindFlags(b, &cfg.Stripe, "to list the account")
 	b.StringVar(&cfg.NATSURL, "nats-url", "nats://127.0.0.1:4222", "NATS server URL")
-	b.Float64Var(&cfg.RateLimit, "syncer-rate-limit", 0, "API requests per second, shared by all work; 0: 80 for live keys, 20 for test keys, under Stripe's 100 and 25")
+	b.Float64Var(&cfg.RateLimit, "syncer-rate-limit", 0, "API requests per second of the whole syncer fleet (however many serve replicas), shared by all work; 0: 80 for live keys, 20 for test keys, under Stripe's 100 and 25 less the processor's share")
+	b.Float64Var(&cfg.EventsRateLimit, "syncer-events-rate-limit", 0, "serve: the part of SYNCER_RATE_LIMIT kept for the events catch-up, the rest being the backfills'; 0: a fifth")
 	b.Float64Var(&cfg.EndpointRateLimit, "syncer-endpoint-rate-limit", stripeapi.DefaultEndpointRate, "API requests per second to each endpoint (GET /v1/customers, GET /v1/customers/{id}…), Stripe's limit beside the global one")
 	b.IntVar(&cfg.Concurrency, "syncer-concurrency", 32, "lists fetched at once; must cover rate × request latency")
 	b.StringVar(&cfg.Addr, "syncer-addr", ":8082", "serve: HTTP address for /healthz, /readyz and /metrics")
-	b.DurationVar(&cfg.BackfillInterval, "syncer-backfill-interval", 24*time.Hour, "serve: time between full backfills, the first at start; 0: only on request")
-	b.DurationVar(&cfg.EventsInterval, "syncer-events-interval", 5*time.Minute, "serve: time between Events API catch-ups; 0: never")
+	b.TextVar(&cfg.BackfillInterval, "syncer-backfill-interval", mustSchedule("24h"), "serve: the full backfills' schedule, an interval (24h) or a cron expression in UTC (0 3 * * *), one run a slot for the whole fleet, the current slot's at start; 0: only on request")
+	b.TextVar(&cfg.EventsInterval, "syncer-events-interval", mustSchedule("5m"), "serve: the Events API catch-ups' schedule, an interval or a cron expression, one a slot for the whole fleet; 0: never")
+	b.DurationVar(&cfg.JobAckWait, "syncer-job-ack-wait", events.SyncJobAckWait, "serve: how long a job (a backfill, a catch-up) stays with a replica that stopped answering before another takes it over")
 	b.BoolVar(&cfg.ThinEvents, "syncer-thin-events", false, "serve: each Events API catch-up also lists thin events (GET /v2/core/events), from cursors of their own")
-	b.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL URL of the mirror: with it, a backfill without since is reconciled (rows the listing did not return are retrieved, and marked deleted when Stripe no longer has them); empty: no reconciliation")
-	b.DurationVar(&cfg.ReconcileInterval, "syncer-reconcile-interval", 0, "serve: time between reconciliations of every resource (a complete listing, then the rows it did not return retrieved), the first one interval after start; 0: only the full backfills reconcile; needs DATABASE_URL")
 	b.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "time to stop at shutdown")
 	b.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	events.BindStreamFlags(b, &cfg.Stream)
@@ -75,6 +75,9 @@ func (c *config) validate(needKey bool) error {
 			c.RateLimit = 80
 		}
 	}
+	if c.EventsRateLimit == 0 {
+		c.EventsRateLimit = c.RateLimit / 5
+	}
 	if err := c.Stripe.Validate(needKey); err != nil {
 		return err
 	}
@@ -85,10 +88,10 @@ func (c *config) validate(needKey bool) error {
 		return fmt.Errorf("SYNCER_ENDPOINT_RATE_LIMIT must be positive, have %g", c.EndpointRateLimit)
 	case c.Concurrency < 1:
 		return fmt.Errorf("SYNCER_CONCURRENCY must be at least 1, have %d", c.Concurrency)
-	case c.BackfillInterval < 0 || c.EventsInterval < 0 || c.ReconcileInterval < 0:
-		return errors.New("SYNCER_BACKFILL_INTERVAL, SYNCER_EVENTS_INTERVAL and SYNCER_RECONCILE_INTERVAL must not be negative")
-	case c.ReconcileInterval > 0 && c.DatabaseURL == "":
-		return errors.New("SYNCER_RECONCILE_INTERVAL needs DATABASE_URL: reconciling reads and marks the mirror")
+	case c.EventsRateLimit < 0 || c.EventsRateLimit >= c.RateLimit:
+		return fmt.Errorf("SYNCER_EVENTS_RATE_LIMIT must be positive and below SYNCER_RATE_LIMIT (%g), have %g", c.RateLimit, c.EventsRateLimit)
+	case c.JobAckWait < time.Second:
+		return fmt.Errorf("SYNCER_JOB_ACK_WAIT must be at least 1s, have %s", c.JobAckWait)
 	case c.ShutdownTimeout <= 0:
 		return fmt.Errorf("SHUTDOWN_TIMEOUT must be positive, have %s", c.ShutdownTimeout)
 	}
@@ -102,12 +105,23 @@ func (c *config) LogValue() slog.Value {
 		slog.Bool("livemode", c.Stripe.Livemode()),
 		slog.String("stripe_api_base", envflag.Redact(c.Stripe.BaseURL)),
 		slog.String("nats_url", envflag.Redact(c.NATSURL)),
-		slog.String("database_url", envflag.Redact(c.DatabaseURL)),
 		slog.Float64("rate_limit", c.RateLimit),
+		slog.Float64("events_rate_limit", c.EventsRateLimit),
 		slog.Float64("endpoint_rate_limit", c.EndpointRateLimit),
+		slog.String("backfill_schedule", c.BackfillInterval.String()),
+		slog.String("events_schedule", c.EventsInterval.String()),
 		slog.Int("concurrency", c.Concurrency),
 		slog.Bool("thin_events", c.ThinEvents),
 	)
+}
+
+// mustSchedule parses a default schedule.
+func mustSchedule(s string) schedule.Schedule {
+	sc, err := schedule.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return sc
 }
 
 // parseSince reads a start time: a date, an RFC 3339 time, or a duration

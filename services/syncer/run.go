@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -23,7 +22,6 @@ import (
 	"github.com/stripesync/stripesync/pkg/stripeapi"
 	"github.com/stripesync/stripesync/services/syncer/internal/backfill"
 	"github.com/stripesync/stripesync/services/syncer/internal/catchup"
-	"github.com/stripesync/stripesync/services/syncer/internal/reconcile"
 )
 
 const usage = `usage: syncer <command> [flags]
@@ -32,8 +30,7 @@ commands:
   serve      backfill on a schedule and on request; catch up on events every few minutes
   backfill   backfill once, exiting when every object is on the stream (non-zero if any part failed)
   events     publish events from Stripe's Events API
-  request    ask a running syncer for a backfill
-  reconcile  list resources completely, then mark deleted the rows Stripe no longer has
+  request    queue a backfill for syncer serve
 
 "syncer <command> -h" lists a command's flags`
 
@@ -42,11 +39,7 @@ var about = map[string]string{
 	"serve":    "syncer serve backfills the mirror on a schedule and on request, and catches up on missed events.\n\nusage: syncer serve [flags]",
 	"backfill": "syncer backfill lists the account through the Stripe API and publishes every object, once.\n\nusage: syncer backfill [-resources a,b] [-account acct_…] [-since 2024-01-01|72h] [flags]",
 	"events":   "syncer events publishes events from Stripe's Events API, as ingest would.\n\nusage: syncer events [-since 24h] [-failed] [-type 'invoice.*'] [-ids evt_…] [-account acct_…] [-thin] [flags]",
-	"request":  "syncer request asks a running syncer serve for a backfill.\n\nusage: syncer request [-resources a,b] [-account acct_…] [-since …] [flags]",
-	"reconcile": "syncer reconcile backfills resources completely, waits until the processor has applied the listing, then retrieves each row of the mirror\n" +
-		"the listing did not return and marks deleted those Stripe answers 404 or a deleted object for. It needs DATABASE_URL,\n" +
-		"and a processor applying the stream. It prints, per relation and account, the listing's and the mirror's counts.\n\n" +
-		"usage: syncer reconcile [-resources a,b] [-account acct_…] [flags]",
+	"request":  "syncer request queues a backfill for the syncer serve replicas, and prints its run id; it waits in the stream while none runs.\n\nusage: syncer request [-resources a,b] [-account acct_…] [-since …] [flags]",
 }
 
 // Run runs the syncer command in args[0]. Settings come from args (flags)
@@ -101,20 +94,6 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return errors.New("config: -thin and -failed: thin events cannot be selected by delivery")
 		}
 		return eventsOnce(ctx, cfg, opts, stdout)
-	case "reconcile":
-		resources := fs.String("resources", "", "resources to reconcile, comma separated, by Stripe object or relation; default all")
-		account := fs.String("account", "", "only this connected account; default the platform and every connected account")
-		if err := parse(b, args, getenv, &cfg, true); err != nil {
-			return err
-		}
-		if cfg.DatabaseURL == "" {
-			return errors.New("config: reconcile needs DATABASE_URL (-database-url), the mirror it reconciles")
-		}
-		req, err := backfill.NewRequest(events.SyncRequest{Resources: splitList(*resources), Account: *account})
-		if err != nil {
-			return fmt.Errorf("config: %w", err)
-		}
-		return reconcileOnce(ctx, cfg, req, stdout)
 	case "request":
 		syncRequest := syncRequestFlags(fs)
 		if err := parse(b, args, getenv, &cfg, false); err != nil {
@@ -158,12 +137,12 @@ type deps struct {
 	kv      jetstream.KeyValue
 	limiter *stripeapi.Limiter
 	api     *stripeapi.Client
-	pool    *pgxpool.Pool // nil without DATABASE_URL
 }
 
 // connect opens NATS, makes sure the stream and the state bucket exist, and
-// builds the API client behind one rate limiter.
-func connect(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) {
+// builds the API client behind one rate limiter of rate requests per
+// second.
+func connect(ctx context.Context, cfg config, log *slog.Logger, rate float64) (*deps, error) {
 	nc, js, err := events.ConnectJetStream(cfg.NATSURL, "stripesync-syncer", log)
 	if err != nil {
 		return nil, err
@@ -179,26 +158,15 @@ func connect(ctx context.Context, cfg config, log *slog.Logger) (*deps, error) {
 		nc.Close()
 		return nil, fmt.Errorf("state bucket %s: %w", events.StateBucket, err)
 	}
-	lim := stripeapi.NewLimiter(cfg.RateLimit, max(1, int(cfg.RateLimit/10)), stripeapi.WithEndpointRate(cfg.EndpointRateLimit))
-	d := &deps{log: log, nc: nc, js: js, kv: kv, limiter: lim, api: cfg.Stripe.Client(lim, log)}
-	if cfg.DatabaseURL != "" {
-		// pgxpool connects lazily: an unreachable database fails the first
-		// reconciliation, not the start.
-		if d.pool, err = pgxpool.New(ctx, cfg.DatabaseURL); err != nil {
-			nc.Close()
-			return nil, fmt.Errorf("DATABASE_URL: %w", err)
-		}
-	}
-	return d, nil
+	lim := newLimiter(cfg, rate)
+	return &deps{log: log, nc: nc, js: js, kv: kv, limiter: lim, api: cfg.Stripe.Client(lim, log)}, nil
 }
 
-// reconciler returns the reconciler of engine's listings, nil without
-// DATABASE_URL.
-func (d *deps) reconciler(cfg config, engine *backfill.Engine) *reconcile.Reconciler {
-	if d.pool == nil {
-		return nil
-	}
-	return &reconcile.Reconciler{Log: d.log, API: d.api, DB: d.pool, JS: d.js, Engine: engine, Livemode: cfg.Stripe.Livemode()}
+// newLimiter is a limiter of rate requests per second, in bursts of a
+// tenth of it (at least 1): in any second it lets rate + burst requests go
+// at most, which is what a share of the API budget must count.
+func newLimiter(cfg config, rate float64) *stripeapi.Limiter {
+	return stripeapi.NewLimiter(rate, max(1, int(rate/10)), stripeapi.WithEndpointRate(cfg.EndpointRateLimit))
 }
 
 // engine returns a backfill engine on d's connections.
@@ -209,9 +177,6 @@ func (d *deps) engine(cfg config, progress *backfill.Progress) *backfill.Engine 
 func (d *deps) close() {
 	if err := d.nc.Drain(); err != nil {
 		d.log.Warn("drain nats", "err", err)
-	}
-	if d.pool != nil {
-		d.pool.Close()
 	}
 }
 
@@ -225,7 +190,7 @@ func backfillOnce(ctx context.Context, cfg config, req backfill.Request, stdout 
 	display := newDisplay(stdout)
 	log := newLogger(cfg, display.logWriter())
 	log.Info("starting", "config", &cfg)
-	d, err := connect(ctx, cfg, log)
+	d, err := connect(ctx, cfg, log, cfg.RateLimit)
 	if err != nil {
 		return err
 	}
@@ -243,7 +208,7 @@ func backfillOnce(ctx context.Context, cfg config, req backfill.Request, stdout 
 
 func eventsOnce(ctx context.Context, cfg config, opts catchup.Options, stdout io.Writer) error {
 	log := newLogger(cfg, stdout)
-	d, err := connect(ctx, cfg, log)
+	d, err := connect(ctx, cfg, log, cfg.RateLimit)
 	if err != nil {
 		return err
 	}
@@ -253,35 +218,97 @@ func eventsOnce(ctx context.Context, cfg config, opts catchup.Options, stdout io
 	return err
 }
 
-// request asks a running syncer for a backfill and waits for it to be
-// queued; it prints the events.SyncReply.
+// syncReply is what syncer request prints: the run's id once it is
+// queued.
+type syncReply struct {
+	Run    string `json:"run"`
+	Queued bool   `json:"queued"`
+}
+
+// request queues a backfill of sr on the job stream, creating the stream
+// when no syncer serve ever did, records the run as queued and prints its
+// syncReply. No replica need be running: the request waits for one.
 func request(ctx context.Context, cfg config, sr events.SyncRequest, stdout io.Writer) error {
+	req, err := backfill.NewRequest(sr)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
 	log := newLogger(cfg, io.Discard)
-	nc, err := events.Connect(cfg.NATSURL, "stripesync-syncer-request", log)
+	nc, js, err := events.ConnectJetStream(cfg.NATSURL, "stripesync-syncer-request", log)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	body, err := json.Marshal(sr)
+	// Long enough for a cluster to create the stream and the bucket.
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := events.EnsureSyncStream(rctx, js, cfg.Stream); err != nil {
+		return err
+	}
+	kv, err := js.CreateOrUpdateKeyValue(rctx, events.StateBucketConfig())
+	if err != nil {
+		return fmt.Errorf("state bucket %s: %w", events.StateBucket, err)
+	}
+	if err := queueRun(rctx, js, kv, req, sr, ""); err != nil {
+		return fmt.Errorf("sync request: %w", err)
+	}
+	b, err := json.Marshal(syncReply{Run: req.RunID(), Queued: true})
 	if err != nil {
 		return err
 	}
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	msg, err := nc.RequestWithContext(rctx, events.SyncRequestSubject, body)
-	if errors.Is(err, nats.ErrNoResponders) {
-		return errors.New("no syncer is serving sync requests: start one with syncer serve")
+	fmt.Fprintf(stdout, "%s\n", b)
+	return nil
+}
+
+// queueRun publishes sr with msgID ("" for none) and, unless the stream
+// held it already (a slot another replica published), records its run as
+// queued. The record moves by compare-and-set from what it was before the
+// publication, so a replica that took the run meanwhile and recorded it
+// running is never overwritten by a late "queued".
+func queueRun(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue, req backfill.Request, sr events.SyncRequest, msgID string) error {
+	key := events.SyncRunKey(req.RunID())
+	var (
+		rev     uint64
+		running bool
+	)
+	e, err := kv.Get(ctx, key)
+	switch {
+	case err == nil:
+		var cur events.SyncRun
+		rev, running = e.Revision(), json.Unmarshal(e.Value(), &cur) == nil && cur.State == events.RunRunning
+	case !errors.Is(err, jetstream.ErrKeyNotFound):
+		return fmt.Errorf("read run %s: %w", req.RunID(), err)
+	}
+	dup, err := events.PublishBackfill(ctx, js, sr, msgID)
+	if err != nil || dup || running {
+		return err // a running run's record stays: this request runs after it, and records itself then
+	}
+	b, err := json.Marshal(events.SyncRun{Run: req.RunID(), State: events.RunQueued, Request: sr, QueuedAt: time.Now().UTC()})
+	if err != nil {
+		return err
+	}
+	if rev == 0 {
+		_, err = kv.Create(ctx, key, b)
+	} else {
+		_, err = kv.Update(ctx, key, b, rev)
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return nil // a replica took the run already
 	}
 	if err != nil {
-		return fmt.Errorf("sync request: %w", err)
+		return fmt.Errorf("record run %s: %w", req.RunID(), err)
 	}
-	var reply events.SyncReply
-	if err := json.Unmarshal(msg.Data, &reply); err != nil {
-		return fmt.Errorf("sync reply: %w", err)
+	return nil
+}
+
+// putRun writes run's status record (events.SyncRunKey).
+func putRun(ctx context.Context, kv jetstream.KeyValue, run events.SyncRun) error {
+	b, err := json.Marshal(run)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(stdout, "%s\n", msg.Data)
-	if reply.Error != "" {
-		return fmt.Errorf("sync request refused: %s", reply.Error)
+	if _, err := kv.Put(ctx, events.SyncRunKey(run.Run), b); err != nil {
+		return fmt.Errorf("record run %s: %w", run.Run, err)
 	}
 	return nil
 }

@@ -311,8 +311,12 @@ func TestServe(t *testing.T) {
 		WebhookURL:      "http://" + eventstest.FreeAddr(t) + "/nobody",
 		DropWebhookFunc: func(stripefake.Event) bool { return true },
 	}, stripefake.SeedOptions{Customers: 5})
+	// A sync request made while no replica runs waits in the stream.
 	var out strings.Builder
-	require.ErrorContains(t, b.syncer(t.Context(), t, "request", "-resources", "customers"), "no syncer is serving")
+	require.NoError(t, Run(t.Context(), []string{"request", "-resources", "customers"}, func(k string) string { return b.env[k] }, &out))
+	require.Contains(t, out.String(), `"queued":true`)
+	var reply syncReply
+	require.NoError(t, json.Unmarshal([]byte(out.String()), &reply))
 
 	addr := eventstest.FreeAddr(t)
 	b.env["SYNCER_ADDR"] = addr
@@ -332,16 +336,21 @@ func TestServe(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond)
 	b.startProcessor(t)
 
-	// A sync request over NATS starts a backfill.
-	require.NoError(t, Run(t.Context(), []string{"request", "-resources", "customers"}, func(k string) string { return b.env[k] }, &out))
-	require.Contains(t, out.String(), `"queued":true`)
+	// The replica takes the request queued before it started.
 	require.Eventually(t, func() bool {
 		return len(b.ids(t, "customers", "", "")) == len(b.fake.IDs("", "customer"))
 	}, 20*time.Second, 50*time.Millisecond)
+	kv, err := b.js.KeyValue(t.Context(), events.StateBucket)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		e, err := kv.Get(t.Context(), events.SyncRunKey(reply.Run))
+		var run events.SyncRun
+		return err == nil && json.Unmarshal(e.Value(), &run) == nil && run.State == events.RunDone
+	}, 20*time.Second, 50*time.Millisecond, "the run's record says done")
 
 	// A webhook that never arrived is repaired by the periodic catch-up.
 	cus := b.fake.IDs("", "customer")[0]
-	_, err := b.fake.UpdateCustomer("", cus, map[string]any{"email": "repaired@example.com"})
+	_, err = b.fake.UpdateCustomer("", cus, map[string]any{"email": "repaired@example.com"})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		return len(b.ids(t, "customers", "", "email = 'repaired@example.com'")) == 1

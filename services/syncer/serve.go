@@ -1,15 +1,19 @@
 package syncer
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
@@ -19,26 +23,31 @@ import (
 	"github.com/stripesync/stripesync/pkg/stripeapi"
 	"github.com/stripesync/stripesync/services/syncer/internal/backfill"
 	"github.com/stripesync/stripesync/services/syncer/internal/catchup"
-	"github.com/stripesync/stripesync/services/syncer/internal/reconcile"
+	"github.com/stripesync/stripesync/services/syncer/internal/schedule"
 )
 
-// queuedRuns is how many requested backfills wait behind the running one.
-const queuedRuns = 16
-
-// serve is syncer serve from start to stop: logger → connect → bind the ops
-// HTTP port → subscribe to sync requests → run backfills, their schedule,
-// the events catch-up and the HTTP server until ctx is done → drain the
-// subscription, then NATS.
+// serve is syncer serve from start to stop: logger → connect → declare the
+// job stream and its consumers → bind the ops HTTP port → take jobs
+// (backfills, catch-ups) one at a time each with the rest of the fleet,
+// publish the schedules' slots, and serve HTTP until ctx is done → NATS.
+//
+// A job taken stays this replica's while it sends in-progress acks; when
+// ctx ends mid-job the job is left unacknowledged, as by a replica that
+// died, and another replica takes it over once cfg.JobAckWait has passed,
+// resuming a backfill from its checkpoints.
 func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	log := newLogger(cfg, stdout)
 	log.Info("starting", "config", &cfg)
-	d, err := connect(ctx, cfg, log)
+	d, err := connect(ctx, cfg, log, cfg.RateLimit-cfg.EventsRateLimit)
 	if err != nil {
 		return err
 	}
 	defer d.close()
 
-	s := newServer(cfg, log, d)
+	s, err := newServer(ctx, cfg, log, d)
+	if err != nil {
+		return err
+	}
 	httpServer, err := ops.Listen(log, ops.Config{
 		Addr:            cfg.Addr,
 		Registry:        s.reg,
@@ -48,65 +57,89 @@ func serve(ctx context.Context, cfg config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	sub, err := s.subscribe()
-	if err != nil {
-		httpServer.Close()
-		return err
-	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.backfills(gctx) })
-	if cfg.BackfillInterval > 0 {
-		g.Go(func() error { return every(gctx, cfg.BackfillInterval, s.scheduleBackfill) })
+	g.Go(func() error { return s.jobs(gctx, s.backfillJobs, s.backfill) })
+	g.Go(func() error { return s.jobs(gctx, s.catchUpJobs, s.catchUp) })
+	if !cfg.BackfillInterval.Off() {
+		g.Go(func() error {
+			return slots(gctx, log, "backfill", cfg.BackfillInterval, func(msgID string) error {
+				return s.queueBackfill(gctx, events.SyncRequest{}, msgID)
+			})
+		})
 	}
-	if cfg.ReconcileInterval > 0 {
-		g.Go(func() error { return after(gctx, cfg.ReconcileInterval, s.scheduleBackfill) })
-	}
-	if cfg.EventsInterval > 0 {
-		g.Go(func() error { return every(gctx, cfg.EventsInterval, func() { s.catchUp(gctx) }) })
+	if !cfg.EventsInterval.Off() {
+		g.Go(func() error {
+			return slots(gctx, log, "catchup", cfg.EventsInterval, func(msgID string) error {
+				_, err := events.PublishCatchUp(gctx, d.js, msgID)
+				return err
+			})
+		})
 	}
 	g.Go(func() error { return httpServer.Run(gctx) })
-	g.Go(func() error {
-		<-gctx.Done()
-		if err := sub.Drain(); err != nil {
-			log.Warn("drain sync requests", "err", err)
-		}
-		return nil
-	})
 	err = g.Wait()
 	log.Info("stopped", "err", err)
 	return err
 }
 
-// server is what syncer serve runs: backfills one at a time, in the order
-// requested, and the events catch-up.
+// server is what syncer serve runs: the jobs of the fleet's two consumers,
+// each on its own share of the API budget.
 type server struct {
-	cfg    config
-	log    *slog.Logger
-	d      *deps
-	engine *backfill.Engine
-	// reconciler reconciles the complete listings; nil without DATABASE_URL.
-	reconciler *reconcile.Reconciler
-	runs       chan backfill.Request
-	reg        *prometheus.Registry
-	metrics    *serveMetrics
+	cfg     config
+	log     *slog.Logger
+	d       *deps
+	replica string
+	engine  *backfill.Engine
+	// events is the API client of the catch-ups, behind a limiter of its
+	// own (cfg.EventsRateLimit); d.api is the backfills'.
+	events        *stripeapi.Client
+	eventsLimiter *stripeapi.Limiter
+
+	backfillJobs, catchUpJobs jetstream.Consumer
+
+	reg     *prometheus.Registry
+	metrics *serveMetrics
 }
 
-func newServer(cfg config, log *slog.Logger, d *deps) *server {
+func newServer(ctx context.Context, cfg config, log *slog.Logger, d *deps) (*server, error) {
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	now := time.Now()
+	// Twice the longest slot: a replica whose clock runs a little behind
+	// still publishes a slot within the window of the first publication.
+	dup := 2 * max(cfg.BackfillInterval.Longest(now), cfg.EventsInterval.Longest(now))
+	if _, err := events.DeclareSyncStream(dctx, d.js, cfg.Stream, dup); err != nil {
+		return nil, err
+	}
+	var cons [2]jetstream.Consumer
+	for i, subject := range []string{events.SyncBackfillSubject, events.SyncCatchUpSubject} {
+		c, err := d.js.CreateOrUpdateConsumer(dctx, events.SyncStream, events.SyncConsumerConfig(subject, cfg.JobAckWait))
+		if err != nil {
+			return nil, fmt.Errorf("consumer of %s: %w", subject, err)
+		}
+		cons[i] = c
+	}
 	progress := backfill.NewProgress()
 	reg := prometheus.NewRegistry()
-	engine := d.engine(cfg, progress)
-	if d.pool != nil {
-		reg.MustRegister(reconcileCollector{db: d.pool, log: log})
-	}
+	eventsLimiter := newLimiter(cfg, cfg.EventsRateLimit)
 	return &server{
-		cfg: cfg, log: log, d: d,
-		engine:     engine,
-		reconciler: d.reconciler(cfg, engine),
-		runs:       make(chan backfill.Request, queuedRuns),
-		reg:        reg,
-		metrics:    newServeMetrics(reg, progress, d.limiter),
-	}
+		cfg: cfg, log: log, d: d, replica: replicaName(),
+		engine:        d.engine(cfg, progress),
+		events:        cfg.Stripe.Client(eventsLimiter, log),
+		eventsLimiter: eventsLimiter,
+		backfillJobs:  cons[0], catchUpJobs: cons[1],
+		reg:     reg,
+		metrics: newServeMetrics(reg, progress, d.limiter, eventsLimiter),
+	}, nil
+}
+
+// replicaName names this syncer serve in run records: host, process and a
+// random part, since one process may run several (tests, stripesync dev).
+func replicaName() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%d-%x", cmp.Or(host, "syncer"), os.Getpid(), b)
 }
 
 func (s *server) natsConnected(context.Context) error {
@@ -116,140 +149,230 @@ func (s *server) natsConnected(context.Context) error {
 	return nil
 }
 
-// subscribe answers sync requests: each is checked, queued and answered
-// with its run id, or refused.
-func (s *server) subscribe() (*nats.Subscription, error) {
-	sub, err := s.d.nc.QueueSubscribe(events.SyncRequestSubject, "syncer", func(msg *nats.Msg) {
-		reply := s.syncRequest(msg.Data)
-		b, err := json.Marshal(reply)
-		if err == nil {
-			err = msg.Respond(b)
-		}
-		if err != nil {
-			s.log.Warn("answer sync request", "err", err)
-		}
-	})
+// queueBackfill records the run of sr as queued and publishes it with
+// msgID; it is how both the schedule and syncer request ask for a run.
+func (s *server) queueBackfill(ctx context.Context, sr events.SyncRequest, msgID string) error {
+	req, err := backfill.NewRequest(sr)
 	if err != nil {
-		return nil, fmt.Errorf("subscribe %s: %w", events.SyncRequestSubject, err)
+		return err
 	}
-	return sub, nil
+	return queueRun(ctx, s.d.js, s.d.kv, req, sr, msgID)
 }
 
-func (s *server) syncRequest(data []byte) events.SyncReply {
+// jobs takes the jobs of cons, one at a time, until ctx is done, and runs
+// each with handle while an in-progress ack every third of JobAckWait
+// keeps it this replica's. handle acknowledges the job; a job left when ctx
+// ends stays unacknowledged, for another replica.
+func (s *server) jobs(ctx context.Context, cons jetstream.Consumer, handle func(context.Context, jetstream.Msg)) error {
+	warned := false
+	for ctx.Err() == nil {
+		nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		msg, err := cons.Next(jetstream.FetchContext(nctx))
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
+				if !warned {
+					s.log.Warn("take sync job", "err", err)
+					warned = true
+				}
+				sleepCtx(ctx, time.Second)
+			}
+			continue
+		}
+		warned = false
+		jctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			t := time.NewTicker(s.cfg.JobAckWait / 3)
+			defer t.Stop()
+			for {
+				select {
+				case <-jctx.Done():
+					return
+				case <-t.C:
+					if err := msg.InProgress(); err != nil {
+						s.log.Warn("keep sync job", "subject", msg.Subject(), "err", err)
+					}
+				}
+			}
+		}()
+		handle(jctx, msg)
+		stop()
+		<-done
+	}
+	return nil
+}
+
+// backfill runs the backfill job msg: it records the run as running, runs
+// it (resuming from its checkpoints when another replica began it) and
+// records it done or failed. A request that cannot be read is terminated.
+func (s *server) backfill(ctx context.Context, msg jetstream.Msg) {
 	var sr events.SyncRequest
-	if err := json.Unmarshal(data, &sr); err != nil {
-		return events.SyncReply{Error: "request is not a sync request: " + err.Error()}
+	if err := json.Unmarshal(msg.Data(), &sr); err != nil {
+		s.log.Error("sync request is not a SyncRequest; terminated", "err", err)
+		s.settle(msg.Term())
+		return
 	}
 	req, err := backfill.NewRequest(sr)
 	if err != nil {
-		return events.SyncReply{Error: err.Error()}
+		s.log.Error("sync request refused; terminated", "err", err)
+		s.settle(msg.Term())
+		return
 	}
-	select {
-	case s.runs <- req:
-		s.log.Info("sync request queued", "run", req.RunID(), "resources", sr.Resources, "account", req.Account, "since", req.Since)
-		return events.SyncReply{Run: req.RunID(), Queued: true}
-	default:
-		return events.SyncReply{Error: "too many backfills queued, try later"}
+	run := events.SyncRun{Run: req.RunID(), State: events.RunRunning, Request: sr, Replica: s.replica, StartedAt: time.Now().UTC()}
+	if meta, err := msg.Metadata(); err == nil {
+		run.Deliveries = meta.NumDelivered
+		run.QueuedAt = meta.Timestamp.UTC()
 	}
-}
-
-// scheduleBackfill queues a backfill of everything.
-func (s *server) scheduleBackfill() {
-	req, err := backfill.NewRequest(events.SyncRequest{})
+	s.record(ctx, run)
+	s.log.Info("backfill taken", "run", run.Run, "deliveries", run.Deliveries, "resources", sr.Resources, "account", sr.Account, "since", sr.Since)
+	err = s.engine.Run(ctx, req)
+	if ctx.Err() != nil {
+		s.log.Info("backfill left to another replica", "run", run.Run)
+		return // unacknowledged: another replica takes it over after JobAckWait
+	}
+	run.FinishedAt = time.Now().UTC()
+	outcome := "done"
 	if err != nil {
-		s.log.Error("scheduled backfill", "err", err)
-		return
+		outcome = "failed"
+		run.State, run.Error = events.RunFailed, err.Error()
+		s.log.Error("backfill failed; the next run of the same request resumes it", "run", run.Run, "err", err)
+	} else {
+		run.State = events.RunDone
+		s.log.Info("backfill done", "run", run.Run)
 	}
-	select {
-	case s.runs <- req:
-	default:
-		s.log.Warn("scheduled backfill skipped: the queue is full")
+	s.record(context.WithoutCancel(ctx), run)
+	s.metrics.backfills.WithLabelValues(outcome).Inc()
+	s.settle(msg.DoubleAck(context.WithoutCancel(ctx)))
+}
+
+// record writes run's status record; the run goes on if it cannot.
+func (s *server) record(ctx context.Context, run events.SyncRun) {
+	if err := putRun(ctx, s.d.kv, run); err != nil {
+		s.log.Warn("record backfill run", "run", run.Run, "err", err)
 	}
 }
 
-// backfills runs the queued backfills, one at a time, until ctx is done.
-func (s *server) backfills(ctx context.Context) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case req := <-s.runs:
-			err := s.runBackfill(ctx, req)
-			outcome := "done"
-			if err != nil {
-				outcome = "failed"
-				s.log.Error("backfill failed; the next run of the same request resumes it", "run", req.RunID(), "err", err)
-			} else {
-				s.log.Info("backfill done", "run", req.RunID())
-			}
-			s.metrics.backfills.WithLabelValues(outcome).Inc()
-		}
+func (s *server) settle(err error) {
+	if err != nil {
+		s.log.Warn("acknowledge sync job", "err", err)
 	}
 }
 
-// catchUp publishes the events of the platform and of every connected
-// account since each one's cursor, and with SYNCER_THIN_EVENTS their thin
-// events since theirs.
-func (s *server) catchUp(ctx context.Context) {
-	n, err := catchup.Accounts(ctx, s.log, s.d.api, s.d.js, s.d.kv, s.cfg.Concurrency, s.cfg.ThinEvents)
+// catchUp runs the catch-up job msg: it publishes the events of the
+// platform and of the connected accounts whose turn it is since each one's
+// cursor, and with SYNCER_THIN_EVENTS their thin events since theirs. A
+// catch-up that failed for some accounts is acknowledged all the same:
+// their cursors did not move, and the next slot's catch-up lists from them.
+func (s *server) catchUp(ctx context.Context, msg jetstream.Msg) {
+	n, err := catchup.Accounts(ctx, s.log, s.events, s.d.js, s.d.kv, catchup.AccountsOptions{
+		Concurrency: s.cfg.Concurrency, Thin: s.cfg.ThinEvents, Limit: s.accountsPerCatchUp(),
+	})
 	s.metrics.events.Add(float64(n))
-	if err != nil && ctx.Err() == nil {
+	if ctx.Err() != nil {
+		return // unacknowledged: another replica takes it over
+	}
+	outcome := "done"
+	if err != nil {
+		outcome = "failed"
 		s.log.Error("events catch-up", "published", n, "err", err)
-		return
+	} else {
+		s.log.Info("events caught up", "published", n)
 	}
-	s.log.Info("events caught up", "published", n)
+	s.metrics.catchUps.WithLabelValues(outcome).Inc()
+	s.settle(msg.DoubleAck(context.WithoutCancel(ctx)))
 }
 
-// every calls f now and then every interval until ctx is done.
-func every(ctx context.Context, interval time.Duration, f func()) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
+// accountsPerCatchUp is how many connected accounts one catch-up visits:
+// as many as half the catch-up's share of a slot lets it list, at a page
+// of events each (two with thin events), so that a catch-up ends within
+// its slot; 0 (all) without a schedule.
+func (s *server) accountsPerCatchUp() int {
+	slot := s.cfg.EventsInterval.Longest(time.Now())
+	if slot == 0 {
+		return 0
+	}
+	perAccount := 1.0
+	if s.cfg.ThinEvents {
+		perAccount = 2
+	}
+	return max(1, int(s.cfg.EventsRateLimit*slot.Seconds()/2/perAccount))
+}
+
+// slots publishes the job of kind for the slot holding now, then at the
+// start of each next slot, until ctx is done. A publication that fails is
+// retried every few seconds while its slot lasts.
+func slots(ctx context.Context, log *slog.Logger, kind string, sched schedule.Schedule, publish func(msgID string) error) error {
+	slot := sched.Slot(time.Now())
 	for {
-		f()
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
+		for {
+			err := publish(events.SlotMsgID(kind, slot))
+			if err == nil {
+				break
+			}
+			log.Warn("publish scheduled job; retrying", "job", kind, "slot", slot, "err", err)
+			if !sleepCtx(ctx, 5*time.Second) {
+				return nil
+			}
+			if !sched.Slot(time.Now()).Equal(slot) {
+				break
+			}
 		}
+		if !sleepCtx(ctx, time.Until(sched.Next(slot))) {
+			return nil
+		}
+		slot = sched.Slot(time.Now())
 	}
 }
 
-// after calls f every interval, the first time one interval from now,
-// until ctx is done.
-func after(ctx context.Context, interval time.Duration, f func()) error {
-	t := time.NewTicker(interval)
+// sleepCtx sleeps for d, and reports false if ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
 	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			f()
-		}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
 type serveMetrics struct {
 	backfills *prometheus.CounterVec
+	catchUps  *prometheus.CounterVec
 	events    prometheus.Counter
 }
 
-func newServeMetrics(reg *prometheus.Registry, p *backfill.Progress, lim *stripeapi.Limiter) *serveMetrics {
+// newServeMetrics exports the counts of the replica's limiters, summed.
+func newServeMetrics(reg *prometheus.Registry, p *backfill.Progress, lims ...*stripeapi.Limiter) *serveMetrics {
 	m := &serveMetrics{
 		backfills: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "stripe_sync_syncer_backfills_total", Help: "Backfill runs by outcome (done, failed).",
+			Name: "stripe_sync_syncer_backfills_total", Help: "Backfill runs this replica ended, by outcome (done, failed).",
+		}, []string{"outcome"}),
+		catchUps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stripe_sync_syncer_catchups_total", Help: "Events catch-ups this replica ended, by outcome (done, failed).",
 		}, []string{"outcome"}),
 		events: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "stripe_sync_syncer_events_published_total", Help: "Events published by the Events API catch-up.",
 		}),
 	}
-	reg.MustRegister(m.backfills, m.events, progressCollector{p}, endpointCollector{lim},
+	sum := func(f func(*stripeapi.Limiter) int64) func() float64 {
+		return func() float64 {
+			var n int64
+			for _, l := range lims {
+				n += f(l)
+			}
+			return float64(n)
+		}
+	}
+	reg.MustRegister(m.backfills, m.catchUps, m.events, progressCollector{p}, endpointCollector{lims},
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "stripe_sync_syncer_api_requests_total", Help: "Stripe API requests sent, retries included.",
-		}, func() float64 { return float64(lim.Requests()) }),
+		}, sum((*stripeapi.Limiter).Requests)),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "stripe_sync_syncer_api_rate_limited_total", Help: "Stripe API answers 429.",
-		}, func() float64 { return float64(lim.RateLimited()) }),
+		}, sum((*stripeapi.Limiter).RateLimited)),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -274,8 +397,8 @@ var (
 		"Stripe API answers 429, by endpoint.", []string{"endpoint"}, nil)
 )
 
-// endpointCollector exports the limiter's counts per endpoint.
-type endpointCollector struct{ lim *stripeapi.Limiter }
+// endpointCollector exports the limiters' counts per endpoint, summed.
+type endpointCollector struct{ lims []*stripeapi.Limiter }
 
 func (c endpointCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- endpointRequestsDesc
@@ -283,7 +406,20 @@ func (c endpointCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c endpointCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, e := range c.lim.Endpoints() {
+	sums := map[string]*stripeapi.EndpointStats{}
+	var order []string
+	for _, l := range c.lims {
+		for _, e := range l.Endpoints() {
+			if sums[e.Endpoint] == nil {
+				sums[e.Endpoint] = &stripeapi.EndpointStats{Endpoint: e.Endpoint}
+				order = append(order, e.Endpoint)
+			}
+			sums[e.Endpoint].Requests += e.Requests
+			sums[e.Endpoint].RateLimited += e.RateLimited
+		}
+	}
+	for _, ep := range order {
+		e := sums[ep]
 		ch <- prometheus.MustNewConstMetric(endpointRequestsDesc, prometheus.CounterValue, float64(e.Requests), e.Endpoint)
 		ch <- prometheus.MustNewConstMetric(endpointLimitedDesc, prometheus.CounterValue, float64(e.RateLimited), e.Endpoint)
 	}

@@ -150,7 +150,11 @@ FROM (
         unnest($6::timestamptz[]) AS created,
         unnest($7::jsonb[]) AS data
 ) AS u
-ON CONFLICT (id) DO NOTHING
+ON CONFLICT (id) DO UPDATE SET
+    type = EXCLUDED.type, account = EXCLUDED.account, livemode = EXCLUDED.livemode,
+    api_version = EXCLUDED.api_version, created = EXCLUDED.created, data = EXCLUDED.data,
+    unapplied = NULL
+    WHERE stripe.events.unapplied IS NOT NULL
 RETURNING id
 `
 
@@ -165,8 +169,10 @@ type EventInsertBatchParams struct {
 }
 
 // EventInsertBatch stores the events not stored before and returns their
-// ids; an event already stored is left as it is and not returned. An empty
-// account or api_version is stored as NULL.
+// ids; an event already stored is left as it is and not returned, unless it
+// was stored unapplied (EventInsertUnapplied): then it is stored afresh and
+// returned, to be applied now. An empty account or api_version is stored as
+// NULL.
 func (q *Queries) EventInsertBatch(ctx context.Context, db DBTX, arg EventInsertBatchParams) ([]string, error) {
 	rows, err := db.Query(ctx, eventInsertBatch,
 		arg.Ids,
@@ -193,4 +199,37 @@ func (q *Queries) EventInsertBatch(ctx context.Context, db DBTX, arg EventInsert
 		return nil, err
 	}
 	return items, nil
+}
+
+const eventInsertUnapplied = `-- name: EventInsertUnapplied :exec
+INSERT INTO stripe.events (id, type, account, livemode, api_version, created, data, unapplied)
+VALUES ($1, $2, NULLIF($3::text, ''), $4, NULLIF($5::text, ''), $6, $7, $8::text)
+ON CONFLICT (id) DO NOTHING
+`
+
+type EventInsertUnappliedParams struct {
+	ID         string
+	Type       string
+	Account    string
+	Livemode   bool
+	ApiVersion string
+	Created    time.Time
+	Data       []byte
+	Unapplied  string
+}
+
+// EventInsertUnapplied stores an event whose object could not be applied,
+// with the reason; an event already stored is left as it is.
+func (q *Queries) EventInsertUnapplied(ctx context.Context, db DBTX, arg EventInsertUnappliedParams) error {
+	_, err := db.Exec(ctx, eventInsertUnapplied,
+		arg.ID,
+		arg.Type,
+		arg.Account,
+		arg.Livemode,
+		arg.ApiVersion,
+		arg.Created,
+		arg.Data,
+		arg.Unapplied,
+	)
+	return err
 }

@@ -318,6 +318,7 @@ type StripeEvent struct {
 	ReceivedAt time.Time
 	ObjectType pgtype.Text
 	ObjectID   pgtype.Text
+	Unapplied  pgtype.Text
 }
 
 type StripeFile struct {

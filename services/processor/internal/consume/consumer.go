@@ -34,6 +34,7 @@ import (
 type Store interface {
 	Apply(ctx context.Context, b store.Batch) (store.Stats, error)
 	KeepDeadLetter(ctx context.Context, d store.DeadLetter) error
+	KeepUnapplied(ctx context.Context, ev store.Event, d store.DeadLetter) error
 }
 
 // Config tunes a Consumer.
@@ -173,7 +174,7 @@ func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
 	for _, m := range msgs {
 		switch d, err := decode(m); {
 		case err != nil:
-			c.deadLetter(ctx, m, err)
+			c.deadLetter(ctx, m, nil, err)
 		case d.event != nil:
 			c.versions.observe(d.event.APIVersion)
 			batch.Events = append(batch.Events, *d.event)
@@ -197,9 +198,16 @@ func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
 		c.tied(stats.Ties)
 		return
 	}
+	// eventOf is the event of ordered[i], nil for an object.
+	eventOf := func(i int) *store.Event {
+		if i < len(batch.Events) {
+			return &batch.Events[i]
+		}
+		return nil
+	}
 	if !store.IsPermanent(err) || len(ordered) == 1 {
-		for _, m := range ordered {
-			c.fail(ctx, m, err)
+		for i, m := range ordered {
+			c.fail(ctx, m, eventOf(i), err)
 		}
 		return
 	}
@@ -213,7 +221,7 @@ func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
 		}
 		stats, err := c.store.Apply(ctx, one)
 		if err != nil {
-			c.fail(ctx, m, err)
+			c.fail(ctx, m, eventOf(i), err)
 			continue
 		}
 		c.metrics.observeBatch(1, 0, stats)
@@ -259,16 +267,16 @@ func (c *Consumer) ack(m jetstream.Msg) {
 	}
 }
 
-// fail retries m later, or keeps it as a dead letter when retrying cannot
-// help or has been tried often enough.
-func (c *Consumer) fail(ctx context.Context, m jetstream.Msg, err error) {
+// fail retries m (carrying ev, nil for an object) later, or keeps it as a
+// dead letter when retrying cannot help or has been tried often enough.
+func (c *Consumer) fail(ctx context.Context, m jetstream.Msg, ev *store.Event, err error) {
 	delivered := numDelivered(m)
 	if store.IsPermanent(err) {
-		c.deadLetter(ctx, m, err)
+		c.deadLetter(ctx, m, ev, err)
 		return
 	}
 	if delivered >= uint64(c.cfg.MaxAttempts) {
-		c.deadLetter(ctx, m, fmt.Errorf("gave up after %d deliveries: %w", delivered, err))
+		c.deadLetter(ctx, m, ev, fmt.Errorf("gave up after %d deliveries: %w", delivered, err))
 		return
 	}
 	c.retry(m, delivered, err)
@@ -295,8 +303,10 @@ func (c *Consumer) recovered() {
 }
 
 // deadLetter keeps m in stripe.dead_letters with reason, then terminates it.
-// If it cannot be kept, m is retried instead: it stays on the stream.
-func (c *Consumer) deadLetter(ctx context.Context, m jetstream.Msg, reason error) {
+// An event (ev, nil when m is not one) is kept in stripe.events too, as far
+// as it can be stored (store.KeepUnapplied): every event received is there.
+// If m cannot be kept, it is retried instead: it stays on the stream.
+func (c *Consumer) deadLetter(ctx context.Context, m jetstream.Msg, ev *store.Event, reason error) {
 	meta, _ := m.Metadata()
 	d := store.DeadLetter{
 		Subject:      m.Subject(),
@@ -309,7 +319,7 @@ func (c *Consumer) deadLetter(ctx context.Context, m jetstream.Msg, reason error
 	if meta != nil {
 		d.StreamSeq = meta.Sequence.Stream
 	}
-	if err := c.store.KeepDeadLetter(ctx, d); err != nil {
+	if err := c.keep(ctx, ev, d, reason); err != nil {
 		c.retry(m, d.NumDelivered, err)
 		return
 	}
@@ -319,6 +329,22 @@ func (c *Consumer) deadLetter(ctx context.Context, m jetstream.Msg, reason error
 	if err := m.TermWithReason("dead letter: " + d.Reason); err != nil {
 		c.log.Warn("term", "subject", m.Subject(), "err", err)
 	}
+}
+
+// keep stores d, and ev as far as it can be stored; when even that cannot
+// be stored, d alone. A failure that is not in the data (reason not
+// permanent: the store gave up on a transient one) may stand in the way of
+// the event too, such as a lock on its row: then d alone is kept at once.
+func (c *Consumer) keep(ctx context.Context, ev *store.Event, d store.DeadLetter, reason error) error {
+	if ev == nil {
+		return c.store.KeepDeadLetter(ctx, d)
+	}
+	err := c.store.KeepUnapplied(ctx, *ev, d)
+	if err == nil || (!store.IsPermanent(err) && store.IsPermanent(reason)) {
+		return err
+	}
+	c.log.Error("event not stored, kept as dead letter only", "event_id", ev.ID, "err", err)
+	return c.store.KeepDeadLetter(ctx, d)
 }
 
 func numDelivered(m jetstream.Msg) uint64 {

@@ -366,7 +366,7 @@ func TestConsumer(t *testing.T) {
 		require.InDelta(t, 11, sum, 0, "the neighbours did not share a batch")
 	})
 
-	t.Run("EventPostgresRefusesIsDeadLetteredNeighboursApplied", func(t *testing.T) {
+	t.Run("EventPostgresRefusesIsStoredAsFarAsItCanObjectDeadLetteredNeighboursApplied", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		release := b.hold(t, "evt_gate")
@@ -408,7 +408,17 @@ func TestConsumer(t *testing.T) {
 		}
 		require.Equal(t, 11, b.count(t, "SELECT count(*) FROM stripe.customers"))
 		require.Zero(t, b.count(t, "SELECT count(*) FROM stripe.customers WHERE id = 'cus_nul'"))
-		require.Zero(t, b.count(t, "SELECT count(*) FROM stripe.events WHERE id = 'evt_nul'"))
+		// The event is kept all the same, as far as jsonb holds it, with the
+		// reason its object is not applied.
+		var objectID, name, unapplied string
+		require.NoError(t, b.db.QueryRow(t.Context(),
+			"SELECT object_id, data->'data'->'object'->>'name', unapplied FROM stripe.events WHERE id = 'evt_nul'").
+			Scan(&objectID, &name, &unapplied))
+		require.Equal(t, "cus_nul", objectID)
+		require.Equal(t, "a\uFFFDb", name)
+		require.Equal(t, ds[0].Reason, unapplied)
+		require.Equal(t, 12, b.count(t, "SELECT count(*) FROM stripe.events"))
+		require.Equal(t, 11, b.count(t, "SELECT count(*) FROM stripe.events WHERE unapplied IS NULL"))
 		require.EqualValues(t, 12, b.info(t).Delivered.Consumer, "a message was delivered twice")
 		// The premise: the bad event shared a transaction with its ten
 		// neighbours, which failed as a whole.

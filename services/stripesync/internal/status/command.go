@@ -40,7 +40,7 @@ const about = `stripesync status shows where the mirror stands: the stream and t
 usage: stripesync status [flags]
 
 It only reads: its database connections are read-only, and nothing is
-published or acknowledged. With -json it prints the report as JSON. With
+published or acknowledged; the read-only role of db/roles.sql is enough. With -json it prints the report as JSON. With
 -http ADDR it serves the report as a web page that refreshes itself every 2 s,
 with charts of the last 10 minutes, and GET /status.json; the page shows
 counts and times, never an account or object id, and binds only to a

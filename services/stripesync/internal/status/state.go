@@ -45,6 +45,32 @@ type AccountCursor struct {
 	ThinEvents time.Time `json:"thin_events,omitzero"`
 }
 
+// Runs counts the syncer fleet's backfill runs by state, from their status
+// records (events.SyncRun): the newest state of each run id.
+type Runs struct {
+	Queued  int `json:"queued"`
+	Running int `json:"running"`
+	Done    int `json:"done"`
+	Failed  int `json:"failed"`
+}
+
+func (r *Runs) add(value []byte) {
+	var run events.SyncRun
+	if json.Unmarshal(value, &run) != nil {
+		return
+	}
+	switch run.State {
+	case events.RunQueued:
+		r.Queued++
+	case events.RunRunning:
+		r.Running++
+	case events.RunDone:
+		r.Done++
+	case events.RunFailed:
+		r.Failed++
+	}
+}
+
 // Backfill is a backfill run with checkpoints in the state bucket.
 type Backfill struct {
 	// Run is the run's id, a hash of its request.
@@ -158,6 +184,9 @@ func (r *Report) gatherState(ctx context.Context, js jetstream.JetStream) error 
 			if t, err := time.Parse(time.RFC3339, string(value)); err == nil {
 				cursor(strings.TrimPrefix(key, thinEventsCursorPrefix)).ThinEvents = t.UTC()
 			}
+		case strings.HasPrefix(key, events.SyncRunPrefix):
+			r.Runs.add(value)
+		case key == events.EventsRotationKey:
 		default:
 			id, name, ok := strings.Cut(key, ".")
 			if !ok {

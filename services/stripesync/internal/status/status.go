@@ -49,6 +49,8 @@ type Report struct {
 	PendingFetches PendingFetches `json:"pending_fetches"`
 	// CatchUp is where the syncer's events catch-up stands.
 	CatchUp CatchUp `json:"catch_up"`
+	// Runs counts the backfill runs by state.
+	Runs Runs `json:"runs"`
 	// Backfills are the backfill runs with checkpoints in the state bucket:
 	// in progress, or stopped and waiting to be resumed (a completed run
 	// deletes its checkpoints).

@@ -63,6 +63,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		line("events catch-up", "no cursors")
 	}
 
+	line("backfill runs", "%d queued, %d running, %d done, %d failed", r.Runs.Queued, r.Runs.Running, r.Runs.Done, r.Runs.Failed)
 	if len(r.Backfills) == 0 {
 		line("backfills", "none in progress")
 	}

@@ -191,15 +191,29 @@ const Overlap = 5 * time.Minute
 // the first catch-up of an account lists its last day.
 const FirstLookBack = 24 * time.Hour
 
-// Accounts catches up the platform and every connected account from each
-// one's cursor (events.EventsCursorKey in kv), at most concurrency accounts
-// at once, and moves each cursor on. With thin, it catches up each
-// account's thin events too, from a cursor of their own
+// AccountsOptions say how Accounts goes through the accounts.
+type AccountsOptions struct {
+	// Concurrency is the most accounts caught up at once (at least 1).
+	Concurrency int
+	// Thin catches up each account's thin events too.
+	Thin bool
+	// Limit is the most connected accounts one call visits; 0 visits them
+	// all. A platform with more accounts than a catch-up can list within
+	// its share of the API budget is gone through in turn: each call
+	// starts after the last account the previous one visited
+	// (events.EventsRotationKey), wrapping around at the end of the list.
+	Limit int
+}
+
+// Accounts catches up the platform and the connected accounts o selects
+// from each one's cursor (events.EventsCursorKey in kv), at most
+// o.Concurrency accounts at once, and moves each cursor on. With o.Thin, it
+// catches up each account's thin events too, from a cursor of their own
 // (events.ThinEventsCursorKey), with the same horizon and overlap. It
 // returns the number of events published, and the errors of the accounts
 // that failed, whose cursors stay where they were.
-func Accounts(ctx context.Context, log *slog.Logger, api *stripeapi.Client, js jetstream.JetStream, kv jetstream.KeyValue, concurrency int, thin bool) (int, error) {
-	connected, err := api.ConnectedAccounts(ctx)
+func Accounts(ctx context.Context, log *slog.Logger, api *stripeapi.Client, js jetstream.JetStream, kv jetstream.KeyValue, o AccountsOptions) (int, error) {
+	connected, err := rotation(ctx, api, kv, o.Limit)
 	if err != nil {
 		return 0, err
 	}
@@ -209,9 +223,9 @@ func Accounts(ctx context.Context, log *slog.Logger, api *stripeapi.Client, js j
 		errs  []error
 	)
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(concurrency, 1))
+	g.SetLimit(max(o.Concurrency, 1))
 	kinds := []bool{false}
-	if thin {
+	if o.Thin {
 		kinds = append(kinds, true)
 	}
 	for _, acct := range append([]string{""}, connected...) {
@@ -229,7 +243,66 @@ func Accounts(ctx context.Context, log *slog.Logger, api *stripeapi.Client, js j
 		}
 	}
 	_ = g.Wait() // the goroutines return no error: one account failing does not stop the others
+	if o.Limit > 0 && len(connected) > 0 {
+		if _, err := kv.Put(ctx, events.EventsRotationKey, []byte(connected[len(connected)-1])); err != nil {
+			errs = append(errs, fmt.Errorf("save rotation cursor: %w", err))
+		}
+	}
 	return total, errors.Join(errs...)
+}
+
+// errEnough stops a listing of accounts that has what it needs.
+var errEnough = errors.New("enough accounts")
+
+// rotation returns the connected accounts to visit: all of them when limit
+// is 0, else at most limit in the order /v1/accounts lists them, starting
+// after the rotation cursor and wrapping around to the start of the list,
+// never one twice. Listing stops once it has them: a call costs a page of
+// /v1/accounts per 100 accounts it visits, not per 100 the platform has.
+func rotation(ctx context.Context, api *stripeapi.Client, kv jetstream.KeyValue, limit int) ([]string, error) {
+	if limit <= 0 {
+		return api.ConnectedAccounts(ctx)
+	}
+	after := ""
+	if e, err := kv.Get(ctx, events.EventsRotationKey); err == nil {
+		after = string(e.Value())
+	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, fmt.Errorf("read rotation cursor: %w", err)
+	}
+	var ids []string
+	seen := map[string]bool{}
+	list := func(startingAfter string) (bool, error) {
+		wrapped := false
+		err := api.List(ctx, "/v1/accounts", stripeapi.ListParams{StartingAfter: startingAfter}, func(pg *stripeapi.Page, _ *form.Values) error {
+			for _, it := range pg.Items {
+				if seen[it.ID] {
+					wrapped = true
+					return errEnough
+				}
+				seen[it.ID] = true
+				ids = append(ids, strings.Clone(it.ID))
+				if len(ids) == limit {
+					return errEnough
+				}
+			}
+			return nil
+		})
+		if errors.Is(err, errEnough) {
+			return true, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("list connected accounts: %w", err)
+		}
+		return wrapped, nil
+	}
+	full, err := list(after)
+	if err != nil || full || after == "" {
+		return ids, err
+	}
+	// The end of the list: on from its start, up to where this call began.
+	seen[after] = true
+	_, err = list("")
+	return ids, err
 }
 
 // account catches up the events (or with thin the thin events) of one
@@ -239,13 +312,9 @@ func account(ctx context.Context, log *slog.Logger, api *stripeapi.Client, js je
 	if thin {
 		key = events.ThinEventsCursorKey(acct)
 	}
-	cursor := time.Now().Add(-FirstLookBack)
-	if e, err := kv.Get(ctx, key); err == nil {
-		if t, err := time.Parse(time.RFC3339, string(e.Value())); err == nil {
-			cursor = t
-		}
-	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return 0, fmt.Errorf("read cursor: %w", err)
+	cursor, rev, err := readCursor(ctx, kv, key)
+	if err != nil {
+		return 0, err
 	}
 	if age := time.Since(cursor); age > Horizon-5*24*time.Hour {
 		log.Warn("events cursor is near Stripe's 30-day horizon: events older than that cannot be caught up; run a backfill",
@@ -263,11 +332,54 @@ func account(ctx context.Context, log *slog.Logger, api *stripeapi.Client, js je
 	if res.Newest.After(next) {
 		next = res.Newest
 	}
-	if next.After(cursor) {
-		if _, err := kv.Put(ctx, key, []byte(next.UTC().Format(time.RFC3339))); err != nil {
-			return res.Published, fmt.Errorf("save cursor: %w", err)
-		}
+	if err := moveCursor(ctx, kv, key, cursor, rev, next); err != nil {
+		return res.Published, err
 	}
 	log.Debug("events caught up", "account", acct, "thin", thin, "published", res.Published, "since", cursor.Add(-Overlap))
 	return res.Published, nil
+}
+
+// readCursor reads the cursor at key and its revision (0 when there is
+// none: then the cursor is FirstLookBack ago).
+func readCursor(ctx context.Context, kv jetstream.KeyValue, key string) (time.Time, uint64, error) {
+	e, err := kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return time.Now().Add(-FirstLookBack), 0, nil
+	}
+	if err != nil {
+		return time.Time{}, 0, fmt.Errorf("read cursor: %w", err)
+	}
+	t, err := time.Parse(time.RFC3339, string(e.Value()))
+	if err != nil {
+		return time.Now().Add(-FirstLookBack), e.Revision(), nil // unreadable: overwritten by the next move
+	}
+	return t, e.Revision(), nil
+}
+
+// moveCursor sets the cursor at key to next by compare-and-set on the
+// revision read (rev, 0 for none), so that two catch-ups never write over
+// each other unseen: on a conflict it reads the cursor again and moves it
+// only if next is later, never backwards.
+func moveCursor(ctx context.Context, kv jetstream.KeyValue, key string, cursor time.Time, rev uint64, next time.Time) error {
+	for {
+		if !next.After(cursor) {
+			return nil
+		}
+		value := []byte(next.UTC().Format(time.RFC3339))
+		var err error
+		if rev == 0 {
+			_, err = kv.Create(ctx, key, value)
+		} else {
+			_, err = kv.Update(ctx, key, value, rev)
+		}
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			return fmt.Errorf("save cursor: %w", err)
+		}
+		if cursor, rev, err = readCursor(ctx, kv, key); err != nil {
+			return err
+		}
+	}
 }

@@ -283,7 +283,7 @@ func TestAccounts(t *testing.T) {
 		want := len(b.listed(t, "", hourAgo.Add(-catchup.Overlap))) +
 			len(b.listed(t, busy, started.Add(-catchup.FirstLookBack-catchup.Overlap))) +
 			len(b.listed(t, quiet, started.Add(-catchup.FirstLookBack-catchup.Overlap)))
-		n, err := catchup.Accounts(t.Context(), b.log, b.api, b.js, b.kv, 4, false)
+		n, err := catchup.Accounts(t.Context(), b.log, b.api, b.js, b.kv, catchup.AccountsOptions{Concurrency: 4})
 		require.NoError(t, err)
 		require.Equal(t, want, n)
 		streamed := b.streamed(t)
@@ -299,7 +299,7 @@ func TestAccounts(t *testing.T) {
 		// The next catch-up starts from the cursors: only the overlap again.
 		later, err := b.fake.UpdateCustomer(quiet, b.fake.IDs(quiet, "customer")[0], map[string]any{"name": "q"})
 		require.NoError(t, err)
-		n, err = catchup.Accounts(t.Context(), b.log, b.api, b.js, b.kv, 4, false)
+		n, err = catchup.Accounts(t.Context(), b.log, b.api, b.js, b.kv, catchup.AccountsOptions{Concurrency: 4})
 		require.NoError(t, err)
 		require.Equal(t, 3, n, "the two events of the overlap, and the new one")
 		require.Contains(t, b.streamed(t), later.ID)
@@ -391,7 +391,7 @@ func TestAccountsThin(t *testing.T) {
 	busy, quiet := connected[0], connected[1]
 
 	// Without the setting, thin events and their cursors are left alone.
-	_, err := catchup.Accounts(t.Context(), b.log, b.api, b.js, b.kv, 4, false)
+	_, err := catchup.Accounts(t.Context(), b.log, b.api, b.js, b.kv, catchup.AccountsOptions{Concurrency: 4})
 	require.NoError(t, err)
 	_, err = b.kv.Get(t.Context(), events.ThinEventsCursorKey(""))
 	require.ErrorIs(t, err, jetstream.ErrKeyNotFound)
@@ -417,7 +417,7 @@ func TestAccountsThin(t *testing.T) {
 	snapshotWant := len(b.listed(t, "", snapshotCursor.Add(-catchup.Overlap))) +
 		len(b.listed(t, busy, b.cursor(t, busy).Add(-catchup.Overlap))) +
 		len(b.listed(t, quiet, b.cursor(t, quiet).Add(-catchup.Overlap)))
-	n, err := catchup.Accounts(t.Context(), b.log, b.api, b.js, b.kv, 4, true)
+	n, err := catchup.Accounts(t.Context(), b.log, b.api, b.js, b.kv, catchup.AccountsOptions{Concurrency: 4, Thin: true})
 	require.NoError(t, err)
 	require.Equal(t, thinWant+snapshotWant, n)
 	streamed := b.streamed(t)
@@ -436,7 +436,7 @@ func TestAccountsThin(t *testing.T) {
 	// The next catch-up starts from the cursors: the overlap again, both kinds.
 	later, err := b.fake.UpdateCustomer(quiet, b.fake.IDs(quiet, "customer")[0], map[string]any{"name": "q"})
 	require.NoError(t, err)
-	n, err = catchup.Accounts(t.Context(), b.log, b.api, b.js, b.kv, 4, true)
+	n, err = catchup.Accounts(t.Context(), b.log, b.api, b.js, b.kv, catchup.AccountsOptions{Concurrency: 4, Thin: true})
 	require.NoError(t, err)
 	require.Equal(t, 6, n, "the two events of the overlap and the new one, each snapshot and thin")
 	streamed = b.streamed(t)
