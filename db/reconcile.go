@@ -4,8 +4,12 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/stripesync/stripesync/db/internal/dbsqlc"
 	"github.com/stripesync/stripesync/pkg/catalog"
@@ -101,50 +105,120 @@ func Now(ctx context.Context, tx DBTX) (time.Time, error) {
 	return now, nil
 }
 
+// StartListings records that listing (a backfill run) starts a complete
+// listing of each of resources for account, as of the database's clock
+// now. A second start of the same listing changes nothing.
+func StartListings(ctx context.Context, tx DBTX, listing, account string, resources []*catalog.Resource) error {
+	arg := dbsqlc.ReconciliationStartParams{Account: account, Listing: listing}
+	for _, res := range resources {
+		arg.Relations = append(arg.Relations, res.Relation())
+	}
+	if err := queries.ReconciliationStart(ctx, tx, arg); err != nil {
+		return fmt.Errorf("start listings: %w", err)
+	}
+	return nil
+}
+
+// ListingStart is the newest listing started of a relation for an account.
+type ListingStart struct {
+	Listing   string
+	StartedAt time.Time
+	Completed bool
+}
+
+// StartedListing returns the newest listing of res started for account;
+// ok is false when none was.
+func StartedListing(ctx context.Context, tx DBTX, res *catalog.Resource, account string) (s ListingStart, ok bool, err error) {
+	row, err := queries.ReconciliationStarted(ctx, tx, dbsqlc.ReconciliationStartedParams{Relation: res.Relation(), Account: account})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ListingStart{}, false, nil
+	}
+	if err != nil {
+		return ListingStart{}, false, fmt.Errorf("started listing of %s: %w", res.Relation(), err)
+	}
+	return ListingStart{Listing: row.Listing, StartedAt: row.StartedAt, Completed: row.CompletedAt.Valid}, true, nil
+}
+
+// reconcileFetchPrefix starts the event id of a pending fetch queued by a
+// reconciliation: reconcile:<listing>.
+const reconcileFetchPrefix = "reconcile:"
+
+// ReconcileFetchEventID is the event id of the pending fetches listing
+// queues for the rows it did not return.
+func ReconcileFetchEventID(listing string) string { return reconcileFetchPrefix + listing }
+
+// ReconcileFetchListing returns the listing that queued a pending fetch
+// whose event id is eventID; ok is false for a fetch an event queued.
+func ReconcileFetchListing(eventID string) (listing string, ok bool) {
+	return strings.CutPrefix(eventID, reconcileFetchPrefix)
+}
+
 // Reconciliation is the outcome of reconciling one relation of one account
 // with Stripe.
 type Reconciliation struct {
 	Resource *catalog.Resource
 	Account  string // "" for the platform
-	// ListedAt is when the listing started, by the database's clock.
-	ListedAt   time.Time
-	FinishedAt time.Time // set when read
-	// API is what the listing returned, Mirror the live rows afterwards.
+	// Listing is the backfill run that listed; ListedAt when its "listing
+	// started" was applied, by the database's clock.
+	Listing  string
+	ListedAt time.Time
+	// CompletedAt is when the listing completed, zero while a newer one
+	// (Listing) is under way; set when read.
+	CompletedAt time.Time
+	// API is what the listing returned, Mirror the live rows when it
+	// completed less those the refetcher has marked deleted since.
 	API, Mirror Digest
-	// Retrieved rows the listing did not return, of which MarkedDeleted
-	// Stripe no longer has and Unchecked could not be retrieved.
-	Retrieved, MarkedDeleted, Unchecked int64
+	// Unlisted are the live rows the listing did not return, queued for
+	// retrieval; MarkedDeleted those of them Stripe no longer has, and
+	// Waiting those still to be retrieved (set when read).
+	Unlisted, MarkedDeleted, Waiting int64
 }
 
-// SaveReconciliations keeps each as the last reconciliation of its
-// relation and account, unless a later listing's is kept already.
-func SaveReconciliations(ctx context.Context, tx DBTX, recs []Reconciliation) error {
-	var a dbsqlc.ReconciliationUpsertParams
-	for _, r := range recs {
-		a.Relations = append(a.Relations, r.Resource.Relation())
-		a.Accounts = append(a.Accounts, r.Account)
-		a.ListedAts = append(a.ListedAts, r.ListedAt)
-		a.ApiObjects = append(a.ApiObjects, r.API.Objects)
-		a.ApiDigests = append(a.ApiDigests, int64(r.API.Digest))
-		a.MirrorObjects = append(a.MirrorObjects, r.Mirror.Objects)
-		a.MirrorDigests = append(a.MirrorDigests, int64(r.Mirror.Digest))
-		a.Retrieveds = append(a.Retrieveds, r.Retrieved)
-		a.MarkedDeleteds = append(a.MarkedDeleteds, r.MarkedDeleted)
-		a.Uncheckeds = append(a.Uncheckeds, r.Unchecked)
-	}
-	if err := queries.ReconciliationUpsert(ctx, tx, a); err != nil {
-		return fmt.Errorf("save reconciliations: %w", err)
+// CompleteListing keeps r as the outcome of its listing, unless another
+// listing started since or this one is completed already.
+func CompleteListing(ctx context.Context, tx DBTX, r Reconciliation) error {
+	err := queries.ReconciliationComplete(ctx, tx, dbsqlc.ReconciliationCompleteParams{
+		Relation: r.Resource.Relation(), Account: r.Account, Listing: r.Listing,
+		ApiObjects: r.API.Objects, ApiDigest: int64(r.API.Digest),
+		MirrorObjects: r.Mirror.Objects, MirrorDigest: int64(r.Mirror.Digest), Unlisted: r.Unlisted,
+	})
+	if err != nil {
+		return fmt.Errorf("complete listing of %s: %w", r.Resource.Relation(), err)
 	}
 	return nil
 }
 
-// Reconciliations returns the last reconciliation of every relation and
-// account, by relation then account. A relation the catalog no longer
-// knows is left out.
+// CountReconciledDeletion counts id, a row of res that listing did not
+// return, as found deleted at Stripe: one more marked deleted, one less on
+// the mirror's side.
+func CountReconciledDeletion(ctx context.Context, tx DBTX, res *catalog.Resource, account, listing, id string) error {
+	err := queries.ReconciliationMarked(ctx, tx, dbsqlc.ReconciliationMarkedParams{
+		Relation: res.Relation(), Account: account, Listing: listing, ID: id})
+	if err != nil {
+		return fmt.Errorf("count reconciled deletion: %w", err)
+	}
+	return nil
+}
+
+// Reconciliations returns the last completed reconciliation of every
+// relation and account, by relation then account, also while a newer
+// listing is under way. A relation the catalog
+// no longer knows is left out.
 func Reconciliations(ctx context.Context, tx DBTX) ([]Reconciliation, error) {
 	rows, err := queries.ReconciliationList(ctx, tx)
 	if err != nil {
 		return nil, fmt.Errorf("read reconciliations: %w", err)
+	}
+	waiting, err := queries.ReconciliationWaiting(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("read reconciliations: %w", err)
+	}
+	type key struct{ relation, account, listing string }
+	waits := map[key]int64{}
+	for _, w := range waiting {
+		if res, ok := catalog.Lookup(w.Object); ok {
+			waits[key{res.Relation(), w.Account, w.Listing}] += w.Waiting
+		}
 	}
 	out := make([]Reconciliation, 0, len(rows))
 	for _, r := range rows {
@@ -153,10 +227,10 @@ func Reconciliations(ctx context.Context, tx DBTX) ([]Reconciliation, error) {
 			continue
 		}
 		out = append(out, Reconciliation{
-			Resource: res, Account: r.Account, ListedAt: r.ListedAt, FinishedAt: r.FinishedAt,
-			API:       Digest{Objects: r.ApiObjects, Digest: uint64(r.ApiDigest)},
-			Mirror:    Digest{Objects: r.MirrorObjects, Digest: uint64(r.MirrorDigest)},
-			Retrieved: r.Retrieved, MarkedDeleted: r.MarkedDeleted, Unchecked: r.Unchecked,
+			Resource: res, Account: r.Account, Listing: r.Listing, ListedAt: r.ListedAt, CompletedAt: r.CompletedAt.Time,
+			API:      Digest{Objects: r.ApiObjects, Digest: uint64(r.ApiDigest)},
+			Mirror:   Digest{Objects: r.MirrorObjects, Digest: uint64(r.MirrorDigest)},
+			Unlisted: r.Unlisted, MarkedDeleted: r.MarkedDeleted, Waiting: waits[key{r.Relation, r.Account, r.Listing}],
 		})
 	}
 	return out, nil

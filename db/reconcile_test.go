@@ -54,15 +54,52 @@ func TestReconcileReads(t *testing.T) {
 	require.NotZero(t, want.Digest)
 	require.Less(t, want.Digest, uint64(1)<<48)
 
-	rec := db.Reconciliation{Resource: cus, ListedAt: start, API: want, Mirror: want, Retrieved: 1, MarkedDeleted: 1}
-	require.NoError(t, db.SaveReconciliations(ctx, pool, []db.Reconciliation{rec}))
-	older := rec
-	older.ListedAt, older.Retrieved = start.Add(-time.Hour), 7
-	require.NoError(t, db.SaveReconciliations(ctx, pool, []db.Reconciliation{older}))
+	// A listing started, then completed; a second start of it changes
+	// nothing, a deletion the refetcher found is taken off the mirror's side.
+	require.NoError(t, db.StartListings(ctx, pool, "run1", "", []*catalog.Resource{cus}))
+	started, ok, err := db.StartedListing(ctx, pool, cus, "")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, "run1", started.Listing)
+	require.False(t, started.Completed)
+	require.NoError(t, db.StartListings(ctx, pool, "run1", "", []*catalog.Resource{cus}))
+	again, _, err := db.StartedListing(ctx, pool, cus, "")
+	require.NoError(t, err)
+	require.Equal(t, started.StartedAt, again.StartedAt, "a redelivered start does not move")
 	recs, err := db.Reconciliations(ctx, pool)
 	require.NoError(t, err)
+	require.Empty(t, recs, "no listing completed yet")
+
+	var listed db.Digest
+	listed.Add("cus_a")
+	rec := db.Reconciliation{Resource: cus, Listing: "run1", API: listed, Mirror: want, Unlisted: 1}
+	require.NoError(t, db.CompleteListing(ctx, pool, rec))
+	require.NoError(t, db.AddPendingFetches(ctx, pool, []db.PendingFetch{{Resource: cus, ID: "cus_b", URL: "/v1/customers/cus_b",
+		EventID: db.ReconcileFetchEventID("run1"), Since: started.StartedAt}}, 0))
+	rec.Unlisted = 7
+	require.NoError(t, db.CompleteListing(ctx, pool, rec), "a second complete changes nothing")
+	recs, err = db.Reconciliations(ctx, pool)
+	require.NoError(t, err)
 	require.Len(t, recs, 1)
-	require.EqualValues(t, 1, recs[0].Retrieved, "an older listing's outcome does not replace a newer one")
-	require.Equal(t, want, recs[0].API)
-	require.Same(t, cus, recs[0].Resource)
+	require.Equal(t, db.Reconciliation{Resource: cus, Listing: "run1", ListedAt: started.StartedAt, CompletedAt: recs[0].CompletedAt,
+		API: listed, Mirror: want, Unlisted: 1, Waiting: 1}, recs[0])
+
+	require.NoError(t, db.CountReconciledDeletion(ctx, pool, cus, "", "run1", "cus_b"))
+	recs, err = db.Reconciliations(ctx, pool)
+	require.NoError(t, err)
+	require.Equal(t, listed, recs[0].Mirror, "cus_b off the mirror's side: the sides agree")
+	require.EqualValues(t, 1, recs[0].MarkedDeleted)
+	listing, ok := db.ReconcileFetchListing(db.ReconcileFetchEventID("run1"))
+	require.True(t, ok)
+	require.Equal(t, "run1", listing)
+
+	require.NoError(t, db.StartListings(ctx, pool, "run2", "", []*catalog.Resource{cus}))
+	started, _, err = db.StartedListing(ctx, pool, cus, "")
+	require.NoError(t, err)
+	require.Equal(t, "run2", started.Listing)
+	recs, err = db.Reconciliations(ctx, pool)
+	require.NoError(t, err)
+	require.Len(t, recs, 1, "the last completed listing's, while another is under way")
+	require.True(t, recs[0].CompletedAt.IsZero())
+	require.Equal(t, listed, recs[0].API)
 }

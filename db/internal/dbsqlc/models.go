@@ -559,15 +559,16 @@ type StripeRadarEarlyFraudWarning struct {
 type StripeReconciliation struct {
 	Relation      string
 	Account       string
-	ListedAt      time.Time
-	FinishedAt    time.Time
+	Listing       string
+	StartedAt     time.Time
+	CompletedAt   pgtype.Timestamptz
+	ListedAt      pgtype.Timestamptz
 	ApiObjects    int64
 	ApiDigest     int64
 	MirrorObjects int64
 	MirrorDigest  int64
-	Retrieved     int64
+	Unlisted      int64
 	MarkedDeleted int64
-	Unchecked     int64
 }
 
 type StripeRefund struct {

@@ -8,6 +8,8 @@ package dbsqlc
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const databaseNow = `-- name: DatabaseNow :one
@@ -15,7 +17,7 @@ SELECT now()::timestamptz AS now
 `
 
 // DatabaseNow is the database's clock: updated_at is written by it, so a
-// listing's start is taken from it too, whatever the syncer's clock says.
+// listing's start is taken from it too.
 func (q *Queries) DatabaseNow(ctx context.Context, db DBTX) (time.Time, error) {
 	row := db.QueryRow(ctx, databaseNow)
 	var now time.Time
@@ -23,36 +25,91 @@ func (q *Queries) DatabaseNow(ctx context.Context, db DBTX) (time.Time, error) {
 	return now, err
 }
 
+const reconciliationComplete = `-- name: ReconciliationComplete :exec
+UPDATE stripe.reconciliations SET
+    completed_at = now(),
+    listed_at = started_at,
+    api_objects = $1,
+    api_digest = $2,
+    mirror_objects = $3,
+    mirror_digest = $4,
+    unlisted = $5,
+    marked_deleted = 0
+WHERE relation = $6 AND account = $7 AND listing = $8 AND completed_at IS NULL
+`
+
+type ReconciliationCompleteParams struct {
+	ApiObjects    int64
+	ApiDigest     int64
+	MirrorObjects int64
+	MirrorDigest  int64
+	Unlisted      int64
+	Relation      string
+	Account       string
+	Listing       string
+}
+
+// ReconciliationComplete keeps the outcome of @listing, once.
+func (q *Queries) ReconciliationComplete(ctx context.Context, db DBTX, arg ReconciliationCompleteParams) error {
+	_, err := db.Exec(ctx, reconciliationComplete,
+		arg.ApiObjects,
+		arg.ApiDigest,
+		arg.MirrorObjects,
+		arg.MirrorDigest,
+		arg.Unlisted,
+		arg.Relation,
+		arg.Account,
+		arg.Listing,
+	)
+	return err
+}
+
 const reconciliationList = `-- name: ReconciliationList :many
-SELECT relation, account, listed_at, finished_at, api_objects, api_digest, mirror_objects, mirror_digest,
-    retrieved, marked_deleted, unchecked
+SELECT relation, account, listing, listed_at::timestamptz AS listed_at, completed_at,
+    api_objects, api_digest, mirror_objects, mirror_digest, unlisted, marked_deleted
 FROM stripe.reconciliations
+WHERE listed_at IS NOT NULL
 ORDER BY relation, account
 `
 
-// ReconciliationList returns the last reconciliation of every relation and
-// account, platform first.
-func (q *Queries) ReconciliationList(ctx context.Context, db DBTX) ([]StripeReconciliation, error) {
+type ReconciliationListRow struct {
+	Relation      string
+	Account       string
+	Listing       string
+	ListedAt      time.Time
+	CompletedAt   pgtype.Timestamptz
+	ApiObjects    int64
+	ApiDigest     int64
+	MirrorObjects int64
+	MirrorDigest  int64
+	Unlisted      int64
+	MarkedDeleted int64
+}
+
+// ReconciliationList returns the last completed reconciliation of every
+// relation and account, platform first; completed_at is NULL while a
+// newer listing is under way.
+func (q *Queries) ReconciliationList(ctx context.Context, db DBTX) ([]ReconciliationListRow, error) {
 	rows, err := db.Query(ctx, reconciliationList)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []StripeReconciliation
+	var items []ReconciliationListRow
 	for rows.Next() {
-		var i StripeReconciliation
+		var i ReconciliationListRow
 		if err := rows.Scan(
 			&i.Relation,
 			&i.Account,
+			&i.Listing,
 			&i.ListedAt,
-			&i.FinishedAt,
+			&i.CompletedAt,
 			&i.ApiObjects,
 			&i.ApiDigest,
 			&i.MirrorObjects,
 			&i.MirrorDigest,
-			&i.Retrieved,
+			&i.Unlisted,
 			&i.MarkedDeleted,
-			&i.Unchecked,
 		); err != nil {
 			return nil, err
 		}
@@ -64,64 +121,120 @@ func (q *Queries) ReconciliationList(ctx context.Context, db DBTX) ([]StripeReco
 	return items, nil
 }
 
-const reconciliationUpsert = `-- name: ReconciliationUpsert :exec
-INSERT INTO stripe.reconciliations AS r (relation, account, listed_at, finished_at, api_objects, api_digest,
-    mirror_objects, mirror_digest, retrieved, marked_deleted, unchecked)
-SELECT u.relation, u.account, u.listed_at, now(), u.api_objects, u.api_digest, u.mirror_objects, u.mirror_digest,
-    u.retrieved, u.marked_deleted, u.unchecked
-FROM (
-    SELECT
-        unnest($1::text[]) AS relation,
-        unnest($2::text[]) AS account,
-        unnest($3::timestamptz[]) AS listed_at,
-        unnest($4::bigint[]) AS api_objects,
-        unnest($5::bigint[]) AS api_digest,
-        unnest($6::bigint[]) AS mirror_objects,
-        unnest($7::bigint[]) AS mirror_digest,
-        unnest($8::bigint[]) AS retrieved,
-        unnest($9::bigint[]) AS marked_deleted,
-        unnest($10::bigint[]) AS unchecked
-) AS u
-ON CONFLICT (relation, account) DO UPDATE SET
-    listed_at = excluded.listed_at,
-    finished_at = excluded.finished_at,
-    api_objects = excluded.api_objects,
-    api_digest = excluded.api_digest,
-    mirror_objects = excluded.mirror_objects,
-    mirror_digest = excluded.mirror_digest,
-    retrieved = excluded.retrieved,
-    marked_deleted = excluded.marked_deleted,
-    unchecked = excluded.unchecked
-WHERE r.listed_at <= excluded.listed_at
+const reconciliationMarked = `-- name: ReconciliationMarked :exec
+UPDATE stripe.reconciliations SET
+    marked_deleted = marked_deleted + 1,
+    mirror_objects = mirror_objects - 1,
+    mirror_digest = mirror_digest # stripe.id_hash($1::text)
+WHERE relation = $2 AND account = $3 AND listing = $4 AND completed_at IS NOT NULL
 `
 
-type ReconciliationUpsertParams struct {
-	Relations      []string
-	Accounts       []string
-	ListedAts      []time.Time
-	ApiObjects     []int64
-	ApiDigests     []int64
-	MirrorObjects  []int64
-	MirrorDigests  []int64
-	Retrieveds     []int64
-	MarkedDeleteds []int64
-	Uncheckeds     []int64
+type ReconciliationMarkedParams struct {
+	ID       string
+	Relation string
+	Account  string
+	Listing  string
 }
 
-// ReconciliationUpsert keeps the newest reconciliation of each relation
-// and account.
-func (q *Queries) ReconciliationUpsert(ctx context.Context, db DBTX, arg ReconciliationUpsertParams) error {
-	_, err := db.Exec(ctx, reconciliationUpsert,
-		arg.Relations,
-		arg.Accounts,
-		arg.ListedAts,
-		arg.ApiObjects,
-		arg.ApiDigests,
-		arg.MirrorObjects,
-		arg.MirrorDigests,
-		arg.Retrieveds,
-		arg.MarkedDeleteds,
-		arg.Uncheckeds,
+// ReconciliationMarked counts @id, a row @listing did not return, as
+// marked deleted, and takes it off the mirror's side (the digest is a xor).
+func (q *Queries) ReconciliationMarked(ctx context.Context, db DBTX, arg ReconciliationMarkedParams) error {
+	_, err := db.Exec(ctx, reconciliationMarked,
+		arg.ID,
+		arg.Relation,
+		arg.Account,
+		arg.Listing,
 	)
 	return err
+}
+
+const reconciliationStart = `-- name: ReconciliationStart :exec
+INSERT INTO stripe.reconciliations AS r (relation, account, listing, started_at)
+SELECT unnest($1::text[]), $2::text, $3::text, now()
+ON CONFLICT (relation, account) DO UPDATE SET
+    listing = excluded.listing,
+    started_at = excluded.started_at,
+    completed_at = NULL
+WHERE r.listing <> excluded.listing
+`
+
+type ReconciliationStartParams struct {
+	Relations []string
+	Account   string
+	Listing   string
+}
+
+// ReconciliationStart records that @listing started listing @relations for
+// @account, now. A redelivered start of the same listing changes nothing:
+// its start must not move after objects it listed were written.
+func (q *Queries) ReconciliationStart(ctx context.Context, db DBTX, arg ReconciliationStartParams) error {
+	_, err := db.Exec(ctx, reconciliationStart, arg.Relations, arg.Account, arg.Listing)
+	return err
+}
+
+const reconciliationStarted = `-- name: ReconciliationStarted :one
+SELECT listing, started_at, completed_at FROM stripe.reconciliations
+WHERE relation = $1 AND account = $2
+`
+
+type ReconciliationStartedParams struct {
+	Relation string
+	Account  string
+}
+
+type ReconciliationStartedRow struct {
+	Listing     string
+	StartedAt   time.Time
+	CompletedAt pgtype.Timestamptz
+}
+
+// ReconciliationStarted returns the newest listing started of @relation
+// for @account.
+func (q *Queries) ReconciliationStarted(ctx context.Context, db DBTX, arg ReconciliationStartedParams) (ReconciliationStartedRow, error) {
+	row := db.QueryRow(ctx, reconciliationStarted, arg.Relation, arg.Account)
+	var i ReconciliationStartedRow
+	err := row.Scan(&i.Listing, &i.StartedAt, &i.CompletedAt)
+	return i, err
+}
+
+const reconciliationWaiting = `-- name: ReconciliationWaiting :many
+SELECT object, account, substr(event_id, length('reconcile:') + 1)::text AS listing, count(*)::bigint AS waiting
+FROM stripe.pending_fetches
+WHERE event_id LIKE 'reconcile:%'
+GROUP BY 1, 2, 3
+`
+
+type ReconciliationWaitingRow struct {
+	Object  string
+	Account string
+	Listing string
+	Waiting int64
+}
+
+// ReconciliationWaiting counts the rows listings did not return that wait
+// for their retrieval, by object, account and listing (the pending fetch's
+// event_id, reconcile:<listing>).
+func (q *Queries) ReconciliationWaiting(ctx context.Context, db DBTX) ([]ReconciliationWaitingRow, error) {
+	rows, err := db.Query(ctx, reconciliationWaiting)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ReconciliationWaitingRow
+	for rows.Next() {
+		var i ReconciliationWaitingRow
+		if err := rows.Scan(
+			&i.Object,
+			&i.Account,
+			&i.Listing,
+			&i.Waiting,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
