@@ -82,6 +82,14 @@ func (r *Resource) RetrievePath(id string) (string, bool) {
 	return strings.Replace(r.Retrieve, "{id}", url.PathEscape(id), 1), true
 }
 
+// Reconcilable reports whether the rows of r can be reconciled with
+// Stripe: its list returns every object (with its filters), so a row a
+// complete listing did not return is worth retrieving, and Stripe
+// retrieves it by id.
+func (r *Resource) Reconcilable() bool {
+	return r.List != nil && r.List.Complete() && r.Retrieve != ""
+}
+
 // IsDeletedBy reports whether an event of type eventType says the object no
 // longer exists.
 func (r *Resource) IsDeletedBy(eventType string) bool {

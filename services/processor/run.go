@@ -152,7 +152,7 @@ func buildWorkers(cfg config, log *slog.Logger, st *store.Store, reg *prometheus
 		AckWait:     cfg.AckWait,
 	}
 	var w workers
-	reg.MustRegister(awaitingFetch(st))
+	reg.MustRegister(awaitingFetch(st), reconcileCollector{store: st, log: log})
 	if cfg.Stripe.Key != "" {
 		api := cfg.Stripe.Client(stripeapi.NewLimiter(fetchRate(cfg.Stripe)), log)
 		w.refetcher = refetch.New(log, api, st, reg)
