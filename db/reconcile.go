@@ -2,8 +2,6 @@ package db
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -47,7 +45,7 @@ func Unlisted(ctx context.Context, tx DBTX, res *catalog.Resource, s Scope, befo
 	return rows, nil
 }
 
-// Digest is a set of ids in brief: how many, and the xor of their IDHash.
+// Digest is a set of ids in brief: how many, and the xor of their catalog.IDHash.
 // Two sets with the same Digest are, but for a chance of 2^-48, the same.
 type Digest struct {
 	Objects int64
@@ -58,17 +56,9 @@ type Digest struct {
 // one too high: a listing returns each object once.
 func (d *Digest) Add(id string) {
 	d.Objects++
-	d.Digest ^= IDHash(id)
+	d.Digest ^= catalog.IDHash(id)
 }
 
-// IDHash is stripe.id_hash (migration 0013): the first 48 bits of the md5
-// of id.
-func IDHash(id string) uint64 {
-	sum := md5.Sum([]byte(id))
-	var b [8]byte
-	copy(b[2:], sum[:6])
-	return binary.BigEndian.Uint64(b[:])
-}
 
 // accountDigest has the fields of every generated <Relation>DigestRow.
 type accountDigest struct {

@@ -45,7 +45,7 @@ type ListingComplete struct {
 }
 
 // ListedResource is what a complete listing of one resource returned: how
-// many objects, and the xor of the 48-bit hashes of their ids (db.IDHash).
+// many objects, and the xor of the 48-bit hashes of their ids (catalog.IDHash).
 type ListedResource struct {
 	Object  string `json:"object"`
 	Objects int64  `json:"objects"`

@@ -155,7 +155,6 @@ func countReconciled(ctx context.Context, tx pgx.Tx, f PendingFetch) error {
 	return db.CountReconciledDeletion(ctx, tx, f.Resource, f.Account, listing, f.ID)
 }
 
-
 // Reconciliations returns the last reconciliation of every relation and
 // account.
 func (s *Store) Reconciliations(ctx context.Context) ([]db.Reconciliation, error) {

@@ -98,6 +98,10 @@ type Observer interface {
 	// Resumed is called when the run resumes an earlier one, so that it
 	// lists only what the earlier one had not.
 	Resumed()
+	// Planned is called before the first task of an account (a
+	// resource's listing) is queued, with the resources it lists; an error
+	// stops the run.
+	Planned(ctx context.Context, account string, resources []*catalog.Resource) error
 	// Listed is called for each object of a listed resource (one with a
 	// catalog Listing) the run publishes, once JetStream stored it.
 	Listed(account string, res *catalog.Resource, id string)
@@ -138,7 +142,7 @@ func (e *Engine) RunObserved(ctx context.Context, req Request, obs Observer) err
 	}
 
 	r := &runner{Engine: e, cp: cp, q: q, obs: obs}
-	p := &planner{api: e.api, req: req, cp: cp, push: func(t *task) bool { e.progress.plan(t); return q.push(t) }, state: state, have: have, warnf: e.log.Warn}
+	p := &planner{api: e.api, req: req, cp: cp, obs: obs, push: func(t *task) bool { e.progress.plan(t); return q.push(t) }, state: state, have: have, warnf: e.log.Warn}
 	stopQueue := context.AfterFunc(ctx, q.stop) // a cancelled run stops at once, whatever it waits for
 	defer stopQueue()
 	var wg sync.WaitGroup

@@ -1,30 +1,20 @@
-// Package reconcile finds the objects the mirror holds that Stripe no
-// longer has: deleted while webhooks were missed, which no list shows.
+// Package reconcile makes a backfill a reconciling one: around a complete
+// listing of each account's resources it puts listing markers on the
+// stream (pkg/events listing.go), from which the processor, the only
+// writer of the mirror, finds the rows Stripe no longer has (README
+// "Reconciliation"). The syncer needs no database for it.
 //
-// After a complete listing of a resource (a backfill with no since, of a
-// listing that hides nothing: catalog.Listing.Complete), the rows of the
-// accounts listed that the listing did not return are retrieved one by one
-// through the same rate-limited client, and those Stripe answers 404 or a
-// deleted object for are marked deleted as of the request, under the
-// version rule (db.MarkDeleted): a newer live state is never overwritten,
-// and an object only hidden from a list is retrieved alive and left alone.
-//
-// The seen set is held by the mirror itself, not in memory: the processor
-// writes every object the listing publishes into its row (a newer state
-// the row holds is kept, but the row's updated_at moves all the same), so
-// once everything the listing published has landed, the rows of the
-// resource last written before the listing started are the ones it did not
-// return (db.Unlisted). Landed means the processor's consumer has
-// acknowledged every message up to the stream's last one when the listing
-// ended; the reconciler waits for that, and reconciles nothing when it does
-// not come. A row it takes for unlisted by mistake (a state still on its
-// way, an object created after the listing passed) costs one retrieval,
-// never a wrong mark: only Stripe's answer marks.
-//
-// Items of a parent's nested list that Stripe cut short are found as the
-// listing pages the rest of the list: the items of that parent the whole
-// list no longer holds are marked deleted (db.MarkMissing), under the
-// version rule of the parent's state.
+// For each account the backfill plans, a "listing started" naming its
+// reconcilable resources (catalog.Resource.Reconcilable) is stored in the
+// stream before the account's first object is published; once the whole
+// run has succeeded, a "listing complete" per account carries what the
+// listing returned, per resource: the count of ids and their digest
+// (catalog.IDHash's xor), two numbers whatever the count. A nested list that
+// its parent held cut short and that was paged to its end gets a "list
+// complete" with the parent's item ids, so that the processor marks the
+// items it no longer holds. A run that resumed an earlier one's checkpoints
+// listed only part of the accounts, and puts no marker: the next complete
+// run reconciles.
 package reconcile
 
 import (
@@ -32,243 +22,50 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"slices"
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/stripe/stripe-go/v76"
-	"golang.org/x/sync/errgroup"
-
-	"github.com/stripesync/stripesync/db"
 	"github.com/stripesync/stripesync/pkg/catalog"
 	"github.com/stripesync/stripesync/pkg/events"
-	"github.com/stripesync/stripesync/pkg/stripeapi"
 	"github.com/stripesync/stripesync/services/syncer/internal/backfill"
 )
-
-// Reconciler lists resources and reconciles the mirror with what Stripe
-// returned.
-type Reconciler struct {
-	Log    *slog.Logger
-	API    *stripeapi.Client
-	DB     db.DBTX
-	JS     jetstream.JetStream
-	Engine *backfill.Engine
-	// Livemode is the key's mode, recorded on the tombstones.
-	Livemode bool
-	// LandTimeout bounds the wait for the processor to apply the listing;
-	// default 15 minutes.
-	LandTimeout time.Duration
-	// Concurrency is the retrievals sent at once (the limiter paces them);
-	// default 8.
-	Concurrency int
-}
 
 // ErrNotComplete is returned for a request whose listing cannot be
 // complete: one with a since.
 var ErrNotComplete = errors.New("a listing since a time is not complete: reconciliation needs a backfill without since")
 
-// Reconcilable reports whether rows of res can be reconciled: its list
-// returns every object (with its filters), and Stripe retrieves it by id.
-func Reconcilable(res *catalog.Resource) bool {
-	return res.List != nil && res.List.Complete() && res.Retrieve != ""
+// maxListItems bounds the item ids of one "list complete", so that its
+// message stays well under JetStream's 1 MB: a longer list is not
+// reconciled (logged).
+const maxListItems = 20_000
+
+// Outcome is what a reconciling run put on the stream.
+type Outcome struct {
+	// Listings are the (resource, account) listings completed: a "listing
+	// complete" names each. Zero when the run resumed an earlier one.
+	Listings int
+	Resumed  bool
 }
 
-// Run backfills what req asks for, which must have no since, and then
-// reconciles every reconcilable resource of it. It returns one
-// reconciliation per resource and account, saved in the mirror too. When
-// the backfill resumed an earlier run, it listed only part of the
-// resources, and nothing is reconciled (nil, nil): the next complete run
-// is.
-func (r *Reconciler) Run(ctx context.Context, req backfill.Request) ([]db.Reconciliation, error) {
+// Run backfills req, which must have no since, through engine, with the
+// listing markers around it, published through pub.
+func Run(ctx context.Context, log *slog.Logger, engine *backfill.Engine, pub *events.Publisher, req backfill.Request) (Outcome, error) {
 	if !req.Since.IsZero() {
-		return nil, ErrNotComplete
+		return Outcome{}, ErrNotComplete
 	}
-	start, err := db.Now(ctx, r.DB)
-	if err != nil {
-		return nil, err
-	}
-	t := &tally{db: r.DB, livemode: r.Livemode, digests: map[key]*db.Digest{}}
-	if err := r.Engine.RunObserved(ctx, req, t); err != nil {
-		return nil, err
+	t := &tally{log: log, pub: pub, run: req.RunID(), digests: map[key]*digest{}}
+	if err := engine.RunObserved(ctx, req, t); err != nil {
+		return Outcome{}, err
 	}
 	if t.resumed {
-		r.Log.Info("no reconciliation: the backfill resumed an earlier run, so this one did not list everything", "run", req.RunID())
-		return nil, nil
+		log.Info("no reconciliation: the backfill resumed an earlier run, so this one did not list everything", "run", t.run)
+		return Outcome{Resumed: true}, nil
 	}
-	if err := r.waitLanded(ctx); err != nil {
-		return nil, err
-	}
-	scope := db.Scope{All: req.Account == "", Account: req.Account}
-	var out []db.Reconciliation
-	for _, res := range req.Resources {
-		if !Reconcilable(res) || (req.Account != "" && res.List.PlatformOnly) {
-			continue
-		}
-		recs, err := r.reconcile(ctx, res, scope, start, t)
-		if err != nil {
-			return out, fmt.Errorf("reconcile %s: %w", res.Relation(), err)
-		}
-		out = append(out, recs...)
-	}
-	return out, nil
-}
-
-// waitLanded waits until the processor has acknowledged every message the
-// stream holds now, the listing's last among them: its objects are then in
-// the mirror (or in stripe.dead_letters).
-func (r *Reconciler) waitLanded(ctx context.Context) error {
-	stream, err := r.JS.Stream(ctx, events.StreamName)
+	n, err := t.complete(ctx)
 	if err != nil {
-		return fmt.Errorf("stream %s: %w", events.StreamName, err)
+		return Outcome{}, err
 	}
-	si, err := stream.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("stream %s: %w", events.StreamName, err)
-	}
-	last := si.State.LastSeq
-	timeout := r.LandTimeout
-	if timeout <= 0 {
-		timeout = 15 * time.Minute
-	}
-	wctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		cons, err := stream.Consumer(wctx, events.ConsumerName)
-		if err == nil {
-			var ci *jetstream.ConsumerInfo
-			if ci, err = cons.Info(wctx); err == nil && ci.AckFloor.Stream >= last {
-				return nil
-			}
-		}
-		select {
-		case <-wctx.Done():
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("the processor has not applied the listing (stream sequence %d) within %s, so nothing was reconciled (last: %v)", last, timeout, err)
-		case <-tick.C:
-		}
-	}
-}
-
-// pageSize is the unlisted rows read at once.
-const pageSize = 100
-
-// reconcile retrieves the unlisted rows of res and marks those Stripe no
-// longer has, then compares what is left with the listing.
-func (r *Reconciler) reconcile(ctx context.Context, res *catalog.Resource, scope db.Scope, start time.Time, t *tally) ([]db.Reconciliation, error) {
-	type counts struct{ retrieved, marked, unchecked int64 }
-	byAccount := map[string]*counts{}
-	c := func(account string) *counts {
-		if byAccount[account] == nil {
-			byAccount[account] = &counts{}
-		}
-		return byAccount[account]
-	}
-	concurrency := r.Concurrency
-	if concurrency <= 0 {
-		concurrency = 8
-	}
-	after := ""
-	for {
-		rows, err := db.Unlisted(ctx, r.DB, res, scope, start, after, pageSize)
-		if err != nil {
-			return nil, err
-		}
-		if len(rows) == 0 {
-			break
-		}
-		after = rows[len(rows)-1].ID
-		outcomes := make([]outcome, len(rows))
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(concurrency)
-		for i, row := range rows {
-			g.Go(func() error {
-				outcomes[i] = r.retrieve(gctx, res, row)
-				return gctx.Err()
-			})
-		}
-		if err := g.Wait(); err != nil {
-			return nil, err
-		}
-		var gone []db.Tombstone
-		for i, row := range rows {
-			o := outcomes[i]
-			n := c(row.Account)
-			n.retrieved++
-			switch {
-			case o.err != nil:
-				n.unchecked++
-				r.Log.Warn("reconcile: retrieval failed, the row is left as it is", "relation", res.Relation(), "id", row.ID, "account", row.Account, "err", o.err)
-			case o.gone:
-				n.marked++
-				gone = append(gone, db.Tombstone{ID: row.ID, Account: row.Account, Livemode: row.Livemode, StateAt: o.at})
-			}
-		}
-		if len(gone) > 0 {
-			if err := db.MarkDeleted(ctx, r.DB, res, gone); err != nil {
-				return nil, err
-			}
-			r.Log.Info("reconcile: marked deleted what Stripe no longer has", "relation", res.Relation(), "rows", len(gone))
-		}
-	}
-
-	mirror, err := db.LiveDigests(ctx, r.DB, res, scope)
-	if err != nil {
-		return nil, err
-	}
-	accounts := t.accounts(res)
-	for a := range mirror {
-		if !slices.Contains(accounts, a) {
-			accounts = append(accounts, a)
-		}
-	}
-	for a := range byAccount {
-		if !slices.Contains(accounts, a) {
-			accounts = append(accounts, a)
-		}
-	}
-	slices.Sort(accounts)
-	out := make([]db.Reconciliation, 0, len(accounts))
-	for _, a := range accounts {
-		n := c(a)
-		out = append(out, db.Reconciliation{
-			Resource: res, Account: a, ListedAt: start, API: t.digest(a, res), Mirror: mirror[a],
-			Retrieved: n.retrieved, MarkedDeleted: n.marked, Unchecked: n.unchecked,
-		})
-	}
-	if err := db.SaveReconciliations(ctx, r.DB, out); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// outcome is what retrieving one unlisted row found.
-type outcome struct {
-	gone bool      // Stripe answered 404, or a deleted object
-	at   time.Time // when the request was sent
-	err  error     // any other failure: nothing is known
-}
-
-func (r *Reconciler) retrieve(ctx context.Context, res *catalog.Resource, row db.UnlistedRow) outcome {
-	path, _ := res.RetrievePath(row.ID)
-	body, at, err := r.API.Get(ctx, path, row.Account)
-	if se := (*stripe.Error)(nil); errors.As(err, &se) && se.HTTPStatusCode == http.StatusNotFound {
-		return outcome{gone: true, at: at}
-	}
-	if err != nil {
-		return outcome{err: err}
-	}
-	ref, err := catalog.ParseRef(body)
-	if err != nil {
-		return outcome{err: err}
-	}
-	return outcome{gone: ref.Deleted, at: at}
+	return Outcome{Listings: n}, nil
 }
 
 type key struct {
@@ -276,17 +73,24 @@ type key struct {
 	res     *catalog.Resource
 }
 
-// tally is the Observer of a reconciling listing: the digest of what it
-// listed per account and resource (two numbers each, whatever the count),
-// and the items that nested lists no longer hold, marked as each parent's
-// list is paged to its end.
+// digest is a set of ids in brief (db.Digest's arithmetic).
+type digest struct {
+	objects int64
+	xor     uint64
+}
+
+// tally is the Observer of a reconciling run.
 type tally struct {
-	db       db.DBTX
-	livemode bool
+	log *slog.Logger
+	pub *events.Publisher
+	run string
 
 	mu      sync.Mutex
 	resumed bool
-	digests map[key]*db.Digest
+	// planned are the reconcilable resources of each account whose
+	// "listing started" is on the stream, in planning order.
+	planned []events.ListingStarted
+	digests map[key]*digest
 }
 
 func (t *tally) Resumed() {
@@ -295,52 +99,103 @@ func (t *tally) Resumed() {
 	t.mu.Unlock()
 }
 
+// Planned puts the account's "listing started" on the stream before any
+// of its objects.
+func (t *tally) Planned(ctx context.Context, account string, resources []*catalog.Resource) error {
+	t.mu.Lock()
+	resumed := t.resumed
+	t.mu.Unlock()
+	if resumed {
+		return nil
+	}
+	m := events.ListingStarted{Run: t.run, Account: account}
+	for _, res := range resources {
+		if res.Reconcilable() {
+			m.Objects = append(m.Objects, res.Object)
+		}
+	}
+	if len(m.Objects) == 0 {
+		return nil
+	}
+	msg, err := m.Msg()
+	if err != nil {
+		return err
+	}
+	if _, err := t.pub.Publish(ctx, msg); err != nil {
+		return fmt.Errorf("listing started: %w", err)
+	}
+	t.mu.Lock()
+	t.planned = append(t.planned, m)
+	t.mu.Unlock()
+	return nil
+}
+
 func (t *tally) Listed(account string, res *catalog.Resource, id string) {
+	if !res.Reconcilable() {
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	k := key{account, res}
-	if t.digests[k] == nil {
-		t.digests[k] = &db.Digest{}
+	d := t.digests[k]
+	if d == nil {
+		d = &digest{}
+		t.digests[k] = d
 	}
-	t.digests[k].Add(id)
+	d.objects++
+	d.xor ^= catalog.IDHash(id)
 }
 
-// ListComplete marks the items of parent its whole list no longer holds,
-// as of the parent's state. It does not wait for the items to land: an
-// item it holds is never marked, whether its row is written before or
-// after.
-func (t *tally) ListComplete(ctx context.Context, _ string, list catalog.NestedList, parent string, fetchedAt time.Time, items []string) error {
-	at := events.BackfilledAt(fetchedAt)
+// ListComplete puts the parent's whole list on the stream. It does not
+// wait for the items to be stored: the processor never marks an item the
+// list holds, whenever its row is written.
+func (t *tally) ListComplete(ctx context.Context, account string, list catalog.NestedList, parent string, fetchedAt time.Time, items []string) error {
+	m := events.ListComplete{Run: t.run, Account: account, Parent: parent, FetchedAt: fetchedAt.UTC(), Items: items}
 	for _, o := range list.Items {
-		res := catalog.MustLookup(o)
-		if res.Parent == "" {
-			continue // not kept as the items of a list (a connected account's cards)
+		if catalog.MustLookup(o).Parent != "" { // kept as the items of a list (not a connected account's cards)
+			m.Objects = append(m.Objects, o)
 		}
-		err := db.MarkMissing(ctx, t.db, res, []db.CompleteList{{Parent: parent, StateAt: at, Items: items}})
-		if err != nil {
-			return err
-		}
+	}
+	if len(m.Objects) == 0 {
+		return nil
+	}
+	if len(items) > maxListItems {
+		t.log.Warn("reconcile: nested list too long to reconcile", "parent", parent, "items", len(items), "max", maxListItems)
+		return nil
+	}
+	msg, err := m.Msg()
+	if err != nil {
+		return err
+	}
+	if _, err := t.pub.Publish(ctx, msg); err != nil {
+		return fmt.Errorf("list complete: %w", err)
 	}
 	return nil
 }
 
-func (t *tally) accounts(res *catalog.Resource) []string {
+// complete puts a "listing complete" per planned account on the stream,
+// and returns the listings it names.
+func (t *tally) complete(ctx context.Context) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var out []string
-	for k := range t.digests {
-		if k.res == res {
-			out = append(out, k.account)
+	n := 0
+	for _, s := range t.planned {
+		m := events.ListingComplete{Run: t.run, Account: s.Account}
+		for _, o := range s.Objects {
+			l := events.ListedResource{Object: o}
+			if d := t.digests[key{s.Account, catalog.MustLookup(o)}]; d != nil {
+				l.Objects, l.Digest = d.objects, d.xor
+			}
+			m.Listed = append(m.Listed, l)
 		}
+		msg, err := m.Msg()
+		if err != nil {
+			return n, err
+		}
+		if _, err := t.pub.Publish(ctx, msg); err != nil {
+			return n, fmt.Errorf("listing complete: %w", err)
+		}
+		n += len(m.Listed)
 	}
-	return out
-}
-
-func (t *tally) digest(account string, res *catalog.Resource) db.Digest {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if d := t.digests[key{account, res}]; d != nil {
-		return *d
-	}
-	return db.Digest{}
+	return n, nil
 }
