@@ -95,11 +95,12 @@ func Now(ctx context.Context, tx DBTX) (time.Time, error) {
 	return now, nil
 }
 
-// StartListings records that listing (a backfill run) starts a complete
-// listing of each of resources for account, as of the database's clock
-// now. A second start of the same listing changes nothing.
-func StartListings(ctx context.Context, tx DBTX, listing, account string, resources []*catalog.Resource) error {
-	arg := dbsqlc.ReconciliationStartParams{Account: account, Listing: listing}
+// StartListings records that listing starts a complete listing of each of
+// resources for account at startedAt: the rows not written since, once
+// the listing has landed, are the ones it did not return. A second start
+// of the same listing changes nothing.
+func StartListings(ctx context.Context, tx DBTX, listing, account string, resources []*catalog.Resource, startedAt time.Time) error {
+	arg := dbsqlc.ReconciliationStartParams{Account: account, Listing: listing, StartedAt: startedAt}
 	for _, res := range resources {
 		arg.Relations = append(arg.Relations, res.Relation())
 	}

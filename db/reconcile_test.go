@@ -56,13 +56,13 @@ func TestReconcileReads(t *testing.T) {
 
 	// A listing started, then completed; a second start of it changes
 	// nothing, a deletion the refetcher found is taken off the mirror's side.
-	require.NoError(t, db.StartListings(ctx, pool, "run1", "", []*catalog.Resource{cus}))
+	require.NoError(t, db.StartListings(ctx, pool, "run1", "", []*catalog.Resource{cus}, time.Now()))
 	started, ok, err := db.StartedListing(ctx, pool, cus, "")
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, "run1", started.Listing)
 	require.False(t, started.Completed)
-	require.NoError(t, db.StartListings(ctx, pool, "run1", "", []*catalog.Resource{cus}))
+	require.NoError(t, db.StartListings(ctx, pool, "run1", "", []*catalog.Resource{cus}, time.Now()))
 	again, _, err := db.StartedListing(ctx, pool, cus, "")
 	require.NoError(t, err)
 	require.Equal(t, started.StartedAt, again.StartedAt, "a redelivered start does not move")
@@ -93,7 +93,7 @@ func TestReconcileReads(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, "run1", listing)
 
-	require.NoError(t, db.StartListings(ctx, pool, "run2", "", []*catalog.Resource{cus}))
+	require.NoError(t, db.StartListings(ctx, pool, "run2", "", []*catalog.Resource{cus}, time.Now()))
 	started, _, err = db.StartedListing(ctx, pool, cus, "")
 	require.NoError(t, err)
 	require.Equal(t, "run2", started.Listing)

@@ -5,10 +5,10 @@ SELECT now()::timestamptz AS now;
 
 -- name: ReconciliationStart :exec
 -- ReconciliationStart records that @listing started listing @relations for
--- @account, now. A redelivered start of the same listing changes nothing:
--- its start must not move after objects it listed were written.
+-- @account at @started_at. A redelivered start of the same listing changes
+-- nothing.
 INSERT INTO stripe.reconciliations AS r (relation, account, listing, started_at)
-SELECT unnest(@relations::text[]), @account::text, @listing::text, now()
+SELECT unnest(@relations::text[]), @account::text, @listing::text, @started_at::timestamptz
 ON CONFLICT (relation, account) DO UPDATE SET
     listing = excluded.listing,
     started_at = excluded.started_at,

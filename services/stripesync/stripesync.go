@@ -13,7 +13,6 @@ import (
 	"io"
 
 	"github.com/stripesync/stripesync/services/stripesync/internal/status"
-	"github.com/stripesync/stripesync/services/syncer"
 )
 
 const usage = `stripesync runs the whole Stripe mirror in one process, for development and demos.
@@ -26,7 +25,7 @@ commands:
   replay   dead letters back onto the stream, after a fix (all, by reason, by id)
   rebuild  derive relations again from the stored rows and events, after a rule changed
   verify   compare a sample of the mirror with the Stripe API; exit 2 on drift
-  reconcile list resources completely and mark deleted the rows Stripe no longer has
+  reconcile list resources completely; wait until the processor marked deleted the rows Stripe no longer has
   listen   forward a test-mode account's new events to the local ingest, signed
   endpoint create the Stripe webhook endpoint (or thin event destination) for ingest
   status   where the mirror stands: lag, dead letters, backfills, rows; -json, -http ADDR; exit 2 on trouble
@@ -60,9 +59,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case "status":
 		return status.Run(ctx, args, getenv, stdout, DefaultDatabaseURL)
 	case "reconcile":
-		// The syncer's command: it lists through the syncer's engine and
-		// rate limiter, with its settings.
-		return syncer.Run(ctx, append([]string{"reconcile"}, args...), getenv, stdout)
+		return reconcileCmd(ctx, args, getenv, stdout)
 	default:
 		return fmt.Errorf("unknown command %q; stripesync -h lists them", cmd)
 	}

@@ -11,11 +11,12 @@ import (
 	"github.com/stripesync/stripesync/services/syncer/internal/reconcile"
 )
 
-// Reconciled is what syncer reconcile put on the stream: the run whose
-// complete listings the processor reconciles, and how many (resource,
-// account) listings its "listing complete" markers name.
+// Reconciled is what syncer reconcile put on the stream: the listing
+// (stripe.reconciliations.listing) whose complete listings the processor
+// reconciles, and how many (resource, account) listings its "listing
+// complete" markers name.
 type Reconciled struct {
-	Run      string
+	Listing  string
 	Listings int
 }
 
@@ -49,12 +50,12 @@ func Reconcile(ctx context.Context, args []string, getenv func(string) string, s
 	start := time.Now()
 	out, err := reconcile.Run(ctx, log, d.engine(cfg, progress), events.NewPublisher(d.js), req)
 	stop(err)
-	log.Info("reconciling backfill finished", "run", req.RunID(), "listings", out.Listings, "objects", progress.Total(),
+	log.Info("reconciling backfill finished", "run", req.RunID(), "listing", out.Listing, "listings", out.Listings, "objects", progress.Total(),
 		"requests", d.limiter.Requests(), "seconds", time.Since(start).Seconds(), "err", err)
 	if err != nil {
 		return Reconciled{}, err
 	}
-	return Reconciled{Run: req.RunID(), Listings: out.Listings}, nil
+	return Reconciled{Listing: out.Listing, Listings: out.Listings}, nil
 }
 
 // runBackfill runs req for the fleet's job worker. One without since is a
@@ -66,7 +67,7 @@ func (s *server) runBackfill(ctx context.Context, req backfill.Request) error {
 	}
 	out, err := reconcile.Run(ctx, s.log, s.engine, events.NewPublisher(s.d.js), req)
 	if err == nil && out.Listings > 0 {
-		s.log.Info("listings complete, to be reconciled by the processor", "run", req.RunID(), "listings", out.Listings)
+		s.log.Info("listings complete, to be reconciled by the processor", "run", req.RunID(), "listing", out.Listing, "listings", out.Listings)
 	}
 	return err
 }

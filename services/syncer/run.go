@@ -104,7 +104,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "run %s: %d listings complete, for the processor to reconcile\n", out.Run, out.Listings)
+		fmt.Fprintf(stdout, "listing %s: %d listings complete, for the processor to reconcile\n", out.Listing, out.Listings)
 		return nil
 	case "request":
 		syncRequest := syncRequestFlags(fs)

@@ -150,7 +150,7 @@ func (q *Queries) ReconciliationMarked(ctx context.Context, db DBTX, arg Reconci
 
 const reconciliationStart = `-- name: ReconciliationStart :exec
 INSERT INTO stripe.reconciliations AS r (relation, account, listing, started_at)
-SELECT unnest($1::text[]), $2::text, $3::text, now()
+SELECT unnest($1::text[]), $2::text, $3::text, $4::timestamptz
 ON CONFLICT (relation, account) DO UPDATE SET
     listing = excluded.listing,
     started_at = excluded.started_at,
@@ -162,13 +162,19 @@ type ReconciliationStartParams struct {
 	Relations []string
 	Account   string
 	Listing   string
+	StartedAt time.Time
 }
 
 // ReconciliationStart records that @listing started listing @relations for
-// @account, now. A redelivered start of the same listing changes nothing:
-// its start must not move after objects it listed were written.
+// @account at @started_at. A redelivered start of the same listing changes
+// nothing.
 func (q *Queries) ReconciliationStart(ctx context.Context, db DBTX, arg ReconciliationStartParams) error {
-	_, err := db.Exec(ctx, reconciliationStart, arg.Relations, arg.Account, arg.Listing)
+	_, err := db.Exec(ctx, reconciliationStart,
+		arg.Relations,
+		arg.Account,
+		arg.Listing,
+		arg.StartedAt,
+	)
 	return err
 }
 

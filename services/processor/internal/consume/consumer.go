@@ -37,7 +37,7 @@ type Store interface {
 	Apply(ctx context.Context, b store.Batch) (store.Stats, error)
 	KeepDeadLetter(ctx context.Context, d store.DeadLetter) error
 	KeepUnapplied(ctx context.Context, ev store.Event, d store.DeadLetter) error
-	StartListing(ctx context.Context, m events.ListingStarted) error
+	StartListing(ctx context.Context, m events.ListingStarted, publishedAt time.Time) error
 	CompleteListing(ctx context.Context, m events.ListingComplete) error
 	CompleteList(ctx context.Context, m events.ListComplete) error
 }
@@ -315,7 +315,10 @@ func (c *Consumer) applyMarker(ctx context.Context, m jetstream.Msg, v any) {
 	var err error
 	switch v := v.(type) {
 	case events.ListingStarted:
-		err = c.store.StartListing(ctx, v)
+		var meta *jetstream.MsgMetadata
+		if meta, err = m.Metadata(); err == nil {
+			err = c.store.StartListing(ctx, v, meta.Timestamp)
+		}
 	case events.ListingComplete:
 		var ready bool
 		if ready, err = c.earlierSettled(ctx, m); err == nil && !ready {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -12,16 +13,23 @@ import (
 	"github.com/stripesync/stripesync/pkg/events"
 )
 
-// StartListing records when a complete listing of the resources m names
-// started, by the database's clock: the rows it returns are written after
-// that (see CompleteListing).
-func (s *Store) StartListing(ctx context.Context, m events.ListingStarted) error {
+// StartListing records that a complete listing of the resources m names
+// started at publishedAt, when the stream stored m, less startSkew: every
+// object of the listing was stored after m, so its row is written after
+// that, whichever worker applies it first (see CompleteListing).
+func (s *Store) StartListing(ctx context.Context, m events.ListingStarted, publishedAt time.Time) error {
 	resources, err := reconcilable(m.Objects)
 	if err != nil {
 		return permanent(fmt.Errorf("listing started: %w", err))
 	}
-	return classify(db.StartListings(ctx, s.pool, m.Run, m.Account, resources))
+	return classify(db.StartListings(ctx, s.pool, m.Run, m.Account, resources, publishedAt.Add(-startSkew)))
 }
+
+// startSkew allows for the clocks of the JetStream server, which dates m,
+// and of PostgreSQL, which dates the rows written. Taking the start
+// earlier only leaves a row deleted within it for the next reconciliation;
+// a PostgreSQL clock behind by more costs a fetch per row, never a mark.
+const startSkew = time.Second
 
 // unlistedPage is the unlisted rows read, and queued, at once.
 const unlistedPage = 1000
@@ -37,9 +45,9 @@ const unlistedPage = 1000
 // digest are kept beside the mirror's. A listing another one replaced
 // since, or completed already (a redelivery), changes nothing.
 //
-// A row written before "listing started" was applied although the listing
-// returned it (the markers and objects are applied by parallel workers)
-// is queued too: one fetch, which finds it alive.
+// A row the listing returned whose write began before the start (a clock
+// of PostgreSQL behind the stream's by more than startSkew) is queued too:
+// one fetch, which finds it alive and writes it again.
 func (s *Store) CompleteListing(ctx context.Context, m events.ListingComplete) error {
 	objects := make([]string, len(m.Listed))
 	for i, l := range m.Listed {

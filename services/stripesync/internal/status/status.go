@@ -96,9 +96,9 @@ type Reconciliation struct {
 	// Agree is true when both counts and both digests are equal: the
 	// mirror held the ids the listing returned, no more, no fewer.
 	Agree         bool  `json:"agree"`
-	Retrieved     int64 `json:"retrieved"`
+	Unlisted      int64 `json:"unlisted"` // live rows the listing did not return, queued for retrieval
 	MarkedDeleted int64 `json:"marked_deleted"`
-	Unchecked     int64 `json:"unchecked"`
+	Waiting       int64 `json:"waiting"` // of those, still to be retrieved
 }
 
 // Stream is the state of events.StreamName.
@@ -249,7 +249,7 @@ func (r *Report) gatherDB(ctx context.Context, tx db.DBTX) []string {
 		r.Reconciliations = append(r.Reconciliations, Reconciliation{
 			Relation: rec.Resource.Relation(), Account: rec.Account, ListedAt: rec.ListedAt.UTC(),
 			APIObjects: rec.API.Objects, APIDigest: rec.API.Digest, MirrorObjects: rec.Mirror.Objects, MirrorDigest: rec.Mirror.Digest,
-			Agree: rec.API == rec.Mirror, Retrieved: rec.Retrieved, MarkedDeleted: rec.MarkedDeleted, Unchecked: rec.Unchecked,
+			Agree: rec.API == rec.Mirror, Unlisted: rec.Unlisted, MarkedDeleted: rec.MarkedDeleted, Waiting: rec.Waiting,
 		})
 	}
 

@@ -238,23 +238,28 @@ func TestGather(t *testing.T) {
 		b := setup(t)
 		ctx := t.Context()
 		cus := catalog.MustLookup("customer")
-		at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 		var two, one db.Digest
 		two.Add("cus_a")
 		two.Add("cus_b")
 		one.Add("cus_a")
-		require.NoError(t, db.SaveReconciliations(ctx, b.pool, []db.Reconciliation{
-			{Resource: cus, ListedAt: at, API: two, Mirror: two, Retrieved: 3, MarkedDeleted: 2},
-			{Resource: cus, Account: "acct_1", ListedAt: at, API: two, Mirror: one, Retrieved: 1, Unchecked: 1},
-		}))
+		for _, account := range []string{"", "acct_1"} {
+			require.NoError(t, db.StartListings(ctx, b.pool, "run1", account, []*catalog.Resource{cus}, time.Now()))
+		}
+		require.NoError(t, db.CompleteListing(ctx, b.pool, db.Reconciliation{Resource: cus, Listing: "run1", API: two, Mirror: two, Unlisted: 3}))
+		require.NoError(t, db.CompleteListing(ctx, b.pool, db.Reconciliation{Resource: cus, Account: "acct_1", Listing: "run1", API: one, Mirror: two, Unlisted: 1}))
+		require.NoError(t, db.AddPendingFetches(ctx, b.pool, []db.PendingFetch{{Resource: cus, ID: "cus_b", Account: "acct_1",
+			URL: "/v1/customers/cus_b", EventID: db.ReconcileFetchEventID("run1"), Since: time.Now()}}, time.Hour))
+		started, _, err := db.StartedListing(ctx, b.pool, cus, "")
+		require.NoError(t, err)
 		r := status.Gather(ctx, b.pool, b.js)
 		require.Len(t, r.Reconciliations, 2)
-		require.Equal(t, status.Reconciliation{Relation: "customers", ListedAt: at, APIObjects: 2, APIDigest: two.Digest,
-			MirrorObjects: 2, MirrorDigest: two.Digest, Agree: true, Retrieved: 3, MarkedDeleted: 2}, r.Reconciliations[0])
+		require.Equal(t, status.Reconciliation{Relation: "customers", ListedAt: started.StartedAt.UTC(), APIObjects: 2, APIDigest: two.Digest,
+			MirrorObjects: 2, MirrorDigest: two.Digest, Agree: true, Unlisted: 3}, r.Reconciliations[0])
 		require.False(t, r.Reconciliations[1].Agree, "a row the listing did not return is still live")
+		require.EqualValues(t, 1, r.Reconciliations[1].Waiting, "still to be retrieved")
 		var out bytes.Buffer
 		require.NoError(t, r.WriteText(&out))
-		require.Regexp(t, `customers +2 +1 +4 +3 +2 +1 `, out.String(), "accounts, differ, listed, mirror, marked, unchecked")
+		require.Regexp(t, `customers +2 +1 +3 +4 +0 +1 `, out.String(), "accounts, differ, listed, mirror, marked, waiting")
 		require.Empty(t, r.Redact().Reconciliations[1].Account, "the page shows no account ids")
 	})
 

@@ -96,12 +96,12 @@ func (r *Report) WriteText(w io.Writer) error {
 		line("", "%d %s empty", empty, plural(empty, "relation"))
 	}
 	if len(r.Reconciliations) == 0 {
-		line("reconciled", "never: a backfill without since, with DATABASE_URL, or stripesync reconcile")
+		line("reconciled", "never: a backfill without since, or stripesync reconcile")
 	} else {
-		line("reconciled", "accounts  differ  listed  mirror  marked deleted  unchecked  last listed")
+		line("reconciled", "accounts  differ  listed  mirror  marked deleted    waiting  last listed")
 		for _, g := range groupReconciliations(r.Reconciliations) {
 			line("  "+g.relation, "%8d  %6d  %6s  %6s  %14s  %9s  %s", g.accounts, g.differ, count(g.api), count(g.mirror),
-				count(g.marked), count(g.unchecked), stamp(g.last))
+				count(g.marked), count(g.waiting), stamp(g.last))
 		}
 	}
 	line("API budget", "not recorded: the syncer's rate limiter keeps it in memory (see its /metrics)")
@@ -111,10 +111,10 @@ func (r *Report) WriteText(w io.Writer) error {
 // reconciledRelation sums the reconciliations of one relation over its
 // accounts: one line whatever the number of connected accounts.
 type reconciledRelation struct {
-	relation                       string
-	accounts, differ               int
-	api, mirror, marked, unchecked int64
-	last                           time.Time
+	relation                     string
+	accounts, differ             int
+	api, mirror, marked, waiting int64
+	last                         time.Time
 }
 
 func groupReconciliations(recs []Reconciliation) []reconciledRelation {
@@ -131,7 +131,7 @@ func groupReconciliations(recs []Reconciliation) []reconciledRelation {
 		g.api += rec.APIObjects
 		g.mirror += rec.MirrorObjects
 		g.marked += rec.MarkedDeleted
-		g.unchecked += rec.Unchecked
+		g.waiting += rec.Waiting
 		g.last = latest(g.last, rec.ListedAt)
 	}
 	return out

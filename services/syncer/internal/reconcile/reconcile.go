@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -41,6 +42,10 @@ const maxListItems = 20_000
 
 // Outcome is what a reconciling run put on the stream.
 type Outcome struct {
+	// Listing names this run's listings in the markers: the backfill run
+	// id, which a later run of the same request shares, and when it
+	// started.
+	Listing string
 	// Listings are the (resource, account) listings completed: a "listing
 	// complete" names each. Zero when the run resumed an earlier one.
 	Listings int
@@ -53,7 +58,8 @@ func Run(ctx context.Context, log *slog.Logger, engine *backfill.Engine, pub *ev
 	if !req.Since.IsZero() {
 		return Outcome{}, ErrNotComplete
 	}
-	t := &tally{log: log, pub: pub, run: req.RunID(), digests: map[key]*digest{}}
+	listing := req.RunID() + "." + strconv.FormatInt(time.Now().UnixNano(), 36)
+	t := &tally{log: log, pub: pub, run: listing, digests: map[key]*digest{}}
 	if err := engine.RunObserved(ctx, req, t); err != nil {
 		return Outcome{}, err
 	}
@@ -65,7 +71,7 @@ func Run(ctx context.Context, log *slog.Logger, engine *backfill.Engine, pub *ev
 	if err != nil {
 		return Outcome{}, err
 	}
-	return Outcome{Listings: n}, nil
+	return Outcome{Listing: listing, Listings: n}, nil
 }
 
 type key struct {
