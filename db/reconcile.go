@@ -59,7 +59,6 @@ func (d *Digest) Add(id string) {
 	d.Digest ^= catalog.IDHash(id)
 }
 
-
 // accountDigest has the fields of every generated <Relation>DigestRow.
 type accountDigest struct {
 	Account string
