@@ -13,9 +13,35 @@ build: ## bin/stripesync bin/ingest bin/processor bin/syncer bin/send-test-event
 services: ## start PostgreSQL and NATS on this machine if they are down
 	@.ci/services
 
-test: services ## all modules, race detector on (needs PostgreSQL; starts it if down), then make prove PROVE=quick
+test: services fuzz-quick ## make fuzz-quick, then all modules, race detector on (needs PostgreSQL; starts it if down), then make prove PROVE=quick
 	go test -race -count=1 -timeout 10m $(PKGS)
 	$(MAKE) prove PROVE=quick
+
+FUZZTIME ?= 10s
+# Every fuzz target, as package directory:name; go test -fuzz runs one at a
+# time. Their seed corpora are in each package's testdata/fuzz/<name>, and
+# plain go test runs those.
+FUZZ_TARGETS := \
+	pkg/events:FuzzParseEnvelope \
+	pkg/events:FuzzParseSnapshotEnvelope \
+	pkg/events:FuzzParseThinEnvelope \
+	pkg/events/envflag:FuzzRedact \
+	services/ingest/internal/webhook:FuzzVerify
+
+fuzz: ## run each fuzz target for FUZZTIME (default 10s) and print its executions
+	@for t in $(FUZZ_TARGETS); do \
+		dir=$${t%%:*}; name=$${t##*:}; log=$$(mktemp); \
+		if ! (cd $$dir && go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) .) >$$log 2>&1; then \
+			cat $$log; rm -f $$log; echo "$$name FAILED: the input is in $$dir/testdata/fuzz/$$name"; exit 1; \
+		fi; \
+		last=$$(grep 'execs: [0-9]*' $$log | tail -1); rm -f $$log; \
+		execs=$$(echo "$$last" | grep -o 'execs: [0-9]*' | cut -d' ' -f2); \
+		elapsed=$$(echo "$$last" | grep -o 'elapsed: [0-9a-z.]*' | cut -d' ' -f2); \
+		printf '%-26s %-33s %12s execs in %s\n' $$name $$dir $$execs $$elapsed; \
+	done
+
+fuzz-quick: ## each fuzz target for 3s, as make test does
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 generate: ## queries/objects.sql and the sqlc code, from the registry and the migrations
 	cd db && go run ./internal/genqueries && GOWORK=off $(SQLC) generate
@@ -57,4 +83,4 @@ soak: build services nats-server ## SOAK_RATE webhooks/s for SOAK_MINUTES throug
 help:
 	@awk -F ':.*## ' '/^[a-z\/-]+:.*## /{printf "%-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-.PHONY: build services test generate verify lint run nats-server bench prove prove-quick soak help
+.PHONY: build services test fuzz fuzz-quick generate verify lint run nats-server bench prove prove-quick soak help

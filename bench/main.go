@@ -90,6 +90,7 @@ func pipelineFlags(fs *flag.FlagSet, o *options) {
 type round struct {
 	trivial, ingest  loadResult
 	plain, processor time.Duration
+	storage          storage
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -204,6 +205,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	for k, rate := range freshRates {
 		fmt.Fprintf(out, "%-28s %6.1f / %.1f ms   (steady %d/s, 2xx -> committed in stripe.events)\n", fmt.Sprintf("freshness p50 / p99 @%d/s", rate), fresh[k].p50, fresh[k].p99, rate)
 	}
+	fmt.Fprintf(out, "%s (last round)\n", rounds[len(rounds)-1].storage.report(o.events))
 	fmt.Fprintf(out, "\nprocessor: from its start (migrations checked) to its last acknowledgement, which follows the last commit\n")
 	return nil
 }
@@ -274,6 +276,10 @@ func measure(ctx context.Context, o options, work, name string, evs []webhookEve
 		return r, err
 	}
 	defer procPool.Close()
+	walFrom, err := walPosition(ctx, procPool)
+	if err != nil {
+		return r, err
+	}
 	procStart := time.Now()
 	proc, err := start(ctx, work, "processor"+name, filepath.Join(o.bin, "processor"), nil, processorEnv(o, natsURL, procURL))
 	if err != nil {
@@ -288,6 +294,9 @@ func measure(ctx context.Context, o options, work, name string, evs []webhookEve
 		return r, fmt.Errorf("processor: %w", err)
 	}
 	r.processor = procDone.Sub(procStart)
+	if r.storage, err = measureStorage(ctx, procPool, walFrom); err != nil {
+		return r, fmt.Errorf("storage: %w", err)
+	}
 	return r, nil
 }
 

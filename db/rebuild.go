@@ -61,3 +61,18 @@ func StoredEvents(ctx context.Context, tx DBTX, objects []string, pos EventPosit
 	}
 	return out, nil
 }
+
+// ObjectsByID returns the rows of res that those of ids have, deleted or
+// not, each whole, in id order; an id without a row is missing from the
+// result.
+func ObjectsByID(ctx context.Context, tx DBTX, res *catalog.Resource, ids []string) ([]Object, error) {
+	byID, ok := objectRowsByID[res.Relation()]
+	if !ok {
+		return nil, fmt.Errorf("no relation for %s: add its migration and run make generate", res.Object)
+	}
+	rows, err := byID(ctx, tx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read %s by id: %w", res.Relation(), err)
+	}
+	return rows, nil
+}

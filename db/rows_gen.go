@@ -343,3 +343,339 @@ var objectRowsPages = map[string]func(context.Context, DBTX, string, int) ([]Obj
 		return out, err
 	},
 }
+
+var objectRowsByID = map[string]func(context.Context, DBTX, []string) ([]Object, error){
+	"accounts": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.AccountsRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"application_fees": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.ApplicationFeesRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"balance_transactions": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.BalanceTransactionsRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"bank_accounts": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.BankAccountsRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"billing_credit_grants": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.BillingCreditGrantsRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"cards": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.CardsRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"charges": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.ChargesRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"checkout_sessions": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.CheckoutSessionsRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"coupons": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.CouponsRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"credit_notes": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.CreditNotesRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"credit_note_line_items": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.CreditNoteLineItemsRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"customers": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.CustomersRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"discounts": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.DiscountsRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"disputes": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.DisputesRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"files": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.FilesRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"invoices": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.InvoicesRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"invoiceitems": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.InvoiceitemsRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"checkout_session_line_items": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.CheckoutSessionLineItemsRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"invoice_line_items": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.InvoiceLineItemsRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"payment_intents": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.PaymentIntentsRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"payment_methods": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.PaymentMethodsRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"payouts": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.PayoutsRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"plans": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.PlansRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"prices": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.PricesRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"products": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.ProductsRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"promotion_codes": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.PromotionCodesRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"radar_early_fraud_warnings": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.RadarEarlyFraudWarningsRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"refunds": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.RefundsRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"reviews": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.ReviewsRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"setup_intents": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.SetupIntentsRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"sources": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.SourcesRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"subscriptions": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.SubscriptionsRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"subscription_items": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.SubscriptionItemsRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"subscription_schedules": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.SubscriptionSchedulesRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"tax_ids": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.TaxIdsRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"tax_rates": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.TaxRatesRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+	"transfers": func(ctx context.Context, tx DBTX, ids []string) ([]Object, error) {
+		rows, err := queries.TransfersRowsByID(ctx, tx, ids)
+		out := make([]Object, len(rows))
+		for i, r := range rows {
+			out[i] = Object{ID: r.ID, Account: r.Account, Livemode: r.Livemode, Deleted: r.Deleted, Data: r.Data,
+				StateAt: r.StateAt, EventID: r.LastEventID, Parent: r.Parent, APIVersion: r.ApiVersion}
+		}
+		return out, err
+	},
+}

@@ -47,7 +47,8 @@ type RowEstimates struct {
 	Events int64
 	// EventsInserted counts the events ever inserted into stripe.events
 	// (since PostgreSQL's statistics were last reset): a counter whose
-	// growth between two readings is the events stored meanwhile.
+	// growth between two readings is the events stored meanwhile, but for
+	// a month partition dropped by retention in between.
 	EventsInserted int64
 }
 
@@ -61,8 +62,9 @@ func EstimateRows(ctx context.Context, tx DBTX) (RowEstimates, error) {
 	var out RowEstimates
 	byRelation := make(map[string]RelationRows, len(rows))
 	for _, r := range rows {
-		if r.Relation == "events" {
-			out.Events, out.EventsInserted = r.LiveRows, r.Inserted
+		if r.Relation == "events" { // one row per month partition
+			out.Events += r.LiveRows
+			out.EventsInserted += r.Inserted
 			continue
 		}
 		rr := RelationRows{Rows: r.LiveRows, Deleted: -1}

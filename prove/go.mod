@@ -5,7 +5,10 @@ go 1.26.0
 require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/nats-io/nats.go v1.55.0
+	github.com/stretchr/testify v1.12.1
 	github.com/stripe/stripe-go/v76 v76.25.0
+	github.com/stripesync/stripesync/db v0.0.0
+	github.com/stripesync/stripesync/pkg/catalog v0.0.0
 	github.com/stripesync/stripesync/pkg/events v0.0.0
 	github.com/stripesync/stripesync/pkg/stack v0.0.0
 	github.com/stripesync/stripesync/pkg/stripefake v0.0.0
@@ -17,16 +20,21 @@ require (
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
+	github.com/mfridman/interpolate v0.0.2 // indirect
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
-	github.com/stripesync/stripesync/pkg/catalog v0.0.0 // indirect
+	github.com/pressly/goose/v3 v3.30.0 // indirect
+	github.com/sethvargo/go-retry v0.5.0 // indirect
+	go.uber.org/multierr v1.11.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
-	golang.org/x/sync v0.24.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
-	golang.org/x/text v0.43.0 // indirect
+	golang.org/x/sync v0.25.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/text v0.44.0 // indirect
 )
 
 replace (
+	github.com/stripesync/stripesync/db => ../db
 	github.com/stripesync/stripesync/pkg/catalog => ../pkg/catalog
 	github.com/stripesync/stripesync/pkg/events => ../pkg/events
 	github.com/stripesync/stripesync/pkg/stack => ../pkg/stack

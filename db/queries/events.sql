@@ -3,7 +3,9 @@
 -- ids; an event already stored is left as it is and not returned, unless it
 -- was stored unapplied (EventInsertUnapplied): then it is stored afresh and
 -- returned, to be applied now. An empty account or api_version is stored as
--- NULL.
+-- NULL. The key is (id, created): an event's created never changes, so a
+-- copy of an event meets its row in the month partition both belong to
+-- (see schema 0014).
 INSERT INTO stripe.events (id, type, account, livemode, api_version, created, data)
 SELECT u.id, u.type, NULLIF(u.account, ''), u.livemode, NULLIF(u.api_version, ''), u.created, u.data
 FROM (
@@ -17,9 +19,9 @@ FROM (
         unnest(@createds::timestamptz[]) AS created,
         unnest(@datas::jsonb[]) AS data
 ) AS u
-ON CONFLICT (id) DO UPDATE SET
+ON CONFLICT (id, created) DO UPDATE SET
     type = EXCLUDED.type, account = EXCLUDED.account, livemode = EXCLUDED.livemode,
-    api_version = EXCLUDED.api_version, created = EXCLUDED.created, data = EXCLUDED.data,
+    api_version = EXCLUDED.api_version, data = EXCLUDED.data,
     unapplied = NULL
     WHERE stripe.events.unapplied IS NOT NULL
 RETURNING id;
@@ -29,7 +31,7 @@ RETURNING id;
 -- with the reason; an event already stored is left as it is.
 INSERT INTO stripe.events (id, type, account, livemode, api_version, created, data, unapplied)
 VALUES (@id, @type, NULLIF(@account::text, ''), @livemode, NULLIF(@api_version::text, ''), @created, @data, @unapplied::text)
-ON CONFLICT (id) DO NOTHING;
+ON CONFLICT (id, created) DO NOTHING;
 
 -- name: DeadLetterInsert :exec
 INSERT INTO stripe.dead_letters (subject, stream_seq, event_id, num_delivered, reason, payload, headers)
@@ -52,3 +54,28 @@ UPDATE stripe.dead_letters SET replayed_at = now() WHERE id = @id;
 -- name: DeadLetterCountByReason :many
 -- DeadLetterCountByReason counts the dead letters not replayed, by reason.
 SELECT reason, count(*)::bigint AS n FROM stripe.dead_letters WHERE replayed_at IS NULL GROUP BY reason ORDER BY n DESC, reason;
+
+-- name: EventReceipts :many
+-- EventReceipts returns, for each of ids that is stored, how many rows hold
+-- it and when the first was received. The primary key, (id, created) (an
+-- event's created never changes), keeps copies at 1; a check that counts
+-- them says so rather than assuming it.
+SELECT id, count(*)::bigint AS copies, min(received_at)::timestamptz AS received_at
+FROM stripe.events
+WHERE id = ANY(@ids::text[])
+GROUP BY id
+ORDER BY id;
+
+-- name: EventIDsNotAmong :many
+-- EventIDsNotAmong returns the ids of the stored events that are not among
+-- ids, in id order.
+SELECT e.id
+FROM stripe.events AS e
+WHERE NOT EXISTS (SELECT 1 FROM unnest(@ids::text[]) AS k(id) WHERE k.id = e.id)
+ORDER BY e.id;
+
+-- name: EventPartitionsMaintain :many
+-- EventPartitionsMaintain creates stripe.events' month partitions from the
+-- current month to @ahead months later and drops those past
+-- @retention_months (0 keeps every month); see schema 0014.
+SELECT m::text AS done FROM stripe.events_maintain(@ahead::int, @retention_months::int) AS m;

@@ -12,6 +12,17 @@ WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
 
+-- name: AccountsRowsByID :many
+-- AccountsRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.accounts
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
+
 -- name: ApplicationFeesRowsPage :many
 -- ApplicationFeesRowsPage returns up to lim rows whose id sorts after @after, in id
 -- order, whole: what stripesync rebuild writes again.
@@ -23,6 +34,17 @@ FROM stripe.application_fees
 WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
+
+-- name: ApplicationFeesRowsByID :many
+-- ApplicationFeesRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.application_fees
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
 
 -- name: BalanceTransactionsRowsPage :many
 -- BalanceTransactionsRowsPage returns up to lim rows whose id sorts after @after, in id
@@ -36,6 +58,17 @@ WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
 
+-- name: BalanceTransactionsRowsByID :many
+-- BalanceTransactionsRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.balance_transactions
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
+
 -- name: BankAccountsRowsPage :many
 -- BankAccountsRowsPage returns up to lim rows whose id sorts after @after, in id
 -- order, whole: what stripesync rebuild writes again.
@@ -47,6 +80,17 @@ FROM stripe.bank_accounts
 WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
+
+-- name: BankAccountsRowsByID :many
+-- BankAccountsRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.bank_accounts
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
 
 -- name: BillingCreditGrantsRowsPage :many
 -- BillingCreditGrantsRowsPage returns up to lim rows whose id sorts after @after, in id
@@ -60,6 +104,17 @@ WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
 
+-- name: BillingCreditGrantsRowsByID :many
+-- BillingCreditGrantsRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.billing_credit_grants
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
+
 -- name: CardsRowsPage :many
 -- CardsRowsPage returns up to lim rows whose id sorts after @after, in id
 -- order, whole: what stripesync rebuild writes again.
@@ -71,6 +126,17 @@ FROM stripe.cards
 WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
+
+-- name: CardsRowsByID :many
+-- CardsRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.cards
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
 
 -- name: ChargesRowsPage :many
 -- ChargesRowsPage returns up to lim rows whose id sorts after @after, in id
@@ -84,6 +150,17 @@ WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
 
+-- name: ChargesRowsByID :many
+-- ChargesRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.charges
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
+
 -- name: CheckoutSessionsRowsPage :many
 -- CheckoutSessionsRowsPage returns up to lim rows whose id sorts after @after, in id
 -- order, whole: what stripesync rebuild writes again.
@@ -95,6 +172,17 @@ FROM stripe.checkout_sessions
 WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
+
+-- name: CheckoutSessionsRowsByID :many
+-- CheckoutSessionsRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.checkout_sessions
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
 
 -- name: CouponsRowsPage :many
 -- CouponsRowsPage returns up to lim rows whose id sorts after @after, in id
@@ -108,6 +196,17 @@ WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
 
+-- name: CouponsRowsByID :many
+-- CouponsRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.coupons
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
+
 -- name: CreditNotesRowsPage :many
 -- CreditNotesRowsPage returns up to lim rows whose id sorts after @after, in id
 -- order, whole: what stripesync rebuild writes again.
@@ -119,6 +218,17 @@ FROM stripe.credit_notes
 WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
+
+-- name: CreditNotesRowsByID :many
+-- CreditNotesRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.credit_notes
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
 
 -- name: CreditNoteLineItemsRowsPage :many
 -- CreditNoteLineItemsRowsPage returns up to lim rows whose id sorts after @after, in id
@@ -132,6 +242,17 @@ WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
 
+-- name: CreditNoteLineItemsRowsByID :many
+-- CreditNoteLineItemsRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    coalesce(parent, '')::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.credit_note_line_items
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
+
 -- name: CustomersRowsPage :many
 -- CustomersRowsPage returns up to lim rows whose id sorts after @after, in id
 -- order, whole: what stripesync rebuild writes again.
@@ -143,6 +264,17 @@ FROM stripe.customers
 WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
+
+-- name: CustomersRowsByID :many
+-- CustomersRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.customers
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
 
 -- name: DiscountsRowsPage :many
 -- DiscountsRowsPage returns up to lim rows whose id sorts after @after, in id
@@ -156,6 +288,17 @@ WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
 
+-- name: DiscountsRowsByID :many
+-- DiscountsRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.discounts
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
+
 -- name: DisputesRowsPage :many
 -- DisputesRowsPage returns up to lim rows whose id sorts after @after, in id
 -- order, whole: what stripesync rebuild writes again.
@@ -167,6 +310,17 @@ FROM stripe.disputes
 WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
+
+-- name: DisputesRowsByID :many
+-- DisputesRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.disputes
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
 
 -- name: FilesRowsPage :many
 -- FilesRowsPage returns up to lim rows whose id sorts after @after, in id
@@ -180,6 +334,17 @@ WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
 
+-- name: FilesRowsByID :many
+-- FilesRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.files
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
+
 -- name: InvoicesRowsPage :many
 -- InvoicesRowsPage returns up to lim rows whose id sorts after @after, in id
 -- order, whole: what stripesync rebuild writes again.
@@ -191,6 +356,17 @@ FROM stripe.invoices
 WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
+
+-- name: InvoicesRowsByID :many
+-- InvoicesRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.invoices
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
 
 -- name: InvoiceitemsRowsPage :many
 -- InvoiceitemsRowsPage returns up to lim rows whose id sorts after @after, in id
@@ -204,6 +380,17 @@ WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
 
+-- name: InvoiceitemsRowsByID :many
+-- InvoiceitemsRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.invoiceitems
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
+
 -- name: CheckoutSessionLineItemsRowsPage :many
 -- CheckoutSessionLineItemsRowsPage returns up to lim rows whose id sorts after @after, in id
 -- order, whole: what stripesync rebuild writes again.
@@ -215,6 +402,17 @@ FROM stripe.checkout_session_line_items
 WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
+
+-- name: CheckoutSessionLineItemsRowsByID :many
+-- CheckoutSessionLineItemsRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    coalesce(parent, '')::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.checkout_session_line_items
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
 
 -- name: InvoiceLineItemsRowsPage :many
 -- InvoiceLineItemsRowsPage returns up to lim rows whose id sorts after @after, in id
@@ -228,6 +426,17 @@ WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
 
+-- name: InvoiceLineItemsRowsByID :many
+-- InvoiceLineItemsRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    coalesce(parent, '')::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.invoice_line_items
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
+
 -- name: PaymentIntentsRowsPage :many
 -- PaymentIntentsRowsPage returns up to lim rows whose id sorts after @after, in id
 -- order, whole: what stripesync rebuild writes again.
@@ -239,6 +448,17 @@ FROM stripe.payment_intents
 WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
+
+-- name: PaymentIntentsRowsByID :many
+-- PaymentIntentsRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.payment_intents
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
 
 -- name: PaymentMethodsRowsPage :many
 -- PaymentMethodsRowsPage returns up to lim rows whose id sorts after @after, in id
@@ -252,6 +472,17 @@ WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
 
+-- name: PaymentMethodsRowsByID :many
+-- PaymentMethodsRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.payment_methods
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
+
 -- name: PayoutsRowsPage :many
 -- PayoutsRowsPage returns up to lim rows whose id sorts after @after, in id
 -- order, whole: what stripesync rebuild writes again.
@@ -263,6 +494,17 @@ FROM stripe.payouts
 WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
+
+-- name: PayoutsRowsByID :many
+-- PayoutsRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.payouts
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
 
 -- name: PlansRowsPage :many
 -- PlansRowsPage returns up to lim rows whose id sorts after @after, in id
@@ -276,6 +518,17 @@ WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
 
+-- name: PlansRowsByID :many
+-- PlansRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.plans
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
+
 -- name: PricesRowsPage :many
 -- PricesRowsPage returns up to lim rows whose id sorts after @after, in id
 -- order, whole: what stripesync rebuild writes again.
@@ -287,6 +540,17 @@ FROM stripe.prices
 WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
+
+-- name: PricesRowsByID :many
+-- PricesRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.prices
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
 
 -- name: ProductsRowsPage :many
 -- ProductsRowsPage returns up to lim rows whose id sorts after @after, in id
@@ -300,6 +564,17 @@ WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
 
+-- name: ProductsRowsByID :many
+-- ProductsRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.products
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
+
 -- name: PromotionCodesRowsPage :many
 -- PromotionCodesRowsPage returns up to lim rows whose id sorts after @after, in id
 -- order, whole: what stripesync rebuild writes again.
@@ -311,6 +586,17 @@ FROM stripe.promotion_codes
 WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
+
+-- name: PromotionCodesRowsByID :many
+-- PromotionCodesRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.promotion_codes
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
 
 -- name: RadarEarlyFraudWarningsRowsPage :many
 -- RadarEarlyFraudWarningsRowsPage returns up to lim rows whose id sorts after @after, in id
@@ -324,6 +610,17 @@ WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
 
+-- name: RadarEarlyFraudWarningsRowsByID :many
+-- RadarEarlyFraudWarningsRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.radar_early_fraud_warnings
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
+
 -- name: RefundsRowsPage :many
 -- RefundsRowsPage returns up to lim rows whose id sorts after @after, in id
 -- order, whole: what stripesync rebuild writes again.
@@ -335,6 +632,17 @@ FROM stripe.refunds
 WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
+
+-- name: RefundsRowsByID :many
+-- RefundsRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.refunds
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
 
 -- name: ReviewsRowsPage :many
 -- ReviewsRowsPage returns up to lim rows whose id sorts after @after, in id
@@ -348,6 +656,17 @@ WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
 
+-- name: ReviewsRowsByID :many
+-- ReviewsRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.reviews
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
+
 -- name: SetupIntentsRowsPage :many
 -- SetupIntentsRowsPage returns up to lim rows whose id sorts after @after, in id
 -- order, whole: what stripesync rebuild writes again.
@@ -359,6 +678,17 @@ FROM stripe.setup_intents
 WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
+
+-- name: SetupIntentsRowsByID :many
+-- SetupIntentsRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.setup_intents
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
 
 -- name: SourcesRowsPage :many
 -- SourcesRowsPage returns up to lim rows whose id sorts after @after, in id
@@ -372,6 +702,17 @@ WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
 
+-- name: SourcesRowsByID :many
+-- SourcesRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.sources
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
+
 -- name: SubscriptionsRowsPage :many
 -- SubscriptionsRowsPage returns up to lim rows whose id sorts after @after, in id
 -- order, whole: what stripesync rebuild writes again.
@@ -383,6 +724,17 @@ FROM stripe.subscriptions
 WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
+
+-- name: SubscriptionsRowsByID :many
+-- SubscriptionsRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.subscriptions
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
 
 -- name: SubscriptionItemsRowsPage :many
 -- SubscriptionItemsRowsPage returns up to lim rows whose id sorts after @after, in id
@@ -396,6 +748,17 @@ WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
 
+-- name: SubscriptionItemsRowsByID :many
+-- SubscriptionItemsRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    coalesce(parent, '')::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.subscription_items
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
+
 -- name: SubscriptionSchedulesRowsPage :many
 -- SubscriptionSchedulesRowsPage returns up to lim rows whose id sorts after @after, in id
 -- order, whole: what stripesync rebuild writes again.
@@ -407,6 +770,17 @@ FROM stripe.subscription_schedules
 WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
+
+-- name: SubscriptionSchedulesRowsByID :many
+-- SubscriptionSchedulesRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.subscription_schedules
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
 
 -- name: TaxIdsRowsPage :many
 -- TaxIdsRowsPage returns up to lim rows whose id sorts after @after, in id
@@ -420,6 +794,17 @@ WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
 
+-- name: TaxIdsRowsByID :many
+-- TaxIdsRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.tax_ids
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
+
 -- name: TaxRatesRowsPage :many
 -- TaxRatesRowsPage returns up to lim rows whose id sorts after @after, in id
 -- order, whole: what stripesync rebuild writes again.
@@ -432,6 +817,17 @@ WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
 
+-- name: TaxRatesRowsByID :many
+-- TaxRatesRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.tax_rates
+WHERE id = ANY(@ids::text[])
+ORDER BY id;
+
 -- name: TransfersRowsPage :many
 -- TransfersRowsPage returns up to lim rows whose id sorts after @after, in id
 -- order, whole: what stripesync rebuild writes again.
@@ -443,3 +839,14 @@ FROM stripe.transfers
 WHERE id > @after::text
 ORDER BY id
 LIMIT @lim::int;
+
+-- name: TransfersRowsByID :many
+-- TransfersRowsByID returns the rows of those of ids that have one, deleted
+-- or not, whole, in id order: what a check of the mirror compares.
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.transfers
+WHERE id = ANY(@ids::text[])
+ORDER BY id;

@@ -129,6 +129,9 @@ func ParseEnvelope(body []byte) (Envelope, error) {
 	if err := checkEventType(w.Type); err != nil {
 		return Envelope{}, fmt.Errorf("%w: %w", ErrNotEvent, err)
 	}
+	if err := checkText(&w); err != nil {
+		return Envelope{}, fmt.Errorf("%w: %w", ErrNotEvent, err)
+	}
 	if w.Object == ThinObject {
 		return parseThin(&w)
 	}
@@ -177,6 +180,30 @@ func parseThin(w *wireEvent) (Envelope, error) {
 		Livemode: w.Livemode,
 		Thin:     thin,
 	}, nil
+}
+
+// checkText refuses an envelope whose stored text fields hold U+0000:
+// PostgreSQL's text cannot hold it, so such an event could be accepted but
+// never recorded in stripe.events. Stripe's ids never contain it; refusing
+// it here answers 400 instead of accepting what cannot be kept. (U+0000
+// inside data.object is another matter: the event is kept and its object
+// dead-lettered, see the processor's unapplied events.)
+func checkText(w *wireEvent) error {
+	fields := [][2]string{
+		{"id", w.ID}, {"account", w.Account}, {"context", w.Context}, {"snapshot_event", w.SnapshotEvent},
+	}
+	if w.APIVersion != nil {
+		fields = append(fields, [2]string{"api_version", *w.APIVersion})
+	}
+	if ro := w.RelatedObject; ro != nil {
+		fields = append(fields, [2]string{"related_object.id", ro.ID}, [2]string{"related_object.type", ro.Type}, [2]string{"related_object.url", ro.URL})
+	}
+	for _, f := range fields {
+		if strings.ContainsRune(f[1], 0) {
+			return fmt.Errorf("%s holds U+0000, which PostgreSQL cannot store", f[0])
+		}
+	}
+	return nil
 }
 
 // checkEventType accepts the names Stripe gives event types: dot-separated

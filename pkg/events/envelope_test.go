@@ -39,6 +39,11 @@ func TestParseEnvelope(t *testing.T) {
 		"DataObjectString": `{"id":"evt_1","object":"event","type":"x","created":1,"data":{"object":"cus_1"}}`,
 		"NoDataObject":     `{"id":"evt_1","object":"event","type":"x","created":1,"data":{}}`,
 		"TrailingGarbage":  `{"id":"evt_1","object":"event","type":"x","created":1,"data":{"object":{}}} x`,
+		// PostgreSQL's text cannot hold U+0000: refused, not accepted and lost.
+		"NULInID":         `{"id":"evt_\u0000","object":"event","type":"x","created":1,"data":{"object":{}}}`,
+		"NULInAccount":    `{"id":"evt_1","object":"event","type":"x","created":1,"account":"acct_\u0000","data":{"object":{}}}`,
+		"NULInAPIVersion": `{"id":"evt_1","object":"event","type":"x","created":1,"api_version":"\u0000","data":{"object":{}}}`,
+		"NULInRelated":    `{"id":"evt_1","object":"v2.core.event","type":"x","created":"2026-10-01T12:00:00Z","related_object":{"id":"cus_\u0000","type":"customer"}}`,
 	}
 	for name, body := range bad {
 		_, err := events.ParseEnvelope([]byte(body))

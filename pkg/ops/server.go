@@ -50,7 +50,13 @@ type Config struct {
 	// ("POST /webhooks/stripe").
 	Routes map[string]http.Handler
 	// ReadTimeout bounds reading a request, body included. Default 10s.
+	// The headers alone must come within 5s, or ReadTimeout if shorter:
+	// a client trickling them (slowloris) holds a connection no longer.
 	ReadTimeout time.Duration
+	// MaxHeaderBytes bounds the request line and headers; more gets 431.
+	// Default 64 KiB, far above what Stripe or a scraper sends, and a
+	// sixteenth of net/http's own default.
+	MaxHeaderBytes int
 	// WriteTimeout bounds a request from the end of its headers to the end
 	// of the response; it must cover the slowest handler. Default 10s.
 	WriteTimeout time.Duration
@@ -87,13 +93,18 @@ func Listen(log *slog.Logger, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("http server: %w", err) // the error names the address
 	}
 	log.Info("listening", "addr", ln.Addr().String())
+	readTimeout := cmp.Or(cfg.ReadTimeout, 10*time.Second)
 	return &Server{
 		log: log,
 		ln:  ln,
 		srv: &http.Server{
-			Handler:           mux,
-			ReadHeaderTimeout: 5 * time.Second,
-			ReadTimeout:       cmp.Or(cfg.ReadTimeout, 10*time.Second),
+			Handler: mux,
+			// net/http applies ReadTimeout only once the headers are
+			// read: without the min, a longer header timeout would
+			// outlast it.
+			ReadHeaderTimeout: min(5*time.Second, readTimeout),
+			ReadTimeout:       readTimeout,
+			MaxHeaderBytes:    cmp.Or(cfg.MaxHeaderBytes, 64<<10),
 			WriteTimeout:      cmp.Or(cfg.WriteTimeout, 10*time.Second),
 			IdleTimeout:       120 * time.Second,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

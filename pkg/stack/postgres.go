@@ -71,6 +71,12 @@ func (pg *Postgres) URL(name string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", pg.port, name)
 }
 
+// CreateDatabase creates database name (createdb), owned by the role
+// postgres.
+func (pg *Postgres) CreateDatabase(ctx context.Context, name string) error {
+	return pg.run(ctx, "createdb", "-h", "127.0.0.1", "-p", strconv.Itoa(pg.port), "-U", "postgres", name)
+}
+
 // Start starts the server (pg_ctl start -w).
 func (pg *Postgres) Start(ctx context.Context) error {
 	return pg.run(ctx, "pg_ctl", "-D", pg.dir, "-l", pg.logFile, "-w", "-t", "60", "start")

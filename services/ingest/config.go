@@ -20,6 +20,7 @@ type config struct {
 	WebhookSecrets  []envflag.Secret
 	Tolerance       time.Duration
 	MaxBodyBytes    int64
+	ReadTimeout     time.Duration
 	PublishTimeout  time.Duration
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
@@ -45,6 +46,7 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	})
 	b.DurationVar(&cfg.Tolerance, "stripe-webhook-tolerance", 300*time.Second, "oldest signature timestamp accepted")
 	b.Int64Var(&cfg.MaxBodyBytes, "ingest-max-body-bytes", 512<<10, "largest webhook body accepted; larger gets 413")
+	b.DurationVar(&cfg.ReadTimeout, "ingest-read-timeout", 30*time.Second, "how long a client may take to send a webhook request, headers and body; a slower one is cut off")
 	b.DurationVar(&cfg.PublishTimeout, "ingest-publish-timeout", 5*time.Second, "how long to wait for JetStream to store an event before answering 503")
 	b.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "time to finish in-flight requests at shutdown")
 	b.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
@@ -63,6 +65,8 @@ func (c config) validate() error {
 		return fmt.Errorf("STRIPE_WEBHOOK_TOLERANCE must be positive, have %s", c.Tolerance)
 	case c.MaxBodyBytes < 1<<10:
 		return fmt.Errorf("INGEST_MAX_BODY_BYTES must be at least 1024, have %d", c.MaxBodyBytes)
+	case c.ReadTimeout <= 0:
+		return fmt.Errorf("INGEST_READ_TIMEOUT must be positive, have %s", c.ReadTimeout)
 	case c.PublishTimeout <= 0:
 		return fmt.Errorf("INGEST_PUBLISH_TIMEOUT must be positive, have %s", c.PublishTimeout)
 	case c.ShutdownTimeout <= 0:
@@ -87,6 +91,7 @@ func (c config) LogValue() slog.Value {
 		slog.Int("webhook_secrets", len(c.WebhookSecrets)),
 		slog.Duration("tolerance", c.Tolerance),
 		slog.Int64("max_body_bytes", c.MaxBodyBytes),
+		slog.Duration("read_timeout", c.ReadTimeout),
 		slog.Duration("publish_timeout", c.PublishTimeout),
 		slog.Int("stream_replicas", c.Stream.Replicas),
 		slog.String("stream_storage", c.Stream.Storage.String()),

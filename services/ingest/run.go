@@ -84,9 +84,10 @@ func listen(cfg config, log *slog.Logger, nc *nats.Conn, js jetstream.JetStream,
 		Registry: reg,
 		Checks:   srv.checks(),
 		Routes:   srv.routes(),
-		// A webhook body may be large and come slowly; the answer waits
-		// for JetStream for up to PublishTimeout.
-		ReadTimeout:     30 * time.Second,
+		// A webhook body may be large and come slowly, but no slower
+		// than ReadTimeout (headers within 5s); the answer waits for
+		// JetStream for up to PublishTimeout.
+		ReadTimeout:     cfg.ReadTimeout,
 		WriteTimeout:    cfg.PublishTimeout + 10*time.Second,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 	})

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/stripesync/stripesync/db"
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/events/envflag"
 	"github.com/stripesync/stripesync/pkg/stripeapi"
@@ -26,6 +27,9 @@ type config struct {
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
 	Stream          events.StreamOptions
+	// EventsRetentionMonths is how many whole months before the current
+	// one stripe.events keeps; 0 keeps every month.
+	EventsRetentionMonths int
 }
 
 func parseConfig(args []string, getenv func(string) string) (config, error) {
@@ -41,6 +45,8 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	b.IntVar(&cfg.MaxAttempts, "processor-max-attempts", 10, "deliveries before a failing event becomes a dead letter")
 	b.DurationVar(&cfg.AckWait, "processor-ack-wait", 5*time.Second, "time before JetStream redelivers an event taken and not acknowledged (its processor died, or its delivery was lost with a server); batches being applied are kept in progress")
 	b.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "time to finish in-flight batches at shutdown")
+	b.IntVar(&cfg.EventsRetentionMonths, "processor-events-retention-months", 0,
+		"whole months before the current one that stripe.events keeps (its month partitions older are dropped, hourly); 0 keeps every month")
 	b.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	events.BindStreamFlags(b, &cfg.Stream)
 	if err := b.Parse(args, getenv); err != nil {
@@ -61,6 +67,9 @@ func (c config) validate() error {
 		return fmt.Errorf("PROCESSOR_MAX_ATTEMPTS must be at least 1, have %d", c.MaxAttempts)
 	case c.AckWait < time.Second:
 		return fmt.Errorf("PROCESSOR_ACK_WAIT must be at least 1s, have %s", c.AckWait)
+	case c.EventsRetentionMonths != 0 && c.EventsRetentionMonths < db.MinEventRetentionMonths:
+		return fmt.Errorf("PROCESSOR_EVENTS_RETENTION_MONTHS must be 0 (keep every month) or at least %d, have %d",
+			db.MinEventRetentionMonths, c.EventsRetentionMonths)
 	case c.ShutdownTimeout <= 0:
 		return fmt.Errorf("SHUTDOWN_TIMEOUT must be positive, have %s", c.ShutdownTimeout)
 	}
@@ -82,5 +91,6 @@ func (c config) LogValue() slog.Value {
 		slog.Int("workers", c.Workers),
 		slog.Int("max_attempts", c.MaxAttempts),
 		slog.Duration("ack_wait", c.AckWait),
+		slog.Int("events_retention_months", c.EventsRetentionMonths),
 	)
 }

@@ -29,3 +29,20 @@ func TestConfigLogHidesPasswords(t *testing.T) {
 		require.Contains(t, buf.String(), "127.0.0.1", "the rest of the address stays readable")
 	}
 }
+
+func TestConfigEventsRetention(t *testing.T) {
+	t.Parallel()
+	parse := func(months string) (config, error) {
+		return parseConfig(nil, func(k string) string {
+			return map[string]string{"DATABASE_URL": "postgres://127.0.0.1/stripe", "PROCESSOR_EVENTS_RETENTION_MONTHS": months}[k]
+		})
+	}
+	cfg, err := parse("13")
+	require.NoError(t, err)
+	require.Equal(t, 13, cfg.EventsRetentionMonths)
+	cfg, err = parse("")
+	require.NoError(t, err)
+	require.Zero(t, cfg.EventsRetentionMonths, "every month kept unless told")
+	_, err = parse("1")
+	require.ErrorContains(t, err, "PROCESSOR_EVENTS_RETENTION_MONTHS must be 0 (keep every month) or at least 2")
+}

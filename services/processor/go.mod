@@ -16,6 +16,7 @@ require (
 	github.com/stripesync/stripesync/pkg/stripefake v0.0.0
 	go.uber.org/goleak v1.3.0
 	golang.org/x/sync v0.25.0
+	pgregory.net/rapid v1.3.0
 )
 
 require (

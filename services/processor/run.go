@@ -71,7 +71,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 
-	err = serve(ctx, log, w, cons, httpServer)
+	err = serve(ctx, log, w, cons, httpServer, func(ctx context.Context) error {
+		return maintainPartitions(ctx, log, pool, cfg.EventsRetentionMonths)
+	})
 	// serve has returned: every batch the consumer took is committed and
 	// acked (or handed back). Draining flushes those acks before the
 	// connection closes.
@@ -213,8 +215,9 @@ func listen(cfg config, log *slog.Logger, reg *prometheus.Registry, nc *nats.Con
 
 // serve runs the workers and the HTTP server until ctx is done or one of
 // them fails, and returns once all have stopped.
-func serve(ctx context.Context, log *slog.Logger, w workers, cons jetstream.Consumer, httpServer *ops.Server) error {
+func serve(ctx context.Context, log *slog.Logger, w workers, cons jetstream.Consumer, httpServer *ops.Server, maintain func(context.Context) error) error {
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return maintain(gctx) })
 	if w.refetcher != nil {
 		g.Go(func() error { return w.refetcher.Run(gctx) })
 		g.Go(func() error { return w.refetcher.RunPending(gctx) })

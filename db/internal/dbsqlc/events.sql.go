@@ -136,6 +136,35 @@ func (q *Queries) DeadLetterMarkReplayed(ctx context.Context, db DBTX, id int64)
 	return err
 }
 
+const eventIDsNotAmong = `-- name: EventIDsNotAmong :many
+SELECT e.id
+FROM stripe.events AS e
+WHERE NOT EXISTS (SELECT 1 FROM unnest($1::text[]) AS k(id) WHERE k.id = e.id)
+ORDER BY e.id
+`
+
+// EventIDsNotAmong returns the ids of the stored events that are not among
+// ids, in id order.
+func (q *Queries) EventIDsNotAmong(ctx context.Context, db DBTX, ids []string) ([]string, error) {
+	rows, err := db.Query(ctx, eventIDsNotAmong, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const eventInsertBatch = `-- name: EventInsertBatch :many
 INSERT INTO stripe.events (id, type, account, livemode, api_version, created, data)
 SELECT u.id, u.type, NULLIF(u.account, ''), u.livemode, NULLIF(u.api_version, ''), u.created, u.data
@@ -150,9 +179,9 @@ FROM (
         unnest($6::timestamptz[]) AS created,
         unnest($7::jsonb[]) AS data
 ) AS u
-ON CONFLICT (id) DO UPDATE SET
+ON CONFLICT (id, created) DO UPDATE SET
     type = EXCLUDED.type, account = EXCLUDED.account, livemode = EXCLUDED.livemode,
-    api_version = EXCLUDED.api_version, created = EXCLUDED.created, data = EXCLUDED.data,
+    api_version = EXCLUDED.api_version, data = EXCLUDED.data,
     unapplied = NULL
     WHERE stripe.events.unapplied IS NOT NULL
 RETURNING id
@@ -172,7 +201,9 @@ type EventInsertBatchParams struct {
 // ids; an event already stored is left as it is and not returned, unless it
 // was stored unapplied (EventInsertUnapplied): then it is stored afresh and
 // returned, to be applied now. An empty account or api_version is stored as
-// NULL.
+// NULL. The key is (id, created): an event's created never changes, so a
+// copy of an event meets its row in the month partition both belong to
+// (see schema 0014).
 func (q *Queries) EventInsertBatch(ctx context.Context, db DBTX, arg EventInsertBatchParams) ([]string, error) {
 	rows, err := db.Query(ctx, eventInsertBatch,
 		arg.Ids,
@@ -204,7 +235,7 @@ func (q *Queries) EventInsertBatch(ctx context.Context, db DBTX, arg EventInsert
 const eventInsertUnapplied = `-- name: EventInsertUnapplied :exec
 INSERT INTO stripe.events (id, type, account, livemode, api_version, created, data, unapplied)
 VALUES ($1, $2, NULLIF($3::text, ''), $4, NULLIF($5::text, ''), $6, $7, $8::text)
-ON CONFLICT (id) DO NOTHING
+ON CONFLICT (id, created) DO NOTHING
 `
 
 type EventInsertUnappliedParams struct {
@@ -232,4 +263,74 @@ func (q *Queries) EventInsertUnapplied(ctx context.Context, db DBTX, arg EventIn
 		arg.Unapplied,
 	)
 	return err
+}
+
+const eventPartitionsMaintain = `-- name: EventPartitionsMaintain :many
+SELECT m::text AS done FROM stripe.events_maintain($1::int, $2::int) AS m
+`
+
+type EventPartitionsMaintainParams struct {
+	Ahead           int32
+	RetentionMonths int32
+}
+
+// EventPartitionsMaintain creates stripe.events' month partitions from the
+// current month to @ahead months later and drops those past
+// @retention_months (0 keeps every month); see schema 0014.
+func (q *Queries) EventPartitionsMaintain(ctx context.Context, db DBTX, arg EventPartitionsMaintainParams) ([]string, error) {
+	rows, err := db.Query(ctx, eventPartitionsMaintain, arg.Ahead, arg.RetentionMonths)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var done string
+		if err := rows.Scan(&done); err != nil {
+			return nil, err
+		}
+		items = append(items, done)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const eventReceipts = `-- name: EventReceipts :many
+SELECT id, count(*)::bigint AS copies, min(received_at)::timestamptz AS received_at
+FROM stripe.events
+WHERE id = ANY($1::text[])
+GROUP BY id
+ORDER BY id
+`
+
+type EventReceiptsRow struct {
+	ID         string
+	Copies     int64
+	ReceivedAt time.Time
+}
+
+// EventReceipts returns, for each of ids that is stored, how many rows hold
+// it and when the first was received. The primary key, (id, created) (an
+// event's created never changes), keeps copies at 1; a check that counts
+// them says so rather than assuming it.
+func (q *Queries) EventReceipts(ctx context.Context, db DBTX, ids []string) ([]EventReceiptsRow, error) {
+	rows, err := db.Query(ctx, eventReceipts, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []EventReceiptsRow
+	for rows.Next() {
+		var i EventReceiptsRow
+		if err := rows.Scan(&i.ID, &i.Copies, &i.ReceivedAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

@@ -321,6 +321,20 @@ type StripeEvent struct {
 	Unapplied  pgtype.Text
 }
 
+type StripeEventsDefault struct {
+	ID         string
+	Type       string
+	Account    pgtype.Text
+	Livemode   bool
+	ApiVersion pgtype.Text
+	Created    time.Time
+	Data       []byte
+	ReceivedAt time.Time
+	ObjectType pgtype.Text
+	ObjectID   pgtype.Text
+	Unapplied  pgtype.Text
+}
+
 type StripeFile struct {
 	ID          string
 	Account     pgtype.Text

@@ -10,6 +10,60 @@ import (
 	"time"
 )
 
+const accountsRowsByID = `-- name: AccountsRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.accounts
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type AccountsRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// AccountsRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) AccountsRowsByID(ctx context.Context, db DBTX, ids []string) ([]AccountsRowsByIDRow, error) {
+	rows, err := db.Query(ctx, accountsRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AccountsRowsByIDRow
+	for rows.Next() {
+		var i AccountsRowsByIDRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const accountsRowsPage = `-- name: AccountsRowsPage :many
 
 SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
@@ -51,6 +105,60 @@ func (q *Queries) AccountsRowsPage(ctx context.Context, db DBTX, arg AccountsRow
 	var items []AccountsRowsPageRow
 	for rows.Next() {
 		var i AccountsRowsPageRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const applicationFeesRowsByID = `-- name: ApplicationFeesRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.application_fees
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type ApplicationFeesRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// ApplicationFeesRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) ApplicationFeesRowsByID(ctx context.Context, db DBTX, ids []string) ([]ApplicationFeesRowsByIDRow, error) {
+	rows, err := db.Query(ctx, applicationFeesRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ApplicationFeesRowsByIDRow
+	for rows.Next() {
+		var i ApplicationFeesRowsByIDRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Account,
@@ -132,6 +240,60 @@ func (q *Queries) ApplicationFeesRowsPage(ctx context.Context, db DBTX, arg Appl
 	return items, nil
 }
 
+const balanceTransactionsRowsByID = `-- name: BalanceTransactionsRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.balance_transactions
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type BalanceTransactionsRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// BalanceTransactionsRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) BalanceTransactionsRowsByID(ctx context.Context, db DBTX, ids []string) ([]BalanceTransactionsRowsByIDRow, error) {
+	rows, err := db.Query(ctx, balanceTransactionsRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []BalanceTransactionsRowsByIDRow
+	for rows.Next() {
+		var i BalanceTransactionsRowsByIDRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const balanceTransactionsRowsPage = `-- name: BalanceTransactionsRowsPage :many
 SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
     coalesce(last_event_id, '')::text AS last_event_id,
@@ -171,6 +333,60 @@ func (q *Queries) BalanceTransactionsRowsPage(ctx context.Context, db DBTX, arg 
 	var items []BalanceTransactionsRowsPageRow
 	for rows.Next() {
 		var i BalanceTransactionsRowsPageRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const bankAccountsRowsByID = `-- name: BankAccountsRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.bank_accounts
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type BankAccountsRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// BankAccountsRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) BankAccountsRowsByID(ctx context.Context, db DBTX, ids []string) ([]BankAccountsRowsByIDRow, error) {
+	rows, err := db.Query(ctx, bankAccountsRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []BankAccountsRowsByIDRow
+	for rows.Next() {
+		var i BankAccountsRowsByIDRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Account,
@@ -252,6 +468,60 @@ func (q *Queries) BankAccountsRowsPage(ctx context.Context, db DBTX, arg BankAcc
 	return items, nil
 }
 
+const billingCreditGrantsRowsByID = `-- name: BillingCreditGrantsRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.billing_credit_grants
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type BillingCreditGrantsRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// BillingCreditGrantsRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) BillingCreditGrantsRowsByID(ctx context.Context, db DBTX, ids []string) ([]BillingCreditGrantsRowsByIDRow, error) {
+	rows, err := db.Query(ctx, billingCreditGrantsRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []BillingCreditGrantsRowsByIDRow
+	for rows.Next() {
+		var i BillingCreditGrantsRowsByIDRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const billingCreditGrantsRowsPage = `-- name: BillingCreditGrantsRowsPage :many
 SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
     coalesce(last_event_id, '')::text AS last_event_id,
@@ -291,6 +561,60 @@ func (q *Queries) BillingCreditGrantsRowsPage(ctx context.Context, db DBTX, arg 
 	var items []BillingCreditGrantsRowsPageRow
 	for rows.Next() {
 		var i BillingCreditGrantsRowsPageRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const cardsRowsByID = `-- name: CardsRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.cards
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type CardsRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// CardsRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) CardsRowsByID(ctx context.Context, db DBTX, ids []string) ([]CardsRowsByIDRow, error) {
+	rows, err := db.Query(ctx, cardsRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CardsRowsByIDRow
+	for rows.Next() {
+		var i CardsRowsByIDRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Account,
@@ -372,6 +696,60 @@ func (q *Queries) CardsRowsPage(ctx context.Context, db DBTX, arg CardsRowsPageP
 	return items, nil
 }
 
+const chargesRowsByID = `-- name: ChargesRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.charges
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type ChargesRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// ChargesRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) ChargesRowsByID(ctx context.Context, db DBTX, ids []string) ([]ChargesRowsByIDRow, error) {
+	rows, err := db.Query(ctx, chargesRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ChargesRowsByIDRow
+	for rows.Next() {
+		var i ChargesRowsByIDRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const chargesRowsPage = `-- name: ChargesRowsPage :many
 SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
     coalesce(last_event_id, '')::text AS last_event_id,
@@ -411,6 +789,60 @@ func (q *Queries) ChargesRowsPage(ctx context.Context, db DBTX, arg ChargesRowsP
 	var items []ChargesRowsPageRow
 	for rows.Next() {
 		var i ChargesRowsPageRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const checkoutSessionLineItemsRowsByID = `-- name: CheckoutSessionLineItemsRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    coalesce(parent, '')::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.checkout_session_line_items
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type CheckoutSessionLineItemsRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// CheckoutSessionLineItemsRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) CheckoutSessionLineItemsRowsByID(ctx context.Context, db DBTX, ids []string) ([]CheckoutSessionLineItemsRowsByIDRow, error) {
+	rows, err := db.Query(ctx, checkoutSessionLineItemsRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CheckoutSessionLineItemsRowsByIDRow
+	for rows.Next() {
+		var i CheckoutSessionLineItemsRowsByIDRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Account,
@@ -492,6 +924,60 @@ func (q *Queries) CheckoutSessionLineItemsRowsPage(ctx context.Context, db DBTX,
 	return items, nil
 }
 
+const checkoutSessionsRowsByID = `-- name: CheckoutSessionsRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.checkout_sessions
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type CheckoutSessionsRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// CheckoutSessionsRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) CheckoutSessionsRowsByID(ctx context.Context, db DBTX, ids []string) ([]CheckoutSessionsRowsByIDRow, error) {
+	rows, err := db.Query(ctx, checkoutSessionsRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CheckoutSessionsRowsByIDRow
+	for rows.Next() {
+		var i CheckoutSessionsRowsByIDRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const checkoutSessionsRowsPage = `-- name: CheckoutSessionsRowsPage :many
 SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
     coalesce(last_event_id, '')::text AS last_event_id,
@@ -531,6 +1017,60 @@ func (q *Queries) CheckoutSessionsRowsPage(ctx context.Context, db DBTX, arg Che
 	var items []CheckoutSessionsRowsPageRow
 	for rows.Next() {
 		var i CheckoutSessionsRowsPageRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const couponsRowsByID = `-- name: CouponsRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.coupons
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type CouponsRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// CouponsRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) CouponsRowsByID(ctx context.Context, db DBTX, ids []string) ([]CouponsRowsByIDRow, error) {
+	rows, err := db.Query(ctx, couponsRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CouponsRowsByIDRow
+	for rows.Next() {
+		var i CouponsRowsByIDRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Account,
@@ -612,6 +1152,60 @@ func (q *Queries) CouponsRowsPage(ctx context.Context, db DBTX, arg CouponsRowsP
 	return items, nil
 }
 
+const creditNoteLineItemsRowsByID = `-- name: CreditNoteLineItemsRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    coalesce(parent, '')::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.credit_note_line_items
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type CreditNoteLineItemsRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// CreditNoteLineItemsRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) CreditNoteLineItemsRowsByID(ctx context.Context, db DBTX, ids []string) ([]CreditNoteLineItemsRowsByIDRow, error) {
+	rows, err := db.Query(ctx, creditNoteLineItemsRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CreditNoteLineItemsRowsByIDRow
+	for rows.Next() {
+		var i CreditNoteLineItemsRowsByIDRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const creditNoteLineItemsRowsPage = `-- name: CreditNoteLineItemsRowsPage :many
 SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
     coalesce(last_event_id, '')::text AS last_event_id,
@@ -651,6 +1245,60 @@ func (q *Queries) CreditNoteLineItemsRowsPage(ctx context.Context, db DBTX, arg 
 	var items []CreditNoteLineItemsRowsPageRow
 	for rows.Next() {
 		var i CreditNoteLineItemsRowsPageRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const creditNotesRowsByID = `-- name: CreditNotesRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.credit_notes
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type CreditNotesRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// CreditNotesRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) CreditNotesRowsByID(ctx context.Context, db DBTX, ids []string) ([]CreditNotesRowsByIDRow, error) {
+	rows, err := db.Query(ctx, creditNotesRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CreditNotesRowsByIDRow
+	for rows.Next() {
+		var i CreditNotesRowsByIDRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Account,
@@ -732,6 +1380,60 @@ func (q *Queries) CreditNotesRowsPage(ctx context.Context, db DBTX, arg CreditNo
 	return items, nil
 }
 
+const customersRowsByID = `-- name: CustomersRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.customers
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type CustomersRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// CustomersRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) CustomersRowsByID(ctx context.Context, db DBTX, ids []string) ([]CustomersRowsByIDRow, error) {
+	rows, err := db.Query(ctx, customersRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CustomersRowsByIDRow
+	for rows.Next() {
+		var i CustomersRowsByIDRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const customersRowsPage = `-- name: CustomersRowsPage :many
 SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
     coalesce(last_event_id, '')::text AS last_event_id,
@@ -771,6 +1473,60 @@ func (q *Queries) CustomersRowsPage(ctx context.Context, db DBTX, arg CustomersR
 	var items []CustomersRowsPageRow
 	for rows.Next() {
 		var i CustomersRowsPageRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const discountsRowsByID = `-- name: DiscountsRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.discounts
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type DiscountsRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// DiscountsRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) DiscountsRowsByID(ctx context.Context, db DBTX, ids []string) ([]DiscountsRowsByIDRow, error) {
+	rows, err := db.Query(ctx, discountsRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []DiscountsRowsByIDRow
+	for rows.Next() {
+		var i DiscountsRowsByIDRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Account,
@@ -852,6 +1608,60 @@ func (q *Queries) DiscountsRowsPage(ctx context.Context, db DBTX, arg DiscountsR
 	return items, nil
 }
 
+const disputesRowsByID = `-- name: DisputesRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.disputes
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type DisputesRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// DisputesRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) DisputesRowsByID(ctx context.Context, db DBTX, ids []string) ([]DisputesRowsByIDRow, error) {
+	rows, err := db.Query(ctx, disputesRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []DisputesRowsByIDRow
+	for rows.Next() {
+		var i DisputesRowsByIDRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const disputesRowsPage = `-- name: DisputesRowsPage :many
 SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
     coalesce(last_event_id, '')::text AS last_event_id,
@@ -891,6 +1701,60 @@ func (q *Queries) DisputesRowsPage(ctx context.Context, db DBTX, arg DisputesRow
 	var items []DisputesRowsPageRow
 	for rows.Next() {
 		var i DisputesRowsPageRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const filesRowsByID = `-- name: FilesRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.files
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type FilesRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// FilesRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) FilesRowsByID(ctx context.Context, db DBTX, ids []string) ([]FilesRowsByIDRow, error) {
+	rows, err := db.Query(ctx, filesRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []FilesRowsByIDRow
+	for rows.Next() {
+		var i FilesRowsByIDRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Account,
@@ -972,6 +1836,60 @@ func (q *Queries) FilesRowsPage(ctx context.Context, db DBTX, arg FilesRowsPageP
 	return items, nil
 }
 
+const invoiceLineItemsRowsByID = `-- name: InvoiceLineItemsRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    coalesce(parent, '')::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.invoice_line_items
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type InvoiceLineItemsRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// InvoiceLineItemsRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) InvoiceLineItemsRowsByID(ctx context.Context, db DBTX, ids []string) ([]InvoiceLineItemsRowsByIDRow, error) {
+	rows, err := db.Query(ctx, invoiceLineItemsRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []InvoiceLineItemsRowsByIDRow
+	for rows.Next() {
+		var i InvoiceLineItemsRowsByIDRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const invoiceLineItemsRowsPage = `-- name: InvoiceLineItemsRowsPage :many
 SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
     coalesce(last_event_id, '')::text AS last_event_id,
@@ -1011,6 +1929,60 @@ func (q *Queries) InvoiceLineItemsRowsPage(ctx context.Context, db DBTX, arg Inv
 	var items []InvoiceLineItemsRowsPageRow
 	for rows.Next() {
 		var i InvoiceLineItemsRowsPageRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const invoiceitemsRowsByID = `-- name: InvoiceitemsRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.invoiceitems
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type InvoiceitemsRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// InvoiceitemsRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) InvoiceitemsRowsByID(ctx context.Context, db DBTX, ids []string) ([]InvoiceitemsRowsByIDRow, error) {
+	rows, err := db.Query(ctx, invoiceitemsRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []InvoiceitemsRowsByIDRow
+	for rows.Next() {
+		var i InvoiceitemsRowsByIDRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Account,
@@ -1092,6 +2064,60 @@ func (q *Queries) InvoiceitemsRowsPage(ctx context.Context, db DBTX, arg Invoice
 	return items, nil
 }
 
+const invoicesRowsByID = `-- name: InvoicesRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.invoices
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type InvoicesRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// InvoicesRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) InvoicesRowsByID(ctx context.Context, db DBTX, ids []string) ([]InvoicesRowsByIDRow, error) {
+	rows, err := db.Query(ctx, invoicesRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []InvoicesRowsByIDRow
+	for rows.Next() {
+		var i InvoicesRowsByIDRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const invoicesRowsPage = `-- name: InvoicesRowsPage :many
 SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
     coalesce(last_event_id, '')::text AS last_event_id,
@@ -1131,6 +2157,60 @@ func (q *Queries) InvoicesRowsPage(ctx context.Context, db DBTX, arg InvoicesRow
 	var items []InvoicesRowsPageRow
 	for rows.Next() {
 		var i InvoicesRowsPageRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const paymentIntentsRowsByID = `-- name: PaymentIntentsRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.payment_intents
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type PaymentIntentsRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// PaymentIntentsRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) PaymentIntentsRowsByID(ctx context.Context, db DBTX, ids []string) ([]PaymentIntentsRowsByIDRow, error) {
+	rows, err := db.Query(ctx, paymentIntentsRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PaymentIntentsRowsByIDRow
+	for rows.Next() {
+		var i PaymentIntentsRowsByIDRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Account,
@@ -1212,6 +2292,60 @@ func (q *Queries) PaymentIntentsRowsPage(ctx context.Context, db DBTX, arg Payme
 	return items, nil
 }
 
+const paymentMethodsRowsByID = `-- name: PaymentMethodsRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.payment_methods
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type PaymentMethodsRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// PaymentMethodsRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) PaymentMethodsRowsByID(ctx context.Context, db DBTX, ids []string) ([]PaymentMethodsRowsByIDRow, error) {
+	rows, err := db.Query(ctx, paymentMethodsRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PaymentMethodsRowsByIDRow
+	for rows.Next() {
+		var i PaymentMethodsRowsByIDRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const paymentMethodsRowsPage = `-- name: PaymentMethodsRowsPage :many
 SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
     coalesce(last_event_id, '')::text AS last_event_id,
@@ -1251,6 +2385,60 @@ func (q *Queries) PaymentMethodsRowsPage(ctx context.Context, db DBTX, arg Payme
 	var items []PaymentMethodsRowsPageRow
 	for rows.Next() {
 		var i PaymentMethodsRowsPageRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const payoutsRowsByID = `-- name: PayoutsRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.payouts
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type PayoutsRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// PayoutsRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) PayoutsRowsByID(ctx context.Context, db DBTX, ids []string) ([]PayoutsRowsByIDRow, error) {
+	rows, err := db.Query(ctx, payoutsRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PayoutsRowsByIDRow
+	for rows.Next() {
+		var i PayoutsRowsByIDRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Account,
@@ -1332,6 +2520,60 @@ func (q *Queries) PayoutsRowsPage(ctx context.Context, db DBTX, arg PayoutsRowsP
 	return items, nil
 }
 
+const plansRowsByID = `-- name: PlansRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.plans
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type PlansRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// PlansRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) PlansRowsByID(ctx context.Context, db DBTX, ids []string) ([]PlansRowsByIDRow, error) {
+	rows, err := db.Query(ctx, plansRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PlansRowsByIDRow
+	for rows.Next() {
+		var i PlansRowsByIDRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const plansRowsPage = `-- name: PlansRowsPage :many
 SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
     coalesce(last_event_id, '')::text AS last_event_id,
@@ -1371,6 +2613,60 @@ func (q *Queries) PlansRowsPage(ctx context.Context, db DBTX, arg PlansRowsPageP
 	var items []PlansRowsPageRow
 	for rows.Next() {
 		var i PlansRowsPageRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const pricesRowsByID = `-- name: PricesRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.prices
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type PricesRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// PricesRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) PricesRowsByID(ctx context.Context, db DBTX, ids []string) ([]PricesRowsByIDRow, error) {
+	rows, err := db.Query(ctx, pricesRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PricesRowsByIDRow
+	for rows.Next() {
+		var i PricesRowsByIDRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Account,
@@ -1452,6 +2748,60 @@ func (q *Queries) PricesRowsPage(ctx context.Context, db DBTX, arg PricesRowsPag
 	return items, nil
 }
 
+const productsRowsByID = `-- name: ProductsRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.products
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type ProductsRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// ProductsRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) ProductsRowsByID(ctx context.Context, db DBTX, ids []string) ([]ProductsRowsByIDRow, error) {
+	rows, err := db.Query(ctx, productsRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ProductsRowsByIDRow
+	for rows.Next() {
+		var i ProductsRowsByIDRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const productsRowsPage = `-- name: ProductsRowsPage :many
 SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
     coalesce(last_event_id, '')::text AS last_event_id,
@@ -1491,6 +2841,60 @@ func (q *Queries) ProductsRowsPage(ctx context.Context, db DBTX, arg ProductsRow
 	var items []ProductsRowsPageRow
 	for rows.Next() {
 		var i ProductsRowsPageRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const promotionCodesRowsByID = `-- name: PromotionCodesRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.promotion_codes
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type PromotionCodesRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// PromotionCodesRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) PromotionCodesRowsByID(ctx context.Context, db DBTX, ids []string) ([]PromotionCodesRowsByIDRow, error) {
+	rows, err := db.Query(ctx, promotionCodesRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PromotionCodesRowsByIDRow
+	for rows.Next() {
+		var i PromotionCodesRowsByIDRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Account,
@@ -1572,6 +2976,60 @@ func (q *Queries) PromotionCodesRowsPage(ctx context.Context, db DBTX, arg Promo
 	return items, nil
 }
 
+const radarEarlyFraudWarningsRowsByID = `-- name: RadarEarlyFraudWarningsRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.radar_early_fraud_warnings
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type RadarEarlyFraudWarningsRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// RadarEarlyFraudWarningsRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) RadarEarlyFraudWarningsRowsByID(ctx context.Context, db DBTX, ids []string) ([]RadarEarlyFraudWarningsRowsByIDRow, error) {
+	rows, err := db.Query(ctx, radarEarlyFraudWarningsRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RadarEarlyFraudWarningsRowsByIDRow
+	for rows.Next() {
+		var i RadarEarlyFraudWarningsRowsByIDRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const radarEarlyFraudWarningsRowsPage = `-- name: RadarEarlyFraudWarningsRowsPage :many
 SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
     coalesce(last_event_id, '')::text AS last_event_id,
@@ -1611,6 +3069,60 @@ func (q *Queries) RadarEarlyFraudWarningsRowsPage(ctx context.Context, db DBTX, 
 	var items []RadarEarlyFraudWarningsRowsPageRow
 	for rows.Next() {
 		var i RadarEarlyFraudWarningsRowsPageRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const refundsRowsByID = `-- name: RefundsRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.refunds
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type RefundsRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// RefundsRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) RefundsRowsByID(ctx context.Context, db DBTX, ids []string) ([]RefundsRowsByIDRow, error) {
+	rows, err := db.Query(ctx, refundsRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RefundsRowsByIDRow
+	for rows.Next() {
+		var i RefundsRowsByIDRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Account,
@@ -1692,6 +3204,60 @@ func (q *Queries) RefundsRowsPage(ctx context.Context, db DBTX, arg RefundsRowsP
 	return items, nil
 }
 
+const reviewsRowsByID = `-- name: ReviewsRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.reviews
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type ReviewsRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// ReviewsRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) ReviewsRowsByID(ctx context.Context, db DBTX, ids []string) ([]ReviewsRowsByIDRow, error) {
+	rows, err := db.Query(ctx, reviewsRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ReviewsRowsByIDRow
+	for rows.Next() {
+		var i ReviewsRowsByIDRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const reviewsRowsPage = `-- name: ReviewsRowsPage :many
 SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
     coalesce(last_event_id, '')::text AS last_event_id,
@@ -1731,6 +3297,60 @@ func (q *Queries) ReviewsRowsPage(ctx context.Context, db DBTX, arg ReviewsRowsP
 	var items []ReviewsRowsPageRow
 	for rows.Next() {
 		var i ReviewsRowsPageRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const setupIntentsRowsByID = `-- name: SetupIntentsRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.setup_intents
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type SetupIntentsRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// SetupIntentsRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) SetupIntentsRowsByID(ctx context.Context, db DBTX, ids []string) ([]SetupIntentsRowsByIDRow, error) {
+	rows, err := db.Query(ctx, setupIntentsRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []SetupIntentsRowsByIDRow
+	for rows.Next() {
+		var i SetupIntentsRowsByIDRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Account,
@@ -1812,6 +3432,60 @@ func (q *Queries) SetupIntentsRowsPage(ctx context.Context, db DBTX, arg SetupIn
 	return items, nil
 }
 
+const sourcesRowsByID = `-- name: SourcesRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.sources
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type SourcesRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// SourcesRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) SourcesRowsByID(ctx context.Context, db DBTX, ids []string) ([]SourcesRowsByIDRow, error) {
+	rows, err := db.Query(ctx, sourcesRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []SourcesRowsByIDRow
+	for rows.Next() {
+		var i SourcesRowsByIDRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const sourcesRowsPage = `-- name: SourcesRowsPage :many
 SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
     coalesce(last_event_id, '')::text AS last_event_id,
@@ -1851,6 +3525,60 @@ func (q *Queries) SourcesRowsPage(ctx context.Context, db DBTX, arg SourcesRowsP
 	var items []SourcesRowsPageRow
 	for rows.Next() {
 		var i SourcesRowsPageRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const subscriptionItemsRowsByID = `-- name: SubscriptionItemsRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    coalesce(parent, '')::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.subscription_items
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type SubscriptionItemsRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// SubscriptionItemsRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) SubscriptionItemsRowsByID(ctx context.Context, db DBTX, ids []string) ([]SubscriptionItemsRowsByIDRow, error) {
+	rows, err := db.Query(ctx, subscriptionItemsRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []SubscriptionItemsRowsByIDRow
+	for rows.Next() {
+		var i SubscriptionItemsRowsByIDRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Account,
@@ -1932,6 +3660,60 @@ func (q *Queries) SubscriptionItemsRowsPage(ctx context.Context, db DBTX, arg Su
 	return items, nil
 }
 
+const subscriptionSchedulesRowsByID = `-- name: SubscriptionSchedulesRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.subscription_schedules
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type SubscriptionSchedulesRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// SubscriptionSchedulesRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) SubscriptionSchedulesRowsByID(ctx context.Context, db DBTX, ids []string) ([]SubscriptionSchedulesRowsByIDRow, error) {
+	rows, err := db.Query(ctx, subscriptionSchedulesRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []SubscriptionSchedulesRowsByIDRow
+	for rows.Next() {
+		var i SubscriptionSchedulesRowsByIDRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const subscriptionSchedulesRowsPage = `-- name: SubscriptionSchedulesRowsPage :many
 SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
     coalesce(last_event_id, '')::text AS last_event_id,
@@ -1971,6 +3753,60 @@ func (q *Queries) SubscriptionSchedulesRowsPage(ctx context.Context, db DBTX, ar
 	var items []SubscriptionSchedulesRowsPageRow
 	for rows.Next() {
 		var i SubscriptionSchedulesRowsPageRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const subscriptionsRowsByID = `-- name: SubscriptionsRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.subscriptions
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type SubscriptionsRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// SubscriptionsRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) SubscriptionsRowsByID(ctx context.Context, db DBTX, ids []string) ([]SubscriptionsRowsByIDRow, error) {
+	rows, err := db.Query(ctx, subscriptionsRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []SubscriptionsRowsByIDRow
+	for rows.Next() {
+		var i SubscriptionsRowsByIDRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Account,
@@ -2052,6 +3888,60 @@ func (q *Queries) SubscriptionsRowsPage(ctx context.Context, db DBTX, arg Subscr
 	return items, nil
 }
 
+const taxIdsRowsByID = `-- name: TaxIdsRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.tax_ids
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type TaxIdsRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// TaxIdsRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) TaxIdsRowsByID(ctx context.Context, db DBTX, ids []string) ([]TaxIdsRowsByIDRow, error) {
+	rows, err := db.Query(ctx, taxIdsRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []TaxIdsRowsByIDRow
+	for rows.Next() {
+		var i TaxIdsRowsByIDRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const taxIdsRowsPage = `-- name: TaxIdsRowsPage :many
 SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
     coalesce(last_event_id, '')::text AS last_event_id,
@@ -2112,6 +4002,60 @@ func (q *Queries) TaxIdsRowsPage(ctx context.Context, db DBTX, arg TaxIdsRowsPag
 	return items, nil
 }
 
+const taxRatesRowsByID = `-- name: TaxRatesRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.tax_rates
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type TaxRatesRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// TaxRatesRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) TaxRatesRowsByID(ctx context.Context, db DBTX, ids []string) ([]TaxRatesRowsByIDRow, error) {
+	rows, err := db.Query(ctx, taxRatesRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []TaxRatesRowsByIDRow
+	for rows.Next() {
+		var i TaxRatesRowsByIDRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const taxRatesRowsPage = `-- name: TaxRatesRowsPage :many
 SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
     coalesce(last_event_id, '')::text AS last_event_id,
@@ -2151,6 +4095,60 @@ func (q *Queries) TaxRatesRowsPage(ctx context.Context, db DBTX, arg TaxRatesRow
 	var items []TaxRatesRowsPageRow
 	for rows.Next() {
 		var i TaxRatesRowsPageRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Account,
+			&i.Livemode,
+			&i.Deleted,
+			&i.Data,
+			&i.StateAt,
+			&i.LastEventID,
+			&i.Parent,
+			&i.ApiVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const transfersRowsByID = `-- name: TransfersRowsByID :many
+SELECT id, coalesce(account, '')::text AS account, livemode, deleted, data, state_at,
+    coalesce(last_event_id, '')::text AS last_event_id,
+    ''::text AS parent,
+    coalesce(api_version, '')::text AS api_version
+FROM stripe.transfers
+WHERE id = ANY($1::text[])
+ORDER BY id
+`
+
+type TransfersRowsByIDRow struct {
+	ID          string
+	Account     string
+	Livemode    bool
+	Deleted     bool
+	Data        []byte
+	StateAt     time.Time
+	LastEventID string
+	Parent      string
+	ApiVersion  string
+}
+
+// TransfersRowsByID returns the rows of those of ids that have one, deleted
+// or not, whole, in id order: what a check of the mirror compares.
+func (q *Queries) TransfersRowsByID(ctx context.Context, db DBTX, ids []string) ([]TransfersRowsByIDRow, error) {
+	rows, err := db.Query(ctx, transfersRowsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []TransfersRowsByIDRow
+	for rows.Next() {
+		var i TransfersRowsByIDRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Account,

@@ -11,7 +11,7 @@ import (
 
 const relationStats = `-- name: RelationStats :many
 SELECT
-    t.relname::text AS relation,
+    coalesce(parent.relname, t.relname)::text AS relation,
     t.n_live_tup::bigint AS live_rows,
     t.n_tup_ins::bigint AS inserted,
     coalesce(
@@ -22,6 +22,8 @@ SELECT
     coalesce(extract(epoch FROM greatest(t.last_analyze, t.last_autoanalyze)), 0)::float8 AS analyzed_unix
 FROM pg_catalog.pg_stat_user_tables AS t
 LEFT JOIN pg_catalog.pg_stats AS s ON s.schemaname = t.schemaname AND s.tablename = t.relname AND s.attname = 'deleted'
+LEFT JOIN pg_catalog.pg_inherits AS i ON i.inhrelid = t.relid
+LEFT JOIN pg_catalog.pg_class AS parent ON parent.oid = i.inhparent
 WHERE t.schemaname = 'stripe'
 ORDER BY t.relname
 `
@@ -44,7 +46,9 @@ type RelationStatsRow struct {
 // frequency of true among the most common values, else what false and
 // NULLs leave; -1 when ANALYZE kept no most common values (a table never
 // analyzed, or of a single row). analyzed_unix is the time of the last
-// ANALYZE, manual or automatic, in Unix seconds; 0 when never.
+// ANALYZE, manual or automatic, in Unix seconds; 0 when never. A partition
+// (of stripe.events, by month) is named by its partitioned table, which has
+// no statistics of its own: one row per partition.
 func (q *Queries) RelationStats(ctx context.Context, db DBTX) ([]RelationStatsRow, error) {
 	rows, err := db.Query(ctx, relationStats)
 	if err != nil {

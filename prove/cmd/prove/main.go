@@ -20,7 +20,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -148,13 +147,12 @@ func hasTarget(makefile, target string) bool {
 	return regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(target) + `:`).Match(b)
 }
 
-var (
-	fuzzTarget = regexp.MustCompile(`\b(Fuzz[A-Za-z0-9_]+)`)
-	fuzzExecs  = regexp.MustCompile(`execs: (\d+)`)
-)
+// fuzzLine is the line make fuzz prints for each target: its name, its
+// package directory, its executions and the time they took.
+var fuzzLine = regexp.MustCompile(`^(Fuzz[A-Za-z0-9_]+)\s+\S+\s+(\d+) execs in (\S+)`)
 
-// runFuzz runs make fuzz and sums the executions go test reports per fuzz
-// target (the last "execs:" line after the target's name).
+// runFuzz runs make fuzz and reports the executions of each target, from
+// the one line make fuzz prints per target.
 func runFuzz(ctx context.Context, repo string, log io.Writer) (string, error) {
 	cmd := exec.CommandContext(ctx, "make", "fuzz")
 	cmd.Dir = repo
@@ -163,29 +161,15 @@ func runFuzz(ctx context.Context, repo string, log io.Writer) (string, error) {
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("make fuzz: %w", err)
 	}
-	execs := map[string]int64{}
-	var order []string
-	current := ""
+	var parts []string
 	sc := bufio.NewScanner(&out)
 	for sc.Scan() {
-		line := sc.Text()
-		if m := fuzzTarget.FindStringSubmatch(line); m != nil && !strings.Contains(line, "execs:") {
-			current = m[1]
-		}
-		if m := fuzzExecs.FindStringSubmatch(line); m != nil && current != "" {
-			n, _ := strconv.ParseInt(m[1], 10, 64)
-			if _, ok := execs[current]; !ok {
-				order = append(order, current)
-			}
-			execs[current] = n
+		if m := fuzzLine.FindStringSubmatch(sc.Text()); m != nil {
+			parts = append(parts, fmt.Sprintf("%s %s in %s", m[1], m[2], m[3]))
 		}
 	}
-	if len(order) == 0 {
+	if len(parts) == 0 {
 		return "make fuzz ran; no executions reported", nil
-	}
-	var parts []string
-	for _, t := range order {
-		parts = append(parts, fmt.Sprintf("%s %d", t, execs[t]))
 	}
 	return strings.Join(parts, ", "), nil
 }

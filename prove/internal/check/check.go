@@ -7,13 +7,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
+	"github.com/stripesync/stripesync/db"
+	"github.com/stripesync/stripesync/pkg/catalog"
 	"github.com/stripesync/stripesync/prove/internal/corpus"
 )
 
@@ -34,8 +36,8 @@ type Counts struct {
 	// Wrong: rows holding a state that is neither the newest nor an older
 	// one (or the wrong deletion mark or account).
 	Wrong int
-	// DeadLetters: rows of stripe.dead_letters (every event here can be
-	// applied).
+	// DeadLetters: rows of stripe.dead_letters not replayed (every event
+	// here can be applied).
 	DeadLetters int
 	// Examples name a few of the differences, for the log.
 	Examples []string
@@ -61,93 +63,80 @@ type Fake struct {
 // Compare counts the differences between the database and exp, and between
 // the database and the fake's customers. accepted holds the events that got
 // a 2xx.
-func Compare(ctx context.Context, pool *pgxpool.Pool, exp corpus.Expected, accepted map[string]time.Time, fake Fake) (Counts, error) {
+func Compare(ctx context.Context, tx db.DBTX, exp corpus.Expected, accepted map[string]time.Time, fake Fake) (Counts, error) {
 	var c Counts
-	if err := compareEvents(ctx, pool, exp, accepted, &c); err != nil {
+	if err := compareEvents(ctx, tx, exp, accepted, &c); err != nil {
 		return c, err
 	}
-	if err := compareSnapshot(ctx, pool, exp, &c); err != nil {
+	if err := compareSnapshot(ctx, tx, exp, &c); err != nil {
 		return c, err
 	}
-	if err := compareFake(ctx, pool, fake, &c); err != nil {
+	if err := compareFake(ctx, tx, fake, &c); err != nil {
 		return c, err
 	}
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM stripe.dead_letters`).Scan(&c.DeadLetters); err != nil {
+	byReason, err := db.DeadLettersByReason(ctx, tx)
+	if err != nil {
 		return c, err
+	}
+	for reason, n := range byReason {
+		c.DeadLetters += int(n)
+		c.example("%d dead letters: %s", n, reason)
 	}
 	return c, nil
 }
 
-func compareEvents(ctx context.Context, pool *pgxpool.Pool, exp corpus.Expected, accepted map[string]time.Time, c *Counts) error {
-	rows, err := pool.Query(ctx, `SELECT id, count(*) FROM stripe.events GROUP BY id`)
+// compareEvents counts the events of the set that stripe.events lacks or
+// holds more than once, and those it holds beyond the set. More than once
+// cannot happen while stripe.events keeps id as its primary key; the count
+// is kept so that the check reports what it reads, not what it assumes.
+func compareEvents(ctx context.Context, tx db.DBTX, exp corpus.Expected, accepted map[string]time.Time, c *Counts) error {
+	ids := slices.Sorted(maps.Keys(exp.EventIDs))
+	stored, err := db.EventReceipts(ctx, tx, ids)
 	if err != nil {
 		return err
 	}
-	seen := map[string]bool{}
-	for rows.Next() {
-		var id string
-		var n int
-		if err := rows.Scan(&id, &n); err != nil {
-			return err
-		}
-		seen[id] = true
-		if n > 1 {
-			c.AppliedTwice += n - 1
-			c.example("event %s stored %d times", id, n)
-		}
-		if !exp.EventIDs[id] {
-			c.Unexpected++
-			c.example("event %s stored but never sent", id)
+	for _, id := range ids {
+		r, ok := stored[id]
+		switch {
+		case !ok:
+			c.EventsLost++
+			if _, ok := accepted[id]; ok {
+				c.AcceptedMissing++
+				c.example("event %s got a 2xx and is not in stripe.events", id)
+			} else {
+				c.example("event %s never got a 2xx", id)
+			}
+		case r.Copies > 1:
+			c.AppliedTwice += r.Copies - 1
+			c.example("event %s stored %d times", id, r.Copies)
 		}
 	}
-	if err := rows.Err(); err != nil {
+	extra, err := db.EventsNotAmong(ctx, tx, ids)
+	if err != nil {
 		return err
 	}
-	for id := range exp.EventIDs {
-		if seen[id] {
-			continue
-		}
-		c.EventsLost++
-		if _, ok := accepted[id]; ok {
-			c.AcceptedMissing++
-			c.example("event %s got a 2xx and is not in stripe.events", id)
-		} else {
-			c.example("event %s never got a 2xx", id)
-		}
+	for _, id := range extra {
+		c.Unexpected++
+		c.example("event %s stored but never sent", id)
 	}
 	return nil
 }
 
-type row struct {
-	account string
-	data    json.RawMessage
-	deleted bool
-}
-
-func customers(ctx context.Context, pool *pgxpool.Pool, ids []string) (map[string]row, error) {
-	rows, err := pool.Query(ctx, `SELECT id, coalesce(account, ''), data, deleted FROM stripe.customers WHERE id = ANY($1)`, ids)
+// customers returns the rows of stripe.customers that ids have, by id.
+func customers(ctx context.Context, tx db.DBTX, ids []string) (map[string]db.Object, error) {
+	rows, err := db.ObjectsByID(ctx, tx, catalog.MustLookup("customer"), ids)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := map[string]row{}
-	for rows.Next() {
-		var id string
-		var r row
-		if err := rows.Scan(&id, &r.account, &r.data, &r.deleted); err != nil {
-			return nil, err
-		}
-		out[id] = r
+	out := make(map[string]db.Object, len(rows))
+	for _, r := range rows {
+		out[r.ID] = r
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
-func compareSnapshot(ctx context.Context, pool *pgxpool.Pool, exp corpus.Expected, c *Counts) error {
-	ids := make([]string, 0, len(exp.Snapshot))
-	for id := range exp.Snapshot {
-		ids = append(ids, id)
-	}
-	got, err := customers(ctx, pool, ids)
+func compareSnapshot(ctx context.Context, tx db.DBTX, exp corpus.Expected, c *Counts) error {
+	got, err := customers(ctx, tx, slices.Sorted(maps.Keys(exp.Snapshot)))
 	if err != nil {
 		return err
 	}
@@ -157,13 +146,13 @@ func compareSnapshot(ctx context.Context, pool *pgxpool.Pool, exp corpus.Expecte
 		case !ok:
 			c.ObjectsLost++
 			c.example("customer %s has no row", id)
-		case sameJSON(r.data, want.Object) && r.deleted == want.Deleted && r.account == want.Account:
-		case isOlder(r.data, exp.Older[id]):
+		case sameJSON(r.Data, want.Object) && r.Deleted == want.Deleted && r.Account == want.Account:
+		case isOlder(r.Data, exp.Older[id]):
 			c.Stale++
 			c.example("customer %s holds an older state than event %s", id, want.EventID)
 		default:
 			c.Wrong++
-			c.example("customer %s: deleted %v (want %v), account %q (want %q), data %s", id, r.deleted, want.Deleted, r.account, want.Account, r.data)
+			c.example("customer %s: deleted %v (want %v), account %q (want %q), data %s", id, r.Deleted, want.Deleted, r.Account, want.Account, r.Data)
 		}
 	}
 	return nil
@@ -181,17 +170,13 @@ func isOlder(data json.RawMessage, older []json.RawMessage) bool {
 // compareFake compares every customer the fake holds, on the platform and
 // each connected account, with its row: the backfill lists them all and
 // thin events make the processor fetch them.
-func compareFake(ctx context.Context, pool *pgxpool.Pool, fake Fake, c *Counts) error {
+func compareFake(ctx context.Context, tx db.DBTX, fake Fake, c *Counts) error {
 	for _, account := range append([]string{""}, fake.Accounts...) {
 		objs, err := fake.list(ctx, "/v1/customers", account)
 		if err != nil {
 			return err
 		}
-		ids := make([]string, 0, len(objs))
-		for id := range objs {
-			ids = append(ids, id)
-		}
-		got, err := customers(ctx, pool, ids)
+		got, err := customers(ctx, tx, slices.Sorted(maps.Keys(objs)))
 		if err != nil {
 			return err
 		}
@@ -201,9 +186,9 @@ func compareFake(ctx context.Context, pool *pgxpool.Pool, fake Fake, c *Counts) 
 			case !ok:
 				c.ObjectsLost++
 				c.example("fake customer %s (account %q) has no row", id, account)
-			case !sameJSON(r.data, want) || r.deleted || r.account != account:
+			case !sameJSON(r.Data, want) || r.Deleted || r.Account != account:
 				c.Wrong++
-				c.example("fake customer %s differs from the fake's: deleted %v, account %q", id, r.deleted, r.account)
+				c.example("fake customer %s differs from the fake's: deleted %v, account %q", id, r.Deleted, r.Account)
 			}
 		}
 	}

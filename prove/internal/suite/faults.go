@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/stripesync/stripesync/db"
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/prove/internal/load"
 )
@@ -111,8 +112,7 @@ func (f *faults) killLeader(ctx context.Context) (int, string, error) {
 	deadline := killed.Add(time.Minute)
 	for time.Now().Before(deadline) && (f.backlog < 0 || f.next < 0) {
 		if f.backlog < 0 {
-			var n int
-			if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM stripe.events WHERE id = ANY($1)`, pre).Scan(&n); err == nil && n == len(pre) {
+			if got, err := db.EventReceipts(ctx, f.pool, pre); err == nil && len(got) == len(pre) {
 				f.backlog = time.Since(killed)
 			}
 		}
@@ -123,9 +123,8 @@ func (f *faults) killLeader(ctx context.Context) (int, string, error) {
 					post = append(post, id)
 				}
 			}
-			var n int
 			if len(post) > 0 {
-				if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM stripe.events WHERE id = ANY($1)`, post).Scan(&n); err == nil && n > 0 {
+				if got, err := db.EventReceipts(ctx, f.pool, post); err == nil && len(got) > 0 {
 					f.next = time.Since(killed)
 				}
 			}
@@ -250,19 +249,12 @@ func worstLatency(ctx context.Context, pool *pgxpool.Pool, accepted map[string]t
 		}
 		ids = append(ids, id)
 	}
-	rows, err := pool.Query(ctx, `SELECT id, received_at FROM stripe.events WHERE id = ANY($1)`, ids)
+	got, err := db.EventReceipts(ctx, pool, ids)
 	if err != nil {
 		return 0, 0, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var at time.Time
-		if err := rows.Scan(&id, &at); err != nil {
-			return 0, 0, err
-		}
-		worst = max(worst, at.Sub(accepted[id]))
-		n++
+	for id, r := range got {
+		worst = max(worst, r.ReceivedAt.Sub(accepted[id]))
 	}
-	return worst, n, rows.Err()
+	return worst, len(got), nil
 }

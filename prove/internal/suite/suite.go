@@ -16,11 +16,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/stripesync/stripesync/db"
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/stack"
 	"github.com/stripesync/stripesync/pkg/stripefake"
@@ -241,13 +241,7 @@ func (s *system) start(ctx context.Context) error {
 	if s.pg, err = stack.StartPostgres(ctx, "", pgDir); err != nil {
 		return err
 	}
-	conn, err := pgx.Connect(ctx, s.pg.URL("postgres"))
-	if err != nil {
-		return err
-	}
-	_, err = conn.Exec(ctx, "CREATE DATABASE stripesync")
-	conn.Close(ctx)
-	if err != nil {
+	if err := s.pg.CreateDatabase(ctx, "stripesync"); err != nil {
 		return err
 	}
 	s.dbURL = s.pg.URL("stripesync")
@@ -373,12 +367,12 @@ func settle(ctx context.Context, js jetstream.JetStream, pool *pgxpool.Pool, tim
 	defer cancel()
 	var last string
 	for {
-		var fetches int
+		var fetches int64
 		c, err := js.Consumer(ctx, events.StreamName, events.ConsumerName)
 		if err == nil {
 			var info *jetstream.ConsumerInfo
 			if info, err = c.Info(ctx); err == nil {
-				err = pool.QueryRow(ctx, `SELECT count(*) FROM stripe.pending_fetches`).Scan(&fetches)
+				fetches, _, err = db.PendingFetchStats(ctx, pool)
 				if err == nil && info.NumPending == 0 && info.NumAckPending == 0 && fetches == 0 {
 					return nil
 				}

@@ -22,13 +22,13 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stripesync/stripesync/pkg/events"
+	"github.com/stripesync/stripesync/services/processor/internal/outage"
 	"github.com/stripesync/stripesync/services/processor/internal/store"
 )
 
@@ -83,15 +83,16 @@ type Consumer struct {
 	// cons is the consumer Run reads, whose ack floor a "listing complete"
 	// waits for.
 	cons jetstream.Consumer
-	// failing is set by the first transient failure after a success and
-	// cleared by the next commit: an outage logs one warning when it starts
-	// and one info when it ends, however many messages it holds up.
-	failing atomic.Bool
+	// store follows the store's outages: transient failures and commits.
+	// An outage logs one warning when it starts and one info when it ends,
+	// however many messages it holds up.
+	storeOutage *outage.Watch
 }
 
 // New returns a Consumer.
 func New(log *slog.Logger, s Store, cfg Config, m *Metrics) *Consumer {
-	c := &Consumer{log: log, store: s, cfg: cfg, metrics: m}
+	c := &Consumer{log: log, store: s, cfg: cfg, metrics: m,
+		storeOutage: outage.New(log, "store failing, retrying messages until it recovers", "store recovered, messages apply again")}
 	if cfg.APIVersion != "" {
 		c.versions = newVersionWatch(log, cfg.APIVersion, m.reg)
 	}
@@ -214,7 +215,7 @@ func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
 	stats, err := c.store.Apply(ctx, batch)
 	if err == nil {
 		c.metrics.observeBatch(batch.Len(), time.Since(start), stats)
-		c.recovered()
+		c.storeOutage.Succeeded()
 		for _, m := range ordered {
 			c.ack(m)
 		}
@@ -248,7 +249,7 @@ func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
 			continue
 		}
 		c.metrics.observeBatch(1, 0, stats)
-		c.recovered()
+		c.storeOutage.Succeeded()
 		c.ack(m)
 		c.tied(stats.Ties)
 	}
@@ -389,20 +390,11 @@ func (c *Consumer) fail(ctx context.Context, m jetstream.Msg, ev *store.Event, e
 func (c *Consumer) retry(m jetstream.Msg, delivered uint64, err error) {
 	delay := Backoff(delivered)
 	c.metrics.naks.Inc()
-	if c.failing.CompareAndSwap(false, true) {
-		c.log.Warn("store failing, retrying messages until it recovers", "err", err)
-	}
+	c.storeOutage.Failed(err)
 	c.log.Debug("retrying later", "subject", m.Subject(), "event_id", m.Headers().Get(nats.MsgIdHdr),
 		"num_delivered", delivered, "delay", delay, "err", err)
 	if err := m.NakWithDelay(delay); err != nil {
 		c.log.Warn("nak", "subject", m.Subject(), "err", err)
-	}
-}
-
-// recovered logs the end of an outage, once, at the first commit after it.
-func (c *Consumer) recovered() {
-	if c.failing.CompareAndSwap(true, false) {
-		c.log.Info("store recovered, messages apply again")
 	}
 }
 

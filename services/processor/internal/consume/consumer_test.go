@@ -23,6 +23,7 @@ import (
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/events/eventstest"
 	"github.com/stripesync/stripesync/services/processor/internal/consume"
+	"github.com/stripesync/stripesync/services/processor/internal/logtest"
 	"github.com/stripesync/stripesync/services/processor/internal/store"
 )
 
@@ -68,7 +69,7 @@ type testBundle struct {
 	js    jetstream.JetStream
 	cons  jetstream.Consumer
 	verbs *verbLog
-	logs  *logRecorder
+	logs  *logtest.Recorder
 	reg   *prometheus.Registry
 }
 
@@ -100,7 +101,7 @@ func setup(t *testing.T) *testBundle {
 
 	return &testBundle{
 		dbURL: dbURL, db: db, nc: nc, js: js, cons: cons, verbs: verbs,
-		logs: newLogRecorder(t), reg: prometheus.NewRegistry(),
+		logs: logtest.New(t), reg: prometheus.NewRegistry(),
 	}
 }
 
@@ -161,16 +162,17 @@ func (b *testBundle) info(t *testing.T) *jetstream.ConsumerInfo {
 	return info
 }
 
-// hold makes the store's Apply of the event with id wait until release is
-// called: the test inserts the same id into stripe.events in a transaction
-// it keeps open, and the store's insert waits for that transaction's
-// outcome. release rolls it back, so the store's insert then goes through.
-func (b *testBundle) hold(t *testing.T, id string) (release func()) {
+// hold makes the store's Apply of e wait until release is called: the test
+// inserts e's key (id and created) into stripe.events in a transaction it
+// keeps open, and the store's insert waits for that transaction's outcome.
+// release rolls it back, so the store's insert then goes through.
+func (b *testBundle) hold(t *testing.T, e eventstest.Event) (release func()) {
 	t.Helper()
 	tx, err := b.db.Begin(t.Context())
 	require.NoError(t, err)
 	_, err = tx.Exec(t.Context(),
-		"INSERT INTO stripe.events (id, type, livemode, created, data) VALUES ($1, 'customer.created', false, now(), '{}')", id)
+		"INSERT INTO stripe.events (id, type, livemode, created, data) VALUES ($1, 'customer.created', false, $2, '{}')",
+		e.ID, time.Unix(e.Created.Unix(), 0)) // Stripe's created is in seconds
 	require.NoError(t, err)
 	release = sync.OnceFunc(func() { tx.Rollback(context.Background()) })
 	t.Cleanup(release)
@@ -291,8 +293,9 @@ func TestConsumer(t *testing.T) {
 		require.NoError(t, err)
 		b.cons, err = stream.CreateOrUpdateConsumer(t.Context(), events.ConsumerConfig(time.Second, 1000))
 		require.NoError(t, err)
-		seq := b.publishEvent(t, customerEvent(t, "evt_slow", "cus_slow"))
-		release := b.hold(t, "evt_slow")
+		slowEvent := customerEvent(t, "evt_slow", "cus_slow")
+		seq := b.publishEvent(t, slowEvent)
+		release := b.hold(t, slowEvent)
 		slow := cfg
 		slow.AckWait = time.Second
 		b.run(t, storePool(t, b.dbURL, nil), slow)
@@ -321,8 +324,9 @@ func TestConsumer(t *testing.T) {
 		b := setup(t)
 		// The consumer applies the first event alone and waits on it while
 		// the rest arrive, so that the rest make one batch.
-		release := b.hold(t, "evt_gate")
-		gate := b.publishEvent(t, customerEvent(t, "evt_gate", "cus_gate"))
+		gateEvent := customerEvent(t, "evt_gate", "cus_gate")
+		release := b.hold(t, gateEvent)
+		gate := b.publishEvent(t, gateEvent)
 		b.run(t, storePool(t, b.dbURL, nil), cfg)
 		b.waitHeld(t)
 
@@ -369,8 +373,9 @@ func TestConsumer(t *testing.T) {
 	t.Run("EventPostgresRefusesIsStoredAsFarAsItCanObjectDeadLetteredNeighboursApplied", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		release := b.hold(t, "evt_gate")
-		gate := b.publishEvent(t, customerEvent(t, "evt_gate", "cus_gate"))
+		gateEvent := customerEvent(t, "evt_gate", "cus_gate")
+		release := b.hold(t, gateEvent)
+		gate := b.publishEvent(t, gateEvent)
 		b.run(t, storePool(t, b.dbURL, nil), cfg)
 		b.waitHeld(t)
 
@@ -422,7 +427,7 @@ func TestConsumer(t *testing.T) {
 		require.EqualValues(t, 12, b.info(t).Delivered.Consumer, "a message was delivered twice")
 		// The premise: the bad event shared a transaction with its ten
 		// neighbours, which failed as a whole.
-		require.Contains(t, b.logs.batchSizes("batch failed, applying one by one"), int64(11),
+		require.Contains(t, b.logs.Int64s("batch failed, applying one by one", "batch_size"), int64(11),
 			"the bad event did not share a batch with its neighbours")
 	})
 
@@ -476,9 +481,9 @@ func TestConsumer(t *testing.T) {
 		require.Equal(t, 3, b.count(t, "SELECT count(*) FROM stripe.events"))
 		// One warning for the outage, not one per message and retry, and
 		// one info when it ended.
-		require.Equal(t, 1, b.logs.count(slog.LevelWarn, ""), "warnings during one outage")
-		require.Equal(t, 1, b.logs.count(slog.LevelInfo, "store recovered, messages apply again"))
-		require.GreaterOrEqual(t, b.logs.count(slog.LevelDebug, "retrying later"), 6)
+		require.Equal(t, 1, b.logs.Count(slog.LevelWarn, ""), "warnings during one outage")
+		require.Equal(t, 1, b.logs.Count(slog.LevelInfo, "store recovered, messages apply again"))
+		require.GreaterOrEqual(t, b.logs.Count(slog.LevelDebug, "retrying later"), 6)
 	})
 
 	t.Run("TransientFailureBecomesDeadLetterAfterMaxAttempts", func(t *testing.T) {
@@ -487,9 +492,9 @@ func TestConsumer(t *testing.T) {
 		// The event's row stays locked by the test, and the store gives up
 		// on a lock after 100ms: an error that is not permanent, while
 		// stripe.dead_letters can be written.
-		release := b.hold(t, "evt_stuck")
-		pool := storePool(t, b.dbURL, map[string]string{"lock_timeout": "100ms"})
 		e := customerEvent(t, "evt_stuck", "cus_stuck")
+		release := b.hold(t, e)
+		pool := storePool(t, b.dbURL, map[string]string{"lock_timeout": "100ms"})
 		body := e.JSON(t)
 		seq := b.publish(t, events.EventSubject(e.Type), e.ID, body)
 		b.run(t, pool, cfg) // MaxAttempts 3
@@ -591,68 +596,4 @@ func (l *verbLog) waitOf(t *testing.T, seq uint64, n int) []verb {
 		return len(vs) >= n
 	}, 20*time.Second, 10*time.Millisecond, "waiting for %d acknowledgements of stream seq %d", n, seq)
 	return vs
-}
-
-// logRecorder writes the consumer's logs to the test's output and keeps
-// them.
-type logRecorder struct {
-	slog.Handler
-	mu   *sync.Mutex
-	recs *[]slog.Record
-}
-
-func newLogRecorder(t *testing.T) *logRecorder {
-	return &logRecorder{
-		Handler: slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}),
-		mu:      &sync.Mutex{},
-		recs:    &[]slog.Record{},
-	}
-}
-
-func (h *logRecorder) Handle(ctx context.Context, r slog.Record) error {
-	h.mu.Lock()
-	*h.recs = append(*h.recs, r.Clone())
-	h.mu.Unlock()
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h *logRecorder) WithAttrs(as []slog.Attr) slog.Handler {
-	return &logRecorder{Handler: h.Handler.WithAttrs(as), mu: h.mu, recs: h.recs}
-}
-
-func (h *logRecorder) WithGroup(name string) slog.Handler {
-	return &logRecorder{Handler: h.Handler.WithGroup(name), mu: h.mu, recs: h.recs}
-}
-
-// count returns the number of records at level with message msg, or with
-// any message when msg is empty.
-func (h *logRecorder) count(level slog.Level, msg string) int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	n := 0
-	for _, r := range *h.recs {
-		if r.Level == level && (msg == "" || r.Message == msg) {
-			n++
-		}
-	}
-	return n
-}
-
-// batchSizes returns the batch_size of each record with message msg.
-func (h *logRecorder) batchSizes(msg string) []int64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var sizes []int64
-	for _, r := range *h.recs {
-		if r.Message != msg {
-			continue
-		}
-		r.Attrs(func(a slog.Attr) bool {
-			if a.Key == "batch_size" {
-				sizes = append(sizes, a.Value.Int64())
-			}
-			return true
-		})
-	}
-	return sizes
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/stripeapi"
+	"github.com/stripesync/stripesync/services/processor/internal/outage"
 	"github.com/stripesync/stripesync/services/processor/internal/store"
 )
 
@@ -45,6 +46,9 @@ type Refetcher struct {
 	queue   chan store.Tie
 	outcome *prometheus.CounterVec
 	pending *prometheus.CounterVec
+	// claims follows the claims of pending fetches: while PostgreSQL is
+	// away RunPending fails one every idlePoll, and warns only once.
+	claims *outage.Watch
 }
 
 // New returns a Refetcher calling api, and registers its metric with reg.
@@ -54,6 +58,8 @@ func New(log *slog.Logger, api *stripeapi.Client, s Store, reg prometheus.Regist
 		api:   api,
 		store: s,
 		queue: make(chan store.Tie, 1000),
+		claims: outage.New(log, "pending fetches cannot be claimed, retrying until the store recovers",
+			"store recovered, pending fetches are claimed again"),
 		outcome: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "stripe_sync_processor_refetches_total",
 			Help: "Objects fetched from the Stripe API to settle a tie of the version rule, by outcome.",
@@ -144,18 +150,7 @@ const (
 // fetch is tried again later, backing off.
 func (r *Refetcher) RunPending(ctx context.Context) error {
 	for {
-		claimed, err := r.store.ClaimFetches(ctx, claimBatch, fetchLease)
-		if err != nil && ctx.Err() == nil {
-			r.log.Warn("claim pending fetches", "err", err)
-		}
-		for _, f := range claimed {
-			outcome, err := r.fetch(ctx, f)
-			r.pending.WithLabelValues(outcome).Inc()
-			if err != nil {
-				r.log.Warn("fetch", "object", f.Resource.Object, "object_id", f.ID, "account", f.Account, "attempt", f.Attempts, "err", err)
-			}
-		}
-		if len(claimed) > 0 {
+		if r.fetchDue(ctx) > 0 {
 			continue
 		}
 		select {
@@ -164,6 +159,26 @@ func (r *Refetcher) RunPending(ctx context.Context) error {
 		case <-time.After(idlePoll):
 		}
 	}
+}
+
+// fetchDue fetches up to claimBatch objects that are due now, and returns
+// how many it claimed.
+func (r *Refetcher) fetchDue(ctx context.Context) int {
+	claimed, err := r.store.ClaimFetches(ctx, claimBatch, fetchLease)
+	switch {
+	case err == nil:
+		r.claims.Succeeded()
+	case ctx.Err() == nil:
+		r.claims.Failed(err)
+	}
+	for _, f := range claimed {
+		outcome, err := r.fetch(ctx, f)
+		r.pending.WithLabelValues(outcome).Inc()
+		if err != nil {
+			r.log.Warn("fetch", "object", f.Resource.Object, "object_id", f.ID, "account", f.Account, "attempt", f.Attempts, "err", err)
+		}
+	}
+	return len(claimed)
 }
 
 func (r *Refetcher) fetch(ctx context.Context, f store.PendingFetch) (outcome string, err error) {

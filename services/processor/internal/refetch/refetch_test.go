@@ -1,15 +1,18 @@
 package refetch_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
@@ -18,6 +21,7 @@ import (
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/events/eventstest"
 	"github.com/stripesync/stripesync/pkg/stripeapi"
+	"github.com/stripesync/stripesync/services/processor/internal/logtest"
 	"github.com/stripesync/stripesync/services/processor/internal/refetch"
 	"github.com/stripesync/stripesync/services/processor/internal/store"
 )
@@ -236,4 +240,54 @@ func outcome(t *testing.T, reg *prometheus.Registry, name string) float64 {
 		}
 	}
 	return 0
+}
+
+// countingStore is the real store, counting the claims that failed.
+type countingStore struct {
+	*store.Store
+	failed atomic.Int64
+}
+
+func (s *countingStore) ClaimFetches(ctx context.Context, max int, lease time.Duration) ([]store.PendingFetch, error) {
+	fs, err := s.Store.ClaimFetches(ctx, max, lease)
+	if err != nil {
+		s.failed.Add(1)
+	}
+	return fs, err
+}
+
+func TestRunPendingWarnsOncePerOutage(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.NewURL(t)
+	proxy := dbtest.NewProxy(t, dbURL)
+	pool, err := pgxpool.New(t.Context(), proxy.URL(dbURL))
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	logs := logtest.New(t)
+	api := stripeapi.New("http://127.0.0.1:1", "sk_test_outage", stripeapi.NewLimiter(1, 1), logs.Logger())
+	st := &countingStore{Store: store.New(pool)}
+	r := refetch.New(logs.Logger(), api, st, prometheus.NewRegistry())
+	done := make(chan struct{})
+	go func() { defer close(done); r.RunPending(t.Context()) }()
+	t.Cleanup(func() { <-done })
+
+	const (
+		failing   = "pending fetches cannot be claimed, retrying until the store recovers"
+		recovered = "store recovered, pending fetches are claimed again"
+	)
+	for outage := 1; outage <= 2; outage++ {
+		proxy.SetDown(true)
+		// Many failed claims, one every idle poll.
+		from := st.failed.Load()
+		require.Eventually(t, func() bool { return st.failed.Load() >= from+10 }, 30*time.Second, 10*time.Millisecond,
+			"outage %d: the refetcher stopped claiming", outage)
+		require.Equal(t, outage, logs.Count(slog.LevelWarn, failing), "outage %d: one warning per outage, not one per claim", outage)
+		require.Equal(t, outage, logs.Count(slog.LevelWarn, ""), "outage %d: no other warning", outage)
+
+		proxy.SetDown(false)
+		require.Eventually(t, func() bool { return logs.Count(slog.LevelInfo, recovered) == outage }, 30*time.Second, 10*time.Millisecond,
+			"outage %d: its end was not logged", outage)
+	}
+	// Claims go on succeeding: the end of an outage is logged once.
+	require.Never(t, func() bool { return logs.Count(slog.LevelInfo, recovered) > 2 }, time.Second, 50*time.Millisecond)
 }

@@ -56,14 +56,13 @@ func (s *Store) Reapply(ctx context.Context, evs []Event) (Stats, error) {
 				deletions = append(deletions, ev)
 			}
 		}
-		if err := applyThin(ctx, tx, deletions); err != nil {
-			return err
-		}
 		states, err := newStates(snapshots, nil, backfilled)
 		if err != nil {
 			return permanent(err)
 		}
-		stats, err = applyStates(ctx, tx, Stats{}, states, false)
+		w := writes{own: states}
+		w.gone, _ = thinWrites(deletions) // deletions make no fetches
+		stats, err = w.apply(ctx, tx, Stats{})
 		return err
 	})
 	if err != nil {
@@ -96,7 +95,8 @@ func (s *Store) Rewrite(ctx context.Context, res *catalog.Resource, rows []Row) 
 	var stats Stats
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		stats, err = applyStates(ctx, tx, Stats{}, st, false)
+		w := writes{own: st}
+		stats, err = w.apply(ctx, tx, Stats{})
 		return err
 	})
 	if err != nil {

@@ -62,11 +62,26 @@ type Tie struct {
 
 // Store applies events to the mirror.
 type Store struct {
-	pool *pgxpool.Pool
+	pool       *pgxpool.Pool
+	fetchDelay time.Duration
 }
 
+// Option changes a Store from its defaults.
+type Option func(*Store)
+
+// WithFetchDelay makes the objects of thin events wait delay, instead of
+// FetchDelay, before they are fetched. Tests that settle every fetch at
+// once use 0.
+func WithFetchDelay(delay time.Duration) Option { return func(s *Store) { s.fetchDelay = delay } }
+
 // New returns a Store writing through pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func New(pool *pgxpool.Pool, opts ...Option) *Store {
+	s := &Store{pool: pool, fetchDelay: FetchDelay}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
 
 // Apply stores b in one transaction: each event once in stripe.events, the
 // object of each event seen for the first time, and each fetched object, in
@@ -103,7 +118,7 @@ func (s *Store) apply(ctx context.Context, b Batch, dated func(time.Time) time.T
 	var stats Stats
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		stats, err = apply(ctx, tx, b, dated)
+		stats, err = s.applyTx(ctx, tx, b, dated)
 		return err
 	})
 	if err != nil {
@@ -112,50 +127,166 @@ func (s *Store) apply(ctx context.Context, b Batch, dated func(time.Time) time.T
 	return stats, nil
 }
 
-// apply runs the phases of a batch in one transaction.
-func apply(ctx context.Context, tx pgx.Tx, b Batch, dated func(time.Time) time.Time) (Stats, error) {
+// applyTx runs the phases of a batch in one transaction.
+func (s *Store) applyTx(ctx context.Context, tx pgx.Tx, b Batch, dated func(time.Time) time.Time) (Stats, error) {
 	fresh, err := insertEvents(ctx, tx, b.Events)
 	if err != nil {
 		return Stats{}, err
 	}
 	stats := Stats{Stored: len(fresh), Duplicates: len(b.Events) - len(fresh)}
-	if err := applyThin(ctx, tx, fresh); err != nil {
-		return Stats{}, err
-	}
 	states, err := newStates(fresh, b.Objects, dated)
 	if err != nil {
 		return Stats{}, permanent(err)
 	}
-	return applyStates(ctx, tx, stats, states, len(b.Objects) > 0)
+	w := writes{own: states, settle: len(b.Objects) > 0, fetchDelay: s.fetchDelay}
+	w.gone, w.fetches = thinWrites(fresh)
+	return w.apply(ctx, tx, stats)
 }
 
-// applyStates writes the states of a batch, then what they hold, and with
-// settle the pending fetches that fetched states settle.
-func applyStates(ctx context.Context, tx pgx.Tx, stats Stats, states *states, settle bool) (Stats, error) {
-	stats.Ties = states.ties
-	applied, err := states.upsert(ctx, tx, func(t Tie) { stats.Ties = append(stats.Ties, t) })
-	if err != nil {
-		return Stats{}, err
-	}
-	held, err := contents(applied)
-	if err != nil {
-		return Stats{}, permanent(err)
-	}
-	heldApplied, err := held.upsert(ctx, tx, nil)
-	if err != nil {
-		return Stats{}, err
-	}
-	if err := held.markMissing(ctx, tx); err != nil {
-		return Stats{}, err
-	}
-	if settle {
-		if err := settlePendingFetches(ctx, tx, applied); err != nil {
+// writes is what one transaction writes besides stripe.events, gathered
+// before the first row is written.
+type writes struct {
+	own     *states                              // the states of events and fetched objects
+	gone    map[*catalog.Resource][]db.Tombstone // thin deletions
+	fetches []db.PendingFetch                    // objects of thin events, to fetch
+	// fetchDelay is how long the fetches wait (Store's, FetchDelay unless
+	// WithFetchDelay).
+	fetchDelay time.Duration
+	settle     bool // fetched states settle pending fetches
+}
+
+// apply writes w, each relation once, in lockOrder, each statement's rows in
+// id order: so two transactions take their row locks in one global order
+// and cannot deadlock on each other's rows (the processor runs several
+// batches at once). A relation's rows are its own states of the batch and
+// the items and embedded objects that the states written before it hold:
+// lockOrder puts every holder before what it holds. Per relation, deletions
+// come first, then states, then the items that complete lists no longer
+// hold. Pending fetches come last: added, then settled.
+func (w *writes) apply(ctx context.Context, tx pgx.Tx, stats Stats) (Stats, error) {
+	stats.Ties = w.own.ties
+	held := &held{complete: map[*catalog.Resource]map[string]db.CompleteList{}}
+	var settled []written
+	for _, res := range lockOrder {
+		if gone := w.gone[res]; len(gone) > 0 {
+			if err := db.MarkDeleted(ctx, tx, res, gone); err != nil {
+				return Stats{}, err
+			}
+		}
+		rows, own := merge(w.own.rows[res], held.rows[res])
+		if len(rows) > 0 {
+			outcomes, err := db.UpsertObjects(ctx, tx, res, rows)
+			if err != nil {
+				return Stats{}, err
+			}
+			var applied []written
+			for i, o := range outcomes {
+				if !own[i] {
+					stats.Applied += btoi(o.Applied)
+					continue
+				}
+				if o.Tie {
+					stats.Ties = append(stats.Ties, tieOf(res, rows[i]))
+				}
+				if o.Applied {
+					stats.Applied++
+					applied = append(applied, written{res: res, row: rows[i]})
+				}
+			}
+			if err := held.add(applied); err != nil {
+				return Stats{}, permanent(err)
+			}
+			settled = append(settled, applied...)
+		}
+		if err := held.markMissing(ctx, tx, res); err != nil {
 			return Stats{}, err
 		}
 	}
-	stats.Applied = len(applied) + len(heldApplied)
+	if len(w.fetches) > 0 {
+		if err := db.AddPendingFetches(ctx, tx, w.fetches, w.fetchDelay); err != nil {
+			return Stats{}, err
+		}
+	}
+	if w.settle {
+		if err := settlePendingFetches(ctx, tx, settled); err != nil {
+			return Stats{}, err
+		}
+	}
 	return stats, nil
 }
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// merge is the rows one statement writes to a relation, in id order: the
+// batch's own states and the states held by those written before, the newer
+// of the two when both have an id (the held on a tie: written after, as of
+// the same moment). own[i] says rows[i] is one of the batch's own.
+func merge(own, held map[string]db.Object) (rows []db.Object, isOwn []bool) {
+	ids := slices.Collect(maps.Keys(own))
+	for id := range held {
+		if _, ok := own[id]; !ok {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	rows, isOwn = make([]db.Object, 0, len(ids)), make([]bool, 0, len(ids))
+	for _, id := range ids {
+		o, isO := own[id]
+		h, isH := held[id]
+		switch {
+		case isO && (!isH || !replacedBy(o, h)):
+			rows, isOwn = append(rows, o), append(isOwn, true)
+		default:
+			rows, isOwn = append(rows, h), append(isOwn, false)
+		}
+	}
+	return rows, isOwn
+}
+
+// lockOrder is the order in which a transaction writes relations: a
+// resource after every resource whose objects hold it (nested lists,
+// embedded objects), then by object name.
+var lockOrder = func() []*catalog.Resource {
+	all := catalog.All()
+	holders := map[*catalog.Resource][]*catalog.Resource{}
+	for _, p := range all {
+		for _, n := range p.Nested {
+			for _, it := range n.Items {
+				holders[catalog.MustLookup(it)] = append(holders[catalog.MustLookup(it)], p)
+			}
+		}
+		for _, e := range p.Embedded {
+			holders[catalog.MustLookup(e.Object)] = append(holders[catalog.MustLookup(e.Object)], p)
+		}
+	}
+	depth := map[*catalog.Resource]int{}
+	var depthOf func(r *catalog.Resource, seen int) int
+	depthOf = func(r *catalog.Resource, seen int) int {
+		if seen > len(all) {
+			panic("store: resources hold each other in a cycle: " + r.Object)
+		}
+		if d, ok := depth[r]; ok {
+			return d
+		}
+		d := 0
+		for _, h := range holders[r] {
+			d = max(d, depthOf(h, seen+1)+1)
+		}
+		depth[r] = d
+		return d
+	}
+	for _, r := range all {
+		depthOf(r, 0)
+	}
+	return slices.SortedFunc(slices.Values(all), func(a, b *catalog.Resource) int {
+		return cmp.Or(cmp.Compare(depth[a], depth[b]), byObject(a, b))
+	})
+}()
 
 // settlePendingFetches removes the objects waiting for a fetch that fetched
 // states just written settle (a backfill, a fetch). Events that carry their
@@ -168,9 +299,10 @@ func settlePendingFetches(ctx context.Context, tx pgx.Tx, applied []written) err
 			byResource[w.res] = append(byResource[w.res], w.row)
 		}
 	}
-	// In one order, as every statement here: concurrent batches lock rows
-	// in the same order.
-	for _, res := range slices.SortedFunc(maps.Keys(byResource), byObject) {
+	for _, res := range lockOrder {
+		if len(byResource[res]) == 0 {
+			continue
+		}
 		if err := db.SettlePendingFetches(ctx, tx, res, byResource[res]); err != nil {
 			return err
 		}
@@ -217,7 +349,7 @@ func newStates(fresh []Event, objects []events.Object, dated func(time.Time) tim
 	s := &states{}
 	for _, ev := range fresh {
 		if ev.Thin != nil {
-			continue // applyThin's
+			continue // thinWrites'
 		}
 		res, row, ok, err := eventRow(ev)
 		if err != nil {
@@ -242,16 +374,16 @@ func newStates(fresh []Event, objects []events.Object, dated func(time.Time) tim
 // fetch.
 const FetchDelay = time.Second
 
-// applyThin handles the thin events stored for the first time. A thin event
-// carries no state of its object: a deletion marks the object's row deleted
-// (keeping what it holds) as of the event; any other event about an object
-// the mirror keeps makes the object wait for a fetch of its current state
-// (stripe.pending_fetches, written in this transaction, so the fetch is
-// never lost). That covers Stripe's alert that it failed to generate an
-// event (v2.core.health.event_generation_failure.resolved), which names the
-// object whose event never came. Events about objects not mirrored are kept
-// in stripe.events only.
-func applyThin(ctx context.Context, tx pgx.Tx, fresh []Event) error {
+// thinWrites is what the thin events stored for the first time write. A
+// thin event carries no state of its object: a deletion marks the object's
+// row deleted (keeping what it holds) as of the event; any other event about
+// an object the mirror keeps makes the object wait for a fetch of its
+// current state (stripe.pending_fetches, written in the same transaction, so
+// the fetch is never lost). That covers Stripe's alert that it failed to
+// generate an event (v2.core.health.event_generation_failure.resolved),
+// which names the object whose event never came. Events about objects not
+// mirrored are kept in stripe.events only.
+func thinWrites(fresh []Event) (map[*catalog.Resource][]db.Tombstone, []db.PendingFetch) {
 	type objectKey struct {
 		res         *catalog.Resource
 		id, account string
@@ -283,18 +415,14 @@ func applyThin(ctx context.Context, tx pgx.Tx, fresh []Event) error {
 		}
 		fetches[key] = db.PendingFetch{Resource: res, ID: ro.ID, Account: ev.Account, Livemode: ev.Livemode, URL: url, EventID: ev.ID, Since: ev.Created}
 	}
-	for _, res := range slices.SortedFunc(maps.Keys(gone), byObject) {
-		if err := db.MarkDeleted(ctx, tx, res, gone[res]); err != nil {
-			return err
-		}
-	}
-	if len(fetches) == 0 {
-		return nil
+	for _, tombstones := range gone {
+		// In id order, as every statement's rows (see writes.apply).
+		slices.SortStableFunc(tombstones, func(a, b db.Tombstone) int { return strings.Compare(a.ID, b.ID) })
 	}
 	sorted := slices.SortedFunc(maps.Values(fetches), func(a, b db.PendingFetch) int {
 		return cmp.Or(byObject(a.Resource, b.Resource), strings.Compare(a.ID, b.ID), strings.Compare(a.Account, b.Account))
 	})
-	return db.AddPendingFetches(ctx, tx, sorted, FetchDelay)
+	return gone, sorted
 }
 
 // eventRow is the row an event writes, and false when its object is not
@@ -407,53 +535,24 @@ type written struct {
 	row db.Object
 }
 
-// upsert writes the states, a statement per resource in object-name and id
-// order (one lock order for concurrent transactions), calls tied for each
-// tie with the stored state, and returns the states applied.
-func (s *states) upsert(ctx context.Context, tx pgx.Tx, tied func(Tie)) ([]written, error) {
-	var applied []written
-	resources := slices.SortedFunc(maps.Keys(s.rows), byObject)
-	for _, res := range resources {
-		byID := s.rows[res]
-		rows := make([]db.Object, 0, len(byID))
-		for _, id := range slices.Sorted(maps.Keys(byID)) {
-			rows = append(rows, byID[id])
-		}
-		outcomes, err := db.UpsertObjects(ctx, tx, res, rows)
-		if err != nil {
-			return nil, err
-		}
-		for i, o := range outcomes {
-			if o.Tie && tied != nil {
-				tied(tieOf(res, rows[i]))
-			}
-			if o.Applied {
-				applied = append(applied, written{res: res, row: rows[i]})
-			}
-		}
-	}
-	return applied, nil
-}
-
-// held are the objects that the states just written hold: items of nested
-// lists and embedded objects, with the lists that are complete.
+// held are the objects that the states written hold: items of nested lists
+// and embedded objects, with the lists that are complete.
 type held struct {
 	states
 	complete map[*catalog.Resource]map[string]db.CompleteList
 }
 
-// contents reads what the written states hold, and only those: a list older
-// than the stored object could bring back an item removed since. A deleted
+// add reads what the written states hold, and only those: a list older than
+// the stored object could bring back an item removed since. A deleted
 // object's contents are left as they were.
-func contents(written []written) (*held, error) {
-	h := &held{complete: map[*catalog.Resource]map[string]db.CompleteList{}}
+func (h *held) add(written []written) error {
 	for _, w := range written {
 		if w.row.Deleted {
 			continue
 		}
 		lists, embedded, err := w.res.Contents(w.row.Data)
 		if err != nil {
-			return nil, fmt.Errorf("%s %s: %w", w.res.Object, w.row.ID, err)
+			return fmt.Errorf("%s %s: %w", w.res.Object, w.row.ID, err)
 		}
 		for _, e := range embedded {
 			h.keep(e.Resource, db.Object{ID: e.Ref.ID, Account: w.row.Account, Livemode: w.row.Livemode,
@@ -463,7 +562,7 @@ func contents(written []written) (*held, error) {
 			h.addList(w, l)
 		}
 	}
-	return h, nil
+	return nil
 }
 
 func (h *held) addList(w written, l catalog.Items) {
@@ -495,21 +594,18 @@ func (h *held) addList(w written, l catalog.Items) {
 	}
 }
 
-// markMissing marks deleted the items that complete lists no longer hold,
-// one statement per items relation, parents in id order.
-func (h *held) markMissing(ctx context.Context, tx pgx.Tx) error {
-	resources := slices.SortedFunc(maps.Keys(h.complete), byObject)
-	for _, res := range resources {
-		byParent := h.complete[res]
-		lists := make([]db.CompleteList, 0, len(byParent))
-		for _, p := range slices.Sorted(maps.Keys(byParent)) {
-			lists = append(lists, byParent[p])
-		}
-		if err := db.MarkMissing(ctx, tx, res, lists); err != nil {
-			return err
-		}
+// markMissing marks deleted the items of res that complete lists no longer
+// hold, in one statement, parents in id order.
+func (h *held) markMissing(ctx context.Context, tx pgx.Tx, res *catalog.Resource) error {
+	byParent := h.complete[res]
+	if len(byParent) == 0 {
+		return nil
 	}
-	return nil
+	lists := make([]db.CompleteList, 0, len(byParent))
+	for _, p := range slices.Sorted(maps.Keys(byParent)) {
+		lists = append(lists, byParent[p])
+	}
+	return db.MarkMissing(ctx, tx, res, lists)
 }
 
 // DeadLetter is a message that could not be applied, kept with the reason.
@@ -572,7 +668,7 @@ func (s *Store) ClaimFetches(ctx context.Context, max int, lease time.Duration) 
 // the version rule, counted by the reconciliation that queued f if one did.
 func (s *Store) SettleFetch(ctx context.Context, f PendingFetch, o events.Object) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := apply(ctx, tx, Batch{Objects: []events.Object{o}}, settled); err != nil {
+		if _, err := s.applyTx(ctx, tx, Batch{Objects: []events.Object{o}}, settled); err != nil {
 			return err
 		}
 		if ref, err := catalog.ParseRef(o.Data); err == nil && ref.Deleted {
