@@ -82,6 +82,14 @@ func (r *Resource) RetrievePath(id string) (string, bool) {
 	return strings.Replace(r.Retrieve, "{id}", url.PathEscape(id), 1), true
 }
 
+// Reconcilable reports whether the rows of r can be reconciled with
+// Stripe: its list returns every object (with its filters), so a row a
+// complete listing did not return is worth retrieving, and Stripe
+// retrieves it by id.
+func (r *Resource) Reconcilable() bool {
+	return r.List != nil && r.List.Complete() && r.Retrieve != ""
+}
+
 // IsDeletedBy reports whether an event of type eventType says the object no
 // longer exists.
 func (r *Resource) IsDeletedBy(eventType string) bool {
@@ -108,7 +116,18 @@ type Listing struct {
 	// Yields are the other objects the list returns beside the resource's
 	// own (a customer's sources list holds cards and bank accounts too).
 	Yields []string
+	// Hides says which objects the list leaves out whatever its Filters
+	// ask; "" when it returns every object of the resource that exists.
+	// Reconciliation takes an object a complete list did not return for
+	// one Stripe no longer has, and checks that by retrieving it: a list
+	// that hides some would cost a retrieval of each hidden object every
+	// time, so it is not reconciled.
+	Hides string
 }
+
+// Complete reports whether the list, with its Filters, returns every
+// object of the resource that exists (see Hides).
+func (l *Listing) Complete() bool { return l.Hides == "" }
 
 // PathFor is the listing's path for the parent id (Per listings).
 func (l *Listing) PathFor(parentID string) string {

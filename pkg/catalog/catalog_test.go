@@ -148,3 +148,28 @@ func TestContents(t *testing.T) {
 		require.Error(t, err)
 	})
 }
+
+// TestListingsSayWhatTheyHide holds the lists known to leave objects out by
+// default: each either asks for them (a filter) or says it hides them, so
+// that reconciliation never takes a hidden object for a deleted one.
+func TestListingsSayWhatTheyHide(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		object   string
+		filter   url.Values // asks for what the list hides by default
+		complete bool
+	}{
+		{object: "subscription", filter: url.Values{"status": {"all"}}, complete: true}, // canceled ones hidden otherwise
+		{object: "review", complete: false},                                             // open ones only, no filter for the rest
+		{object: "customer", complete: true},
+	} {
+		t.Run(tc.object, func(t *testing.T) {
+			t.Parallel()
+			l := MustLookup(tc.object).List
+			for k, v := range tc.filter {
+				require.Equal(t, v, l.Filters[k], "%s lists with %s=%v", tc.object, k, v)
+			}
+			require.Equal(t, tc.complete, l.Complete(), l.Hides)
+		})
+	}
+}

@@ -282,7 +282,8 @@ var resources = []*Resource{
 	{
 		Object:   "review",
 		Retrieve: "/v1/reviews/{id}",
-		List:     &Listing{Path: "/v1/reviews", Created: true},
+		List: &Listing{Path: "/v1/reviews", Created: true,
+			Hides: "closed reviews: GET /v1/reviews returns those with open true only, and has no filter for the others"},
 		Columns: []Column{
 			ts("created"), ref("charge"), ref("payment_intent"), text("reason"), flag("open"),
 		},

@@ -59,6 +59,13 @@ type Object struct {
 	Data []byte
 }
 
+// BackfilledAt dates an object fetched at at for the version rule. Events
+// are dated to the second, so an event of the second the request was sent
+// in may be newer or older than the response. A fetched object is dated
+// just before that second: an event of that second or later replaces it,
+// an event of an earlier second cannot.
+func BackfilledAt(at time.Time) time.Time { return at.Truncate(time.Second).Add(-time.Microsecond) }
+
 // Msg is the message that carries o. Its message id makes a retried publish
 // of the same fetch a duplicate the stream drops.
 func (o Object) Msg() *nats.Msg {

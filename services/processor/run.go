@@ -161,7 +161,7 @@ func buildWorkers(ctx context.Context, cfg config, log *slog.Logger, st *store.S
 		AckWait:     cfg.AckWait,
 	}
 	var w workers
-	reg.MustRegister(awaitingFetch(st))
+	reg.MustRegister(awaitingFetch(st), reconcileCollector{store: st, log: log})
 	if cfg.Stripe.Key != "" {
 		lim := stripeapi.NewLimiter(fetchRate(cfg.Stripe))
 		reg.MustRegister(stripeapi.Collector("stripe_sync_processor", lim))

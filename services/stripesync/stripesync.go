@@ -25,6 +25,7 @@ commands:
   replay   dead letters back onto the stream, after a fix (all, by reason, by id)
   rebuild  derive relations again from the stored rows and events, after a rule changed
   verify   compare a sample of the mirror with the Stripe API; exit 2 on drift
+  reconcile list resources completely; wait until the processor marked deleted the rows Stripe no longer has
   listen   forward a test-mode account's new events to the local ingest, signed
   endpoint create the Stripe webhook endpoint (or thin event destination) for ingest
   status   where the mirror stands: lag, dead letters, backfills, rows; -json, -http ADDR; exit 2 on trouble
@@ -57,6 +58,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return endpointCmd(ctx, args, getenv, stdout)
 	case "status":
 		return status.Run(ctx, args, getenv, stdout, DefaultDatabaseURL)
+	case "reconcile":
+		return reconcileCmd(ctx, args, getenv, stdout)
 	default:
 		return fmt.Errorf("unknown command %q; stripesync -h lists them", cmd)
 	}

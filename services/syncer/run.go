@@ -31,6 +31,7 @@ commands:
   backfill   backfill once, exiting when every object is on the stream (non-zero if any part failed)
   events     publish events from Stripe's Events API
   request    queue a backfill for syncer serve
+  reconcile  list resources completely, for the processor to find the rows Stripe no longer has
 
 "syncer <command> -h" lists a command's flags`
 
@@ -39,7 +40,11 @@ var about = map[string]string{
 	"serve":    "syncer serve backfills the mirror on a schedule and on request, and catches up on missed events.\n\nusage: syncer serve [flags]",
 	"backfill": "syncer backfill lists the account through the Stripe API and publishes every object, once.\n\nusage: syncer backfill [-resources a,b] [-account acct_…] [-since 2024-01-01|72h] [flags]",
 	"events":   "syncer events publishes events from Stripe's Events API, as ingest would.\n\nusage: syncer events [-since 24h] [-failed] [-type 'invoice.*'] [-ids evt_…] [-account acct_…] [-thin] [flags]",
-	"request":  "syncer request queues a backfill for the syncer serve replicas, and prints its run id; it waits in the stream while none runs.\n\nusage: syncer request [-resources a,b] [-account acct_…] [-since …] [flags]",
+	"reconcile": "syncer reconcile backfills resources completely, with the listing markers from which the processor finds the rows of the\n" +
+		"mirror the listing did not return, retrieves them, and marks deleted those Stripe no longer has (README \"Reconciliation\").\n" +
+		"It needs no database; stripesync reconcile waits for the processor and prints the outcome.\n\n" +
+		"usage: syncer reconcile [-resources a,b] [-account acct_…] [flags]",
+	"request": "syncer request queues a backfill for the syncer serve replicas, and prints its run id; it waits in the stream while none runs.\n\nusage: syncer request [-resources a,b] [-account acct_…] [-since …] [flags]",
 }
 
 // Run runs the syncer command in args[0]. Settings come from args (flags)
@@ -94,6 +99,13 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return errors.New("config: -thin and -failed: thin events cannot be selected by delivery")
 		}
 		return eventsOnce(ctx, cfg, opts, stdout)
+	case "reconcile":
+		out, err := Reconcile(ctx, args, getenv, stdout)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "listing %s: %d listings complete, for the processor to reconcile\n", out.Listing, out.Listings)
+		return nil
 	case "request":
 		syncRequest := syncRequestFlags(fs)
 		if err := parse(b, args, getenv, &cfg, false); err != nil {

@@ -228,7 +228,7 @@ func (s *server) backfill(ctx context.Context, msg jetstream.Msg) {
 	}
 	s.record(ctx, run)
 	s.log.Info("backfill taken", "run", run.Run, "deliveries", run.Deliveries, "resources", sr.Resources, "account", sr.Account, "since", sr.Since)
-	err = s.engine.Run(ctx, req)
+	err = s.runBackfill(ctx, req)
 	if ctx.Err() != nil {
 		s.log.Info("backfill left to another replica", "run", run.Run)
 		return // unacknowledged: another replica takes it over after JobAckWait

@@ -570,6 +570,21 @@ type StripeRadarEarlyFraudWarning struct {
 	ApiVersion    pgtype.Text
 }
 
+type StripeReconciliation struct {
+	Relation      string
+	Account       string
+	Listing       string
+	StartedAt     time.Time
+	CompletedAt   pgtype.Timestamptz
+	ListedAt      pgtype.Timestamptz
+	ApiObjects    int64
+	ApiDigest     int64
+	MirrorObjects int64
+	MirrorDigest  int64
+	Unlisted      int64
+	MarkedDeleted int64
+}
+
 type StripeRefund struct {
 	ID            string
 	Account       pgtype.Text

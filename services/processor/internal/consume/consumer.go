@@ -7,6 +7,8 @@
 //	                                                                Debug per message
 //	permanent failure, or MaxAttempts reached kept as dead letter,  Error
 //	                                          then Term
+//	"listing complete" before the messages    NakWithDelay(500ms)   none
+//	ahead of it are all settled
 //
 // A message is acknowledged only after the transaction that applied it has
 // committed, and terminated only after it is kept in stripe.dead_letters:
@@ -35,6 +37,9 @@ type Store interface {
 	Apply(ctx context.Context, b store.Batch) (store.Stats, error)
 	KeepDeadLetter(ctx context.Context, d store.DeadLetter) error
 	KeepUnapplied(ctx context.Context, ev store.Event, d store.DeadLetter) error
+	StartListing(ctx context.Context, m events.ListingStarted, publishedAt time.Time) error
+	CompleteListing(ctx context.Context, m events.ListingComplete) error
+	CompleteList(ctx context.Context, m events.ListComplete) error
 }
 
 // Config tunes a Consumer.
@@ -75,6 +80,9 @@ type Consumer struct {
 	metrics  *Metrics
 	versions *versionWatch
 	held     held
+	// cons is the consumer Run reads, whose ack floor a "listing complete"
+	// waits for.
+	cons jetstream.Consumer
 	// store follows the store's outages: transient failures and commits.
 	// An outage logs one warning when it starts and one info when it ends,
 	// however many messages it holds up.
@@ -105,6 +113,7 @@ func (c *Consumer) Run(ctx context.Context, cons jetstream.Consumer) error {
 	if err != nil {
 		return fmt.Errorf("consume: %w", err)
 	}
+	c.cons = cons
 	stopMarking := c.held.markInProgress(c.cfg.AckWait)
 	defer stopMarking()
 	msgs := make(chan jetstream.Msg, c.cfg.BatchSize)
@@ -172,10 +181,24 @@ func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) {
 	var batch store.Batch
 	// The messages of batch.Events, then those of batch.Objects, in order.
 	var evMsgs, objMsgs []jetstream.Msg
+	// The markers, each applied in a transaction of its own after the
+	// batch, in stream order: a "listing complete" may wait for the batch.
+	type marked struct {
+		m jetstream.Msg
+		v any
+	}
+	var markers []marked
+	defer func() {
+		for _, mk := range markers {
+			c.applyMarker(ctx, mk.m, mk.v)
+		}
+	}()
 	for _, m := range msgs {
 		switch d, err := decode(m); {
 		case err != nil:
 			c.deadLetter(ctx, m, nil, err)
+		case d.marker != nil:
+			markers = append(markers, marked{m, d.marker})
 		case d.event != nil:
 			c.versions.observe(d.event.APIVersion)
 			batch.Events = append(batch.Events, *d.event)
@@ -238,15 +261,24 @@ func (c *Consumer) tied(ties []store.Tie) {
 	}
 }
 
-// decoded is a message read as an event or as an object.
+// decoded is a message read as an event, an object or a listing marker.
 type decoded struct {
 	event  *store.Event
 	object *events.Object
+	marker any // an events.ListingStarted, ListingComplete or ListComplete
 }
 
-// decode reads a message by its subject: a Stripe event, or an object
-// fetched from the API. A message that is neither can never be applied.
+// decode reads a message by its subject: a Stripe event, an object fetched
+// from the API, or a listing marker. A message that is none can never be
+// applied.
 func decode(m jetstream.Msg) (decoded, error) {
+	if strings.HasPrefix(m.Subject(), events.ListingSubjectPrefix) {
+		v, err := events.ParseMarker(m.Subject(), m.Data())
+		if err != nil {
+			return decoded{}, err
+		}
+		return decoded{marker: v}, nil
+	}
 	if strings.HasPrefix(m.Subject(), events.ObjectSubjectPrefix) {
 		o, err := events.ParseObjectMsg(m.Subject(), m.Headers(), m.Data())
 		if err != nil {
@@ -259,6 +291,78 @@ func decode(m jetstream.Msg) (decoded, error) {
 		return decoded{}, err
 	}
 	return decoded{event: &store.Event{Envelope: env, Raw: m.Data()}}, nil
+}
+
+// Waiting of a "listing complete" for the messages before it.
+const (
+	// markerWait is the delay before a "listing complete" whose earlier
+	// messages are not all applied is delivered again.
+	markerWait = 500 * time.Millisecond
+	// markerMaxDeliveries bounds its deliveries, an hour of waiting at
+	// markerWait, the backoff of failures aside: then it is a dead letter.
+	markerMaxDeliveries = 7200
+)
+
+// applyMarker applies a listing marker, in a transaction of its own. A
+// "listing complete" is applied only once every earlier message of the
+// stream is settled (acknowledged or kept as a dead letter: the consumer's
+// ack floor has reached the one before it), so that every object the
+// listing published is written; until then it is delivered again after
+// markerWait. Acknowledging it early would reconcile against a mirror
+// still missing part of the listing (a fetch each, never a wrong mark, but
+// perhaps the whole relation's worth).
+func (c *Consumer) applyMarker(ctx context.Context, m jetstream.Msg, v any) {
+	defer c.held.remove([]jetstream.Msg{m})
+	var err error
+	switch v := v.(type) {
+	case events.ListingStarted:
+		var meta *jetstream.MsgMetadata
+		if meta, err = m.Metadata(); err == nil {
+			err = c.store.StartListing(ctx, v, meta.Timestamp)
+		}
+	case events.ListingComplete:
+		var ready bool
+		if ready, err = c.earlierSettled(ctx, m); err == nil && !ready {
+			if delivered := numDelivered(m); delivered >= markerMaxDeliveries {
+				c.deadLetter(ctx, m, nil, fmt.Errorf("listing complete: the messages before it were still not all applied after %d deliveries", delivered))
+				return
+			}
+			if err := m.NakWithDelay(markerWait); err != nil {
+				c.log.Warn("nak", "subject", m.Subject(), "err", err)
+			}
+			return
+		}
+		if err == nil {
+			err = c.store.CompleteListing(ctx, v)
+		}
+	case events.ListComplete:
+		err = c.store.CompleteList(ctx, v)
+	}
+	switch delivered := numDelivered(m); {
+	case err == nil:
+		c.ack(m)
+	case store.IsPermanent(err):
+		c.deadLetter(ctx, m, nil, err)
+	case delivered >= markerMaxDeliveries:
+		c.deadLetter(ctx, m, nil, fmt.Errorf("gave up after %d deliveries: %w", delivered, err))
+	default:
+		c.retry(m, delivered, err)
+	}
+}
+
+// earlierSettled reports whether every message of the stream before m is
+// settled: the consumer's ack floor is at m's stream sequence − 1 (m itself
+// is not acknowledged, so the floor cannot pass it).
+func (c *Consumer) earlierSettled(ctx context.Context, m jetstream.Msg) (bool, error) {
+	meta, err := m.Metadata()
+	if err != nil {
+		return false, fmt.Errorf("listing complete: %w", err)
+	}
+	ci, err := c.cons.Info(ctx)
+	if err != nil {
+		return false, fmt.Errorf("listing complete: consumer info: %w", err)
+	}
+	return ci.AckFloor.Stream+1 >= meta.Sequence.Stream, nil
 }
 
 func (c *Consumer) ack(m jetstream.Msg) {

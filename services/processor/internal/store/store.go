@@ -482,12 +482,9 @@ func objectRow(o events.Object, dated func(time.Time) time.Time) (db.Object, err
 	}, nil
 }
 
-// backfilled dates an object fetched at at for the version rule. Events are
-// dated to the second, so an event of the second the request was sent in
-// may be newer or older than the response. A fetched object is dated just
-// before that second: an event of that second or later replaces it, an
-// event of an earlier second cannot.
-func backfilled(at time.Time) time.Time { return at.Truncate(time.Second).Add(-time.Microsecond) }
+// backfilled dates an object fetched at at for the version rule
+// (events.BackfilledAt).
+func backfilled(at time.Time) time.Time { return events.BackfilledAt(at) }
 
 // settled dates an object fetched to settle a tie: the request was sent
 // after the tied events were received, so its state is newer than any event
@@ -677,24 +674,36 @@ func (s *Store) ClaimFetches(ctx context.Context, max int, lease time.Duration) 
 }
 
 // SettleFetch stores o, the state fetched for f, as of exactly o.FetchedAt
-// (the request was sent after every event that made f wait), and ends f
-// unless an event came since, in one transaction.
+// (the request was sent after every event that made f wait, or after the
+// listing that queued it started), and ends f unless an event came since,
+// in one transaction. A deleted object (deleted: true) is a tombstone under
+// the version rule, counted by the reconciliation that queued f if one did.
 func (s *Store) SettleFetch(ctx context.Context, f PendingFetch, o events.Object) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := s.applyTx(ctx, tx, Batch{Objects: []events.Object{o}}, settled); err != nil {
 			return err
+		}
+		if ref, err := catalog.ParseRef(o.Data); err == nil && ref.Deleted {
+			if err := countReconciled(ctx, tx, f); err != nil {
+				return err
+			}
 		}
 		return db.DonePendingFetch(ctx, tx, f)
 	})
 	return classify(err)
 }
 
-// SettleFetchGone marks f's object deleted as of at, when Stripe answered
-// that it does not exist, and ends f unless an event came since.
+// SettleFetchGone marks f's object deleted as of at, under the version
+// rule, when Stripe answered that it does not exist (counted by the
+// reconciliation that queued f, if one did), and ends f unless an event
+// came since.
 func (s *Store) SettleFetchGone(ctx context.Context, f PendingFetch, at time.Time) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		err := db.MarkDeleted(ctx, tx, f.Resource, []db.Tombstone{{ID: f.ID, Account: f.Account, Livemode: f.Livemode, StateAt: at}})
 		if err != nil {
+			return err
+		}
+		if err := countReconciled(ctx, tx, f); err != nil {
 			return err
 		}
 		return db.DonePendingFetch(ctx, tx, f)

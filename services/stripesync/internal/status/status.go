@@ -62,6 +62,10 @@ type Report struct {
 	// relation name, estimated from PostgreSQL's statistics
 	// (db.EstimateRows).
 	Relations []Relation `json:"relations"`
+	// Reconciliations are the last reconciliation with Stripe of each
+	// relation and account (stripe.reconciliations), by relation then
+	// account.
+	Reconciliations []Reconciliation `json:"reconciliations"`
 	// EventsEstimated is the estimated number of rows of stripe.events.
 	EventsEstimated int64 `json:"events_estimated"`
 	// EventsStoredTotal counts the events ever stored in stripe.events
@@ -78,6 +82,26 @@ type Report struct {
 	// busUnknown is true when the stream or the consumer could not be
 	// read: their being nil then says nothing.
 	busUnknown bool
+}
+
+// Reconciliation is the last reconciliation of one relation and account:
+// what the complete listing returned beside the rows not marked deleted
+// afterwards, each as a count and a digest of the ids (see README
+// "Reconciliation").
+type Reconciliation struct {
+	Relation      string    `json:"relation"`
+	Account       string    `json:"account"` // "" for the platform
+	ListedAt      time.Time `json:"listed_at"`
+	APIObjects    int64     `json:"api_objects"`
+	APIDigest     uint64    `json:"api_digest"`
+	MirrorObjects int64     `json:"mirror_objects"`
+	MirrorDigest  uint64    `json:"mirror_digest"`
+	// Agree is true when both counts and both digests are equal: the
+	// mirror held the ids the listing returned, no more, no fewer.
+	Agree         bool  `json:"agree"`
+	Unlisted      int64 `json:"unlisted"` // live rows the listing did not return, queued for retrieval
+	MarkedDeleted int64 `json:"marked_deleted"`
+	Waiting       int64 `json:"waiting"` // of those, still to be retrieved
 }
 
 // Stream is the state of events.StreamName.
@@ -220,6 +244,18 @@ func (r *Report) gatherDB(ctx context.Context, tx db.DBTX) []string {
 		r.PendingFetches = PendingFetches{Waiting: waiting, Oldest: oldest.UTC(), OldestSeconds: r.age(oldest)}
 	}
 
+	recs, err := db.Reconciliations(ctx, tx)
+	if err != nil && failed("reconciliations", err) {
+		return out
+	}
+	for _, rec := range recs {
+		r.Reconciliations = append(r.Reconciliations, Reconciliation{
+			Relation: rec.Resource.Relation(), Account: rec.Account, ListedAt: rec.ListedAt.UTC(),
+			APIObjects: rec.API.Objects, APIDigest: rec.API.Digest, MirrorObjects: rec.Mirror.Objects, MirrorDigest: rec.Mirror.Digest,
+			Agree: rec.API == rec.Mirror, Unlisted: rec.Unlisted, MarkedDeleted: rec.MarkedDeleted, Waiting: rec.Waiting,
+		})
+	}
+
 	est, err := db.EstimateRows(ctx, tx)
 	if err != nil {
 		failed("relations", err)
@@ -314,6 +350,10 @@ func (r Report) Redact() Report {
 	r.APIBudget.Processes = slices.Clone(r.APIBudget.Processes)
 	r.DeadLetters = slices.Clone(r.DeadLetters)
 	r.Relations = slices.Clone(r.Relations)
+	r.Reconciliations = slices.Clone(r.Reconciliations)
+	for i := range r.Reconciliations {
+		r.Reconciliations[i].Account = ""
+	}
 	r.Unavailable = slices.Clone(r.Unavailable)
 	return r
 }

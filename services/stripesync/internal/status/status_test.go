@@ -239,6 +239,36 @@ func TestGather(t *testing.T) {
 		require.Equal(t, status.Relation{Relation: "invoices", Object: "invoice", RowsEstimated: 0, DeletedEstimated: -1}, rel["invoices"], "never analyzed: deleted unknown")
 	})
 
+	t.Run("Reconciliations", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ctx := t.Context()
+		cus := catalog.MustLookup("customer")
+		var two, one db.Digest
+		two.Add("cus_a")
+		two.Add("cus_b")
+		one.Add("cus_a")
+		for _, account := range []string{"", "acct_1"} {
+			require.NoError(t, db.StartListings(ctx, b.pool, "run1", account, []*catalog.Resource{cus}, time.Now()))
+		}
+		require.NoError(t, db.CompleteListing(ctx, b.pool, db.Reconciliation{Resource: cus, Listing: "run1", API: two, Mirror: two, Unlisted: 3}))
+		require.NoError(t, db.CompleteListing(ctx, b.pool, db.Reconciliation{Resource: cus, Account: "acct_1", Listing: "run1", API: one, Mirror: two, Unlisted: 1}))
+		require.NoError(t, db.AddPendingFetches(ctx, b.pool, []db.PendingFetch{{Resource: cus, ID: "cus_b", Account: "acct_1",
+			URL: "/v1/customers/cus_b", EventID: db.ReconcileFetchEventID("run1"), Since: time.Now()}}, time.Hour))
+		started, _, err := db.StartedListing(ctx, b.pool, cus, "")
+		require.NoError(t, err)
+		r := status.Gather(ctx, b.pool, b.js)
+		require.Len(t, r.Reconciliations, 2)
+		require.Equal(t, status.Reconciliation{Relation: "customers", ListedAt: started.StartedAt.UTC(), APIObjects: 2, APIDigest: two.Digest,
+			MirrorObjects: 2, MirrorDigest: two.Digest, Agree: true, Unlisted: 3}, r.Reconciliations[0])
+		require.False(t, r.Reconciliations[1].Agree, "a row the listing did not return is still live")
+		require.EqualValues(t, 1, r.Reconciliations[1].Waiting, "still to be retrieved")
+		var out bytes.Buffer
+		require.NoError(t, r.WriteText(&out))
+		require.Regexp(t, `customers +2 +1 +3 +4 +0 +1 `, out.String(), "accounts, differ, listed, mirror, marked, waiting")
+		require.Empty(t, r.Redact().Reconciliations[1].Account, "the page shows no account ids")
+	})
+
 	t.Run("PendingFetches", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

@@ -95,8 +95,46 @@ func (r *Report) WriteText(w io.Writer) error {
 	if empty > 0 {
 		line("", "%d %s empty", empty, plural(empty, "relation"))
 	}
+	if len(r.Reconciliations) == 0 {
+		line("reconciled", "never: a backfill without since, or stripesync reconcile")
+	} else {
+		line("reconciled", "accounts  differ  listed  mirror  marked deleted    waiting  last listed")
+		for _, g := range groupReconciliations(r.Reconciliations) {
+			line("  "+g.relation, "%8d  %6d  %6s  %6s  %14s  %9s  %s", g.accounts, g.differ, count(g.api), count(g.mirror),
+				count(g.marked), count(g.waiting), stamp(g.last))
+		}
+	}
 	writeBudget(line, r.APIBudget)
 	return tw.Flush()
+}
+
+// reconciledRelation sums the reconciliations of one relation over its
+// accounts: one line whatever the number of connected accounts.
+type reconciledRelation struct {
+	relation                     string
+	accounts, differ             int
+	api, mirror, marked, waiting int64
+	last                         time.Time
+}
+
+func groupReconciliations(recs []Reconciliation) []reconciledRelation {
+	var out []reconciledRelation
+	for _, rec := range recs { // by relation, then account
+		if len(out) == 0 || out[len(out)-1].relation != rec.Relation {
+			out = append(out, reconciledRelation{relation: rec.Relation})
+		}
+		g := &out[len(out)-1]
+		g.accounts++
+		if !rec.Agree {
+			g.differ++
+		}
+		g.api += rec.APIObjects
+		g.mirror += rec.MirrorObjects
+		g.marked += rec.MarkedDeleted
+		g.waiting += rec.Waiting
+		g.last = latest(g.last, rec.ListedAt)
+	}
+	return out
 }
 
 // writeBudget writes the API budget line, then a line per process.

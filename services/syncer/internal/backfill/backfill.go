@@ -88,6 +88,33 @@ var ErrIncomplete = errors.New("backfill incomplete")
 // on the stream, or with an error wrapping ErrIncomplete when a part failed
 // or ctx was cancelled (at once, whatever the run was doing).
 func (e *Engine) Run(ctx context.Context, req Request) error {
+	return e.RunObserved(ctx, req, nil)
+}
+
+// Observer is told what a run lists, as it lists it: what reconciliation
+// compares the mirror with. Its methods are called from several goroutines
+// at once.
+type Observer interface {
+	// Resumed is called when the run resumes an earlier one, so that it
+	// lists only what the earlier one had not.
+	Resumed()
+	// Planned is called before the first task of an account (a
+	// resource's listing) is queued, with the resources it lists; an error
+	// stops the run.
+	Planned(ctx context.Context, account string, resources []*catalog.Resource) error
+	// Listed is called for each object of a listed resource (one with a
+	// catalog Listing) the run publishes, once JetStream stored it.
+	Listed(account string, res *catalog.Resource, id string)
+	// ListComplete is called when a parent's nested list that the parent
+	// held cut short was paged to its end: the parent's state fetched at
+	// fetchedAt held exactly items. The items beyond those the parent holds
+	// are published by then, but the stream may not have stored them yet.
+	// An error fails that part of the run.
+	ListComplete(ctx context.Context, account string, list catalog.NestedList, parent string, fetchedAt time.Time, items []string) error
+}
+
+// RunObserved is Run, telling obs (when not nil) what it lists.
+func (e *Engine) RunObserved(ctx context.Context, req Request, obs Observer) error {
 	if len(req.Resources) == 0 {
 		return errors.New("backfill: no resources requested")
 	}
@@ -105,14 +132,17 @@ func (e *Engine) Run(ctx context.Context, req Request) error {
 		e.progress.plan(t)
 	}
 	if resumed {
+		if obs != nil {
+			obs.Resumed()
+		}
 		e.log.Info("resuming backfill", "run", cp.run, "tasks", len(tasks), "planned_after", state.After, "planned", state.Done)
 	} else {
 		state = planState{Until: time.Now().Unix() + 1}
 		e.log.Info("starting backfill", "run", cp.run, "resources", len(req.Resources), "account", req.Account, "since", req.Since)
 	}
 
-	r := &runner{Engine: e, cp: cp, q: q}
-	p := &planner{api: e.api, req: req, cp: cp, push: func(t *task) bool { e.progress.plan(t); return q.push(t) }, state: state, have: have, warnf: e.log.Warn}
+	r := &runner{Engine: e, cp: cp, q: q, obs: obs}
+	p := &planner{api: e.api, req: req, cp: cp, obs: obs, push: func(t *task) bool { e.progress.plan(t); return q.push(t) }, state: state, have: have, warnf: e.log.Warn}
 	stopQueue := context.AfterFunc(ctx, q.stop) // a cancelled run stops at once, whatever it waits for
 	defer stopQueue()
 	var wg sync.WaitGroup
@@ -139,8 +169,9 @@ func (e *Engine) Run(ctx context.Context, req Request) error {
 
 type runner struct {
 	*Engine
-	cp *checkpoints
-	q  *queue
+	cp  *checkpoints
+	q   *queue
+	obs Observer // nil when nobody observes
 
 	tasks, splits atomic.Int64
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/stripe/stripe-go/v76/form"
@@ -55,6 +57,12 @@ func (r *runner) publishPage(ctx context.Context, t *task, pg *stripeapi.Page) (
 	if err != nil {
 		return 0, err
 	}
+	if b.obs != nil {
+		// Only now: an object is listed once the stream holds it.
+		for _, l := range b.listed {
+			b.obs.Listed(b.account, l.res, l.id)
+		}
+	}
 	var created int64
 	if len(pg.Items) > 0 {
 		created = pg.Items[len(pg.Items)-1].Created
@@ -79,13 +87,23 @@ type batch struct {
 	*runner
 	account string
 	pub     *events.Publisher
+
+	mu     sync.Mutex
+	listed []listedObject // for the Observer
+}
+
+type listedObject struct {
+	res *catalog.Resource
+	id  string
 }
 
 // more is the part of a nested list its parent does not hold, to be paged.
 type more struct {
-	list   catalog.NestedList
-	parent string // the parent's id
-	after  string // the last item the parent holds; "" pages it all
+	list      catalog.NestedList
+	parent    string    // the parent's id
+	fetchedAt time.Time // when the parent was fetched
+	after     string    // the last item the parent holds; "" pages it all
+	held      []string  // the ids of the items the parent holds
 }
 
 // object publishes an object of res, and returns the parts of its nested
@@ -105,18 +123,25 @@ func (b *batch) object(res *catalog.Resource, id string, raw []byte, at time.Tim
 		switch {
 		case l.Complete:
 		case l.Present:
-			rest = append(rest, more{list: l.List, parent: id, after: l.Last})
+			held := make([]string, len(l.Items))
+			for i, it := range l.Items {
+				held[i] = it.Ref.ID
+			}
+			rest = append(rest, more{list: l.List, parent: id, fetchedAt: at, after: l.Last, held: held})
 		default:
-			rest = append(rest, more{list: l.List, parent: id})
+			rest = append(rest, more{list: l.List, parent: id, fetchedAt: at})
 		}
 	}
 	return rest, nil
 }
 
-// rest pages the items of a nested list after those its parent holds.
+// rest pages the items of a nested list after those its parent holds. An
+// Observer is then told the whole list: it holds the ids of one parent's
+// items, not a page's.
 func (b *batch) rest(ctx context.Context, m more) error {
 	path, query := m.list.PagePath(m.parent)
-	return b.api.List(ctx, path, stripeapi.ListParams{Account: b.account, Filters: query, StartingAfter: m.after},
+	items := m.held
+	err := b.api.List(ctx, path, stripeapi.ListParams{Account: b.account, Filters: query, StartingAfter: m.after},
 		func(pg *stripeapi.Page, _ *form.Values) error {
 			for _, it := range pg.Items {
 				if !slices.Contains(m.list.Items, it.Object) {
@@ -125,9 +150,16 @@ func (b *batch) rest(ctx context.Context, m more) error {
 				if err := b.publish(catalog.MustLookup(it.Object), it.ID, m.parent, it.Raw, pg.FetchedAt); err != nil {
 					return err
 				}
+				if b.obs != nil {
+					items = append(items, strings.Clone(it.ID))
+				}
 			}
 			return nil
 		})
+	if err != nil || b.obs == nil {
+		return err
+	}
+	return b.obs.ListComplete(ctx, b.account, m.list, m.parent, m.fetchedAt, items)
 }
 
 // listAll publishes every object of res one parent holds, with the rest of
@@ -167,5 +199,10 @@ func (b *batch) publish(res *catalog.Resource, id, parent string, raw []byte, at
 		return err
 	}
 	b.progress.add(res, 1)
+	if b.obs != nil && res.List != nil {
+		b.mu.Lock()
+		b.listed = append(b.listed, listedObject{res: res, id: strings.Clone(id)})
+		b.mu.Unlock()
+	}
 	return nil
 }

@@ -30,6 +30,7 @@ type planner struct {
 	req  Request
 	cp   *checkpoints
 	push func(*task) bool
+	obs  Observer // nil when nobody observes
 
 	state planState
 	// have are the ids of the tasks resumed from checkpoints.
@@ -107,6 +108,15 @@ func (p *planner) plan(ctx context.Context, account string, born int64, listed b
 	p.state.First = true
 	if err := p.cp.savePlan(ctx, p.state); err != nil {
 		return err
+	}
+	if p.obs != nil && len(tasks) > 0 {
+		resources := make([]*catalog.Resource, len(tasks))
+		for i, t := range tasks {
+			resources[i] = t.res
+		}
+		if err := p.obs.Planned(ctx, account, resources); err != nil {
+			return err
+		}
 	}
 	for _, t := range tasks {
 		if !p.push(t) {
