@@ -114,9 +114,16 @@ func (p *Page) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
+// gatherTimeout is the least time a sample's report may take. A busy
+// database can take longer than a short sample interval; cutting the read
+// at the interval would show what it could not read as zeros (no dead
+// letters) instead of the counts. Samples are taken one after another, so
+// a slow one only delays the next.
+const gatherTimeout = 5 * time.Second
+
 // sample gathers a report and records it.
 func (p *Page) sample(ctx context.Context) {
-	gctx, cancel := context.WithTimeout(ctx, p.interval())
+	gctx, cancel := context.WithTimeout(ctx, max(p.interval(), gatherTimeout))
 	r := p.GatherFunc(gctx)
 	cancel()
 	r.Thresholds = p.Thresholds
