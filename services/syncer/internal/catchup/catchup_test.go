@@ -4,9 +4,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +27,8 @@ import (
 
 type testBundle struct {
 	fake *stripefake.Server
+	url  string // the fake's
+	ns   *eventstest.Server
 	log  *slog.Logger
 	api  *stripeapi.Client
 	js   jetstream.JetStream
@@ -32,6 +37,11 @@ type testBundle struct {
 
 func setup(t *testing.T, opts stripefake.Options) *testBundle {
 	t.Helper()
+	return setupSeeded(t, opts, stripefake.SeedOptions{Customers: 3, ConnectedAccounts: 2})
+}
+
+func setupSeeded(t *testing.T, opts stripefake.Options, seed stripefake.SeedOptions) *testBundle {
+	t.Helper()
 	if opts.WebhookURL == "" {
 		// Deliveries succeed unless DropWebhookFunc drops them.
 		hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
@@ -39,7 +49,8 @@ func setup(t *testing.T, opts stripefake.Options) *testBundle {
 		opts.WebhookURL = hook.URL
 	}
 	fake := stripefake.New(opts)
-	require.NoError(t, stripefake.Seed(fake, stripefake.SeedOptions{Customers: 3, ConnectedAccounts: 2, RandSeed: 7}))
+	seed.RandSeed = 7
+	require.NoError(t, stripefake.Seed(fake, seed))
 	apiURL := fake.Start(t)
 	ns := eventstest.RunServer(t)
 	nc, err := nats.Connect(ns.ClientURL())
@@ -53,7 +64,7 @@ func setup(t *testing.T, opts stripefake.Options) *testBundle {
 	require.NoError(t, err)
 	log := slog.New(slog.NewTextHandler(t.Output(), nil))
 	return &testBundle{
-		fake: fake, log: log, js: js, kv: kv,
+		fake: fake, url: apiURL, ns: ns, log: log, js: js, kv: kv,
 		api: stripeapi.New(apiURL, stripefake.TestKey, stripeapi.NewLimiter(1000, 100, stripeapi.WithEndpointRate(0)), log,
 			stripeapi.WithAPIVersion(stripeapi.DefaultAPIVersion)),
 	}
@@ -442,4 +453,112 @@ func TestAccountsThin(t *testing.T) {
 	streamed = b.streamed(t)
 	require.Contains(t, streamed, later.ID)
 	require.Contains(t, streamed, later.ThinID)
+}
+
+// TestAccountsRotation shows how catch-ups limited to a few connected
+// accounts each go through a platform with many: in the order /v1/accounts
+// lists them, each call after the account the previous one visited last,
+// wrapping around, every account once before any twice; and the rotation
+// cursor is kept in the state bucket, so that it outlives the JetStream
+// server's restart and a new connection (a replica's restart).
+func TestAccountsRotation(t *testing.T) {
+	t.Parallel()
+	const accounts, limit = 130, 50 // more than a page of /v1/accounts: calls that cross a page and wrap around
+	b := setupSeeded(t, stripefake.Options{}, stripefake.SeedOptions{ConnectedAccounts: accounts})
+	var order []string
+	require.NoError(t, b.api.List(t.Context(), "/v1/accounts", stripeapi.ListParams{}, func(pg *stripeapi.Page, _ *form.Values) error {
+		for _, it := range pg.Items {
+			order = append(order, it.ID)
+		}
+		return nil
+	}))
+	require.Len(t, order, accounts)
+
+	// A proxy before the fake records whose events each call lists.
+	var (
+		mu      sync.Mutex
+		visited []string
+	)
+	target, err := url.Parse(b.url)
+	require.NoError(t, err)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/events" && r.URL.Query().Get("starting_after") == "" {
+			mu.Lock()
+			visited = append(visited, r.Header.Get("Stripe-Account"))
+			mu.Unlock()
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	api := stripeapi.New(srv.URL, stripefake.TestKey, stripeapi.NewLimiter(1000, 100, stripeapi.WithEndpointRate(0)), b.log,
+		stripeapi.WithAPIVersion(stripeapi.DefaultAPIVersion))
+
+	catchUp := func(t *testing.T, js jetstream.JetStream, kv jetstream.KeyValue) []string {
+		t.Helper()
+		mu.Lock()
+		visited = nil
+		mu.Unlock()
+		_, err := catchup.Accounts(t.Context(), b.log, api, js, kv, catchup.AccountsOptions{Concurrency: 8, Limit: limit})
+		require.NoError(t, err)
+		mu.Lock()
+		defer mu.Unlock()
+		var connected []string
+		platform := 0
+		for _, a := range visited {
+			if a == "" {
+				platform++
+			} else {
+				connected = append(connected, a)
+			}
+		}
+		require.Equal(t, 1, platform, "the platform, every time")
+		return connected
+	}
+	// turn is the limit accounts that come after the first k in the
+	// listing's order, round and round.
+	turn := func(k int) []string {
+		out := make([]string, limit)
+		for i := range out {
+			out[i] = order[(k+i)%accounts]
+		}
+		return out
+	}
+
+	first := catchUp(t, b.js, b.kv)
+	require.ElementsMatch(t, turn(0), first)
+	second := catchUp(t, b.js, b.kv)
+	require.ElementsMatch(t, turn(limit), second)
+
+	// The JetStream server restarts, and the next catch-up runs on a new
+	// connection: it goes on from the cursor, wrapping around the end of
+	// the list to its start.
+	b.ns.Restart(t)
+	nc, err := nats.Connect(b.ns.ClientURL())
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	var kv jetstream.KeyValue
+	require.Eventually(t, func() bool {
+		_, err := events.EnsureStream(t.Context(), js, events.StreamOptions{Replicas: 1, Storage: jetstream.MemoryStorage, MaxBytes: -1})
+		if err != nil {
+			return false
+		}
+		kv, err = js.KeyValue(t.Context(), events.StateBucket)
+		return err == nil
+	}, 30*time.Second, 50*time.Millisecond, "JetStream back with the state bucket")
+
+	third := catchUp(t, js, kv)
+	require.ElementsMatch(t, turn(2*limit), third)
+	seen := map[string]int{}
+	for _, a := range slices.Concat(first, second, third) {
+		seen[a]++
+	}
+	require.Len(t, seen, accounts, "three catch-ups visit every account")
+	for _, a := range order[limit*3-accounts:] {
+		require.Equal(t, 1, seen[a], "%s: none twice before all once", a)
+	}
+	fourth := catchUp(t, js, kv)
+	require.ElementsMatch(t, turn(3*limit), fourth)
 }
