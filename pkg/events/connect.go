@@ -175,13 +175,14 @@ func Retry(ctx context.Context, nc *nats.Conn, log *slog.Logger, what string, in
 }
 
 // ConnectJetStream is Connect and the JetStream context on the connection,
-// what every service and command opens first.
-func ConnectJetStream(url, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+// what every service and command opens first; opts configure the context
+// (jetstream.WithDefaultTimeout).
+func ConnectJetStream(url, name string, log *slog.Logger, opts ...jetstream.JetStreamOpt) (*nats.Conn, jetstream.JetStream, error) {
 	nc, err := Connect(url, name, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc, opts...)
 	if err != nil {
 		nc.Close()
 		return nil, nil, fmt.Errorf("jetstream: %w", err)

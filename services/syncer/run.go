@@ -151,11 +151,19 @@ type deps struct {
 	api     *stripeapi.Client
 }
 
+// jetStreamTimeout bounds each JetStream call of the syncer made without a
+// deadline of its own: a checkpoint or cursor write, a job's ack. It is
+// six times the client's default (5 s): a cluster electing a leader, or
+// replicating on a loaded machine, can take longer than that to confirm a
+// write, and a backfill part whose checkpoint write gave up fails the whole
+// run, while waiting longer costs nothing but the wait.
+const jetStreamTimeout = 30 * time.Second
+
 // connect opens NATS, makes sure the stream and the state bucket exist, and
 // builds the API client behind one rate limiter of rate requests per
 // second.
 func connect(ctx context.Context, cfg config, log *slog.Logger, rate float64) (*deps, error) {
-	nc, js, err := events.ConnectJetStream(cfg.NATSURL, "stripesync-syncer", log)
+	nc, js, err := events.ConnectJetStream(cfg.NATSURL, "stripesync-syncer", log, jetstream.WithDefaultTimeout(jetStreamTimeout))
 	if err != nil {
 		return nil, err
 	}

@@ -84,13 +84,16 @@ func RunCluster(t testing.TB, n int) *Cluster {
 		opts.Cluster.Port = ports[i]
 		opts.Routes = routes
 		// Started without natstest.RunServer's wait: a clustered server is
-		// ready only once its peers are up.
+		// ready only once its peers are up. The server keeps the options
+		// it is given and writes to them as it starts (the port it took),
+		// so it gets a copy of its own.
+		s := &Server{opts: opts}
 		ns, err := server.NewServer(&opts)
 		if err != nil {
 			t.Fatalf("cluster server %d: %v", i+1, err)
 		}
+		s.Server = ns
 		go ns.Start()
-		s := &Server{Server: ns, opts: opts}
 		t.Cleanup(s.Stop)
 		c.Servers = append(c.Servers, s)
 	}
