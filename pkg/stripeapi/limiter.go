@@ -51,12 +51,41 @@ type Limiter struct {
 	maxRetries   int
 	endpointRate float64 // each endpoint's highest rate; 0: no limit
 	started      time.Time
+	levels       *EndpointLevels
 
 	mu        sync.Mutex
 	endpoints map[string]*endpoint
 
 	requests atomic.Int64
 	limited  atomic.Int64
+}
+
+// EndpointLevels are the per-endpoint levels of one or more Limiters
+// (WithEndpointLevels): limiters that each spend a share of the global rate
+// (a replica's backfills and its catch-ups) still meet Stripe's limit of
+// each endpoint together, since an endpoint is one level for all of them.
+type EndpointLevels struct {
+	rate float64 // each endpoint's highest rate; 0: no limit
+
+	mu     sync.Mutex
+	levels map[string]*level
+}
+
+// NewEndpointLevels makes per-endpoint levels of perSecond requests per
+// second each; zero or less is no limit.
+func NewEndpointLevels(perSecond float64) *EndpointLevels {
+	return &EndpointLevels{rate: max(perSecond, 0), levels: map[string]*level{}}
+}
+
+func (e *EndpointLevels) level(key string) *level {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	lv, ok := e.levels[key]
+	if !ok {
+		lv = &level{turn: make(chan struct{}, 1), max: e.rate, rate: e.rate}
+		e.levels[key] = lv
+	}
+	return lv
 }
 
 // LimiterOption configures a Limiter.
@@ -67,6 +96,13 @@ type LimiterOption func(*Limiter)
 // off; requests are still counted per endpoint.
 func WithEndpointRate(perSecond float64) LimiterOption {
 	return func(l *Limiter) { l.endpointRate = max(perSecond, 0) }
+}
+
+// WithEndpointLevels makes the limiter wait on levels, shared with other
+// limiters, for each endpoint, instead of levels of its own; it overrides
+// WithEndpointRate. Each limiter still counts its own requests.
+func WithEndpointLevels(levels *EndpointLevels) LimiterOption {
+	return func(l *Limiter) { l.levels = levels }
 }
 
 // NewLimiter allows perSecond requests per second on average over all
@@ -83,6 +119,9 @@ func NewLimiter(perSecond float64, burst int, opts ...LimiterOption) *Limiter {
 	}
 	for _, o := range opts {
 		o(l)
+	}
+	if l.levels == nil {
+		l.levels = NewEndpointLevels(l.endpointRate)
 	}
 	return l
 }
@@ -246,16 +285,24 @@ func (l *Limiter) endpoint(key string) *endpoint {
 	defer l.mu.Unlock()
 	ep, ok := l.endpoints[key]
 	if !ok {
-		ep = &endpoint{key: key, turn: make(chan struct{}, 1), max: l.endpointRate, rate: l.endpointRate}
+		ep = &endpoint{key: key, level: l.levels.level(key)}
 		l.endpoints[key] = ep
 	}
 	return ep
 }
 
-// endpoint is one endpoint's level: a virtual schedule (GCRA) of its
-// requests, one every interval.
+// endpoint is what a limiter counts of one endpoint, and the endpoint's
+// level, which it may share with other limiters (EndpointLevels).
 type endpoint struct {
-	key  string
+	key string
+	*level
+
+	requests, limited, waiting atomic.Int64
+}
+
+// level is one endpoint's level: a virtual schedule (GCRA) of its
+// requests, one every interval.
+type level struct {
 	turn chan struct{} // held by the request being let go
 	max  float64       // the configured rate; 0: no limit
 
@@ -264,19 +311,17 @@ type endpoint struct {
 	// due is when the next request is due: an interval after the last
 	// one, or after when it was due if it left early or a little late.
 	due time.Time
-
-	requests, limited, waiting atomic.Int64
 }
 
 // interval is the gap between requests at the current rate.
-func (ep *endpoint) interval() time.Duration {
+func (ep *level) interval() time.Duration {
 	return time.Duration((1 + endpointHeadroom) / ep.rate * float64(time.Second))
 }
 
 // wait returns when the next request is due, or a sixteenth of an interval
 // before: a request woken a little late does not cost the next one its
 // turn.
-func (ep *endpoint) wait(ctx context.Context) error {
+func (ep *level) wait(ctx context.Context) error {
 	if ep.max == 0 {
 		return nil
 	}
@@ -296,7 +341,7 @@ func (ep *endpoint) wait(ctx context.Context) error {
 // sent schedules the next request an interval after this one, which left
 // at, or after when this one was due if it left early. Any 26 requests at
 // 25/s thus leave at least 25 intervals less a sixteenth apart: 1.077 s.
-func (ep *endpoint) sent(at time.Time) {
+func (ep *level) sent(at time.Time) {
 	if ep.max == 0 {
 		return
 	}
@@ -309,14 +354,14 @@ func (ep *endpoint) sent(at time.Time) {
 }
 
 // slowDown cuts the rate by a quarter, to at least one request a second.
-func (ep *endpoint) slowDown() {
+func (ep *level) slowDown() {
 	ep.mu.Lock()
 	ep.rate = max(ep.rate*3/4, min(1, ep.max))
 	ep.mu.Unlock()
 }
 
 // recover raises the rate by 1% of the maximum, up to the maximum.
-func (ep *endpoint) recover() {
+func (ep *level) recover() {
 	ep.mu.Lock()
 	if ep.rate < ep.max {
 		ep.rate = min(ep.rate+ep.max/100, ep.max)

@@ -310,3 +310,45 @@ func TestLimiterMeetsTheFakesLimits(t *testing.T) {
 		require.LessOrEqual(t, n, 15, e)
 	}
 }
+
+// TestLimitersShareEndpointLevels runs two limiters, each with global room
+// for more than an endpoint allows, on shared endpoint levels (a replica's
+// backfills and catch-ups), both listing one endpoint at once: together
+// they keep to its rate, and the fake answers no 429; each counts its own
+// requests.
+func TestLimitersShareEndpointLevels(t *testing.T) {
+	t.Parallel()
+	const perEndpoint, each = 8, 24
+	fake := stripefake.New(stripefake.Options{RateLimit: 1000, EndpointRateLimit: perEndpoint, RecordRequests: true})
+	require.NoError(t, stripefake.Seed(fake, stripefake.SeedOptions{Customers: 3, RandSeed: 5}))
+	url := fake.Start(t)
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	levels := stripeapi.NewEndpointLevels(perEndpoint)
+	lims := []*stripeapi.Limiter{
+		stripeapi.NewLimiter(40, 4, stripeapi.WithEndpointLevels(levels)),
+		stripeapi.NewLimiter(40, 4, stripeapi.WithEndpointLevels(levels)),
+	}
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for _, lim := range lims {
+		api := stripeapi.New(url, stripefake.TestKey, lim, log)
+		for range 4 {
+			wg.Go(func() {
+				for range each / 4 {
+					if _, _, err := api.Get(t.Context(), "/v1/customers", ""); err != nil {
+						failed.Add(1)
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	require.Zero(t, failed.Load())
+	require.Zero(t, fake.Stats().RateLimited, "answers 429")
+	per, _ := stripefake.MostInWindow(fake.Requests(), time.Second)
+	require.LessOrEqual(t, per["GET /v1/customers"], perEndpoint, "requests in one second, both limiters")
+	for _, lim := range lims {
+		require.EqualValues(t, each, lim.Requests())
+		require.Zero(t, lim.RateLimited())
+	}
+}

@@ -143,10 +143,12 @@ func syncRequestFlags(fs *flag.FlagSet) func() (events.SyncRequest, error) {
 
 // deps are the connections every command that talks to Stripe needs.
 type deps struct {
-	log     *slog.Logger
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	kv      jetstream.KeyValue
+	log *slog.Logger
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	kv  jetstream.KeyValue
+	// levels are the per-endpoint levels of every limiter of the process.
+	levels  *stripeapi.EndpointLevels
 	limiter *stripeapi.Limiter
 	api     *stripeapi.Client
 }
@@ -178,15 +180,18 @@ func connect(ctx context.Context, cfg config, log *slog.Logger, rate float64) (*
 		nc.Close()
 		return nil, fmt.Errorf("state bucket %s: %w", events.StateBucket, err)
 	}
-	lim := newLimiter(cfg, rate)
-	return &deps{log: log, nc: nc, js: js, kv: kv, limiter: lim, api: cfg.Stripe.Client(lim, log)}, nil
+	levels := stripeapi.NewEndpointLevels(cfg.EndpointRateLimit)
+	lim := newLimiter(cfg, rate, levels)
+	return &deps{log: log, nc: nc, js: js, kv: kv, levels: levels, limiter: lim, api: cfg.Stripe.Client(lim, log)}, nil
 }
 
 // newLimiter is a limiter of rate requests per second, in bursts of a
 // tenth of it (at least 1): in any second it lets rate + burst requests go
-// at most, which is what a share of the API budget must count.
-func newLimiter(cfg config, rate float64) *stripeapi.Limiter {
-	return stripeapi.NewLimiter(rate, max(1, int(rate/10)), stripeapi.WithEndpointRate(cfg.EndpointRateLimit))
+// at most, which is what a share of the API budget must count. Its
+// endpoints wait on levels, shared by the process's limiters: Stripe's
+// limit of an endpoint is one, whichever share spends it.
+func newLimiter(cfg config, rate float64, levels *stripeapi.EndpointLevels) *stripeapi.Limiter {
+	return stripeapi.NewLimiter(rate, max(1, int(rate/10)), stripeapi.WithEndpointLevels(levels))
 }
 
 // engine returns a backfill engine on d's connections.

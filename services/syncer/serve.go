@@ -122,7 +122,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger, d *deps) (*ser
 	}
 	progress := backfill.NewProgress()
 	reg := prometheus.NewRegistry()
-	eventsLimiter := newLimiter(cfg, cfg.EventsRateLimit)
+	eventsLimiter := newLimiter(cfg, cfg.EventsRateLimit, d.levels)
 	return &server{
 		cfg: cfg, log: log, d: d, replica: replicaName(),
 		engine:        d.engine(cfg, progress),
