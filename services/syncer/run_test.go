@@ -214,7 +214,7 @@ func TestBackfill(t *testing.T) {
 
 	t.Run("SeededAccountEndsUpCompleteInPostgres", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, stripefake.Options{}, stripefake.SeedOptions{Customers: 100, ConnectedAccounts: 2, ConnectedCustomers: 20})
+		b := setup(t, stripefake.Options{}, stripefake.SeedOptions{Customers: 40, ConnectedAccounts: 2, ConnectedCustomers: 10})
 		require.NoError(t, b.syncer(t.Context(), t, "backfill"))
 		b.applied(t)
 		b.requireComplete(t)
@@ -244,7 +244,7 @@ func TestBackfill(t *testing.T) {
 
 	t.Run("KilledBackfillResumesWithoutStartingOver", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, stripefake.Options{Latency: 2 * time.Millisecond}, stripefake.SeedOptions{Customers: 60})
+		b := setup(t, stripefake.Options{Latency: 2 * time.Millisecond}, stripefake.SeedOptions{Customers: 40})
 		b.env["SYNCER_CONCURRENCY"] = "2"
 		// Kill it once part of the account is on the stream.
 		ctx, cancel := context.WithCancel(t.Context())
@@ -274,7 +274,7 @@ func TestBackfill(t *testing.T) {
 		b.requireComplete(t)
 
 		// A fresh run of the same account, for comparison.
-		fresh := setup(t, stripefake.Options{}, stripefake.SeedOptions{Customers: 60})
+		fresh := setup(t, stripefake.Options{}, stripefake.SeedOptions{Customers: 40})
 		require.NoError(t, fresh.syncer(t.Context(), t, "backfill"))
 		require.Less(t, secondRun, fresh.fake.Stats().Requests, "the resumed run started over")
 	})

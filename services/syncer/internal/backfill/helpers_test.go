@@ -23,6 +23,7 @@ import (
 type testBundle struct {
 	fake    *stripefake.Server
 	url     string
+	ns      *eventstest.Server
 	log     *slog.Logger
 	api     *stripeapi.Client
 	limiter *stripeapi.Limiter
@@ -30,7 +31,7 @@ type testBundle struct {
 	kv      jetstream.KeyValue
 }
 
-func setup(t *testing.T, opts stripefake.Options, seed stripefake.SeedOptions) *testBundle {
+func setup(t testing.TB, opts stripefake.Options, seed stripefake.SeedOptions) *testBundle {
 	t.Helper()
 	fake := stripefake.New(opts)
 	seed.RandSeed = 7
@@ -49,7 +50,7 @@ func setup(t *testing.T, opts stripefake.Options, seed stripefake.SeedOptions) *
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	lim := stripeapi.NewLimiter(1e6, 1e5, stripeapi.WithEndpointRate(0))
 	return &testBundle{
-		fake: fake, url: url, log: log, limiter: lim, js: js, kv: kv,
+		fake: fake, url: url, ns: ns, log: log, limiter: lim, js: js, kv: kv,
 		api: stripeapi.New(url, stripefake.TestKey, lim, log, stripeapi.WithAPIVersion(stripeapi.DefaultAPIVersion)),
 	}
 }
@@ -59,7 +60,7 @@ func (b *testBundle) engine(concurrency int) *Engine {
 }
 
 // request resolves names as a sync request would.
-func request(t *testing.T, sr events.SyncRequest) Request {
+func request(t testing.TB, sr events.SyncRequest) Request {
 	t.Helper()
 	req, err := NewRequest(sr)
 	require.NoError(t, err)
