@@ -10,6 +10,7 @@ import (
 	gojson "github.com/goccy/go-json"
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/form"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/stripesync/stripesync/pkg/catalog"
 	"github.com/stripesync/stripesync/pkg/stripeapi"
@@ -94,13 +95,18 @@ func (p *planner) finish(ctx context.Context) error {
 }
 
 // plan saves, then queues, the tasks of one account created at born (0
-// when unknown); listed says it came from /v1/accounts.
+// when unknown); listed says it came from /v1/accounts. The tasks are
+// saved at once, each to its own key: planning an account costs two
+// round trips to JetStream, not one per resource, which with thousands of
+// accounts is what bounds how fast the workers get their tasks.
 func (p *planner) plan(ctx context.Context, account string, born int64, listed bool) error {
 	tasks := p.tasks(account, born)
+	g, gctx := errgroup.WithContext(ctx)
 	for _, t := range tasks {
-		if err := p.cp.save(ctx, t); err != nil {
-			return err
-		}
+		g.Go(func() error { return p.cp.save(gctx, t) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	if listed {
 		p.state.After = account
