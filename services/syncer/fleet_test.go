@@ -66,8 +66,11 @@ func setupFleet(t *testing.T, seed stripefake.SeedOptions) *fleetBundle {
 		"SYNCER_RATE_LIMIT":        fleetSyncerRate,
 		"SYNCER_EVENTS_RATE_LIMIT": fleetEventsRate,
 		"SYNCER_CONCURRENCY":       "8",
-		"SYNCER_JOB_ACK_WAIT":      "2s",
-		"LOG_LEVEL":                "info",
+		// Short, for the takeover to come soon; longer than a loaded
+		// machine may take between the server's sending a job and the
+		// replica's first in-progress ack.
+		"SYNCER_JOB_ACK_WAIT": "5s",
+		"LOG_LEVEL":           "info",
 	}}
 	return b
 }

@@ -181,6 +181,13 @@ func (s *server) jobs(ctx context.Context, cons jetstream.Consumer, handle func(
 			continue
 		}
 		warned = false
+		// At once, not a third of JobAckWait from now: the server started
+		// the job's ack wait when it sent the job, and on a busy machine
+		// the job may have waited in this process for much of it already;
+		// another replica would be handed the same job.
+		if err := msg.InProgress(); err != nil {
+			s.log.Warn("keep sync job", "subject", msg.Subject(), "err", err)
+		}
 		jctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() {
