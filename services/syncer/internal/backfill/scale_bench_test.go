@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +28,7 @@ import (
 var (
 	scaleAccounts = flag.Int("scale.accounts", 10000, "BenchmarkConnectAtScale: the platform's connected accounts")
 	scaleRate     = flag.Float64("scale.rate", 800, "BenchmarkConnectAtScale: the backfill's budget, requests/s")
+	scaleHeap     = flag.String("scale.heapprofile", "", "BenchmarkConnectAtScale: write a heap profile here as the run ends")
 )
 
 // scaleResources are what BenchmarkConnectAtScale lists of each account: a
@@ -47,8 +48,10 @@ const scaleHugePages = 20
 // account /v1/accounts lists first, planned first, has scaleHugePages pages
 // of three of the resources (2,000 objects each). It reports the run's
 // wall time, its requests/s beside the budget, how much the process's peak
-// RSS (VmHWM, reset after seeding) and its heap grew over what the fake's
-// accounts hold, per account, and how many of the small accounts were
+// RSS (VmHWM, reset after seeding) and its live heap grew over what the
+// fake's accounts hold, at the peak and after the run, per account (the
+// peak live heap counts what was allocated while the collector marked the
+// fake's large heap: garbage soon after), and how many of the small accounts were
 // complete before the huge one. The stream is purged as the run goes, as a
 // processor that keeps up frees it, so that what grows is the syncer's.
 //
@@ -118,11 +121,10 @@ func connectAtScale(b *testing.B, accounts int, budget float64) {
 
 	req := request(b, events.SyncRequest{Resources: scaleResources})
 	e := New(tb.log, api, tb.js, tb.kv, Config{Concurrency: 32, Limiter: lim}, NewProgress())
-	// The fake's accounts make a large heap, and at the default GOGC the
-	// garbage collector would let the heap grow by as much again before it
-	// ran: RSS would measure its pacing, not what the run keeps. At 10 the
-	// heap stays within a tenth of what is live.
-	defer debug.SetGCPercent(debug.SetGCPercent(10))
+	// The fake's accounts make a large heap, which the garbage collector
+	// lets grow by as much again before it runs (GOGC 100): the peak RSS
+	// measures its pacing as much as what the run keeps; the live heap
+	// after each collection is what the run keeps.
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -138,6 +140,14 @@ func connectAtScale(b *testing.B, accounts int, budget float64) {
 	b.StopTimer()
 	elapsed := time.Since(start)
 	stop()
+	runtime.GC()
+	retained := int64(liveHeap()) - int64(liveBefore)
+	if *scaleHeap != "" {
+		f, err := os.Create(*scaleHeap)
+		require.NoError(b, err)
+		require.NoError(b, pprof.WriteHeapProfile(f))
+		require.NoError(b, f.Close())
+	}
 	close(stopPurge)
 	<-purged
 	requests := tb.fake.Stats().Requests - before
@@ -172,11 +182,12 @@ func connectAtScale(b *testing.B, accounts int, budget float64) {
 	b.ReportMetric(perSecond/budget, "budget-share")
 	b.ReportMetric(float64(rssGrowth)/float64(accounts), "RSS-B/account")
 	b.ReportMetric(float64(heapGrowth)/float64(accounts), "live-heap-B/account")
+	b.ReportMetric(float64(retained)/float64(accounts), "retained-B/account")
 	b.ReportMetric(float64(before1), "small-done-before-huge")
-	b.Logf("%d accounts: %s, %d requests, %.0f/s against a budget of %.0f/s; RSS %d MiB after seeding, peak +%d MiB during the run; live heap %d MiB, peak +%d MiB; "+
+	b.Logf("%d accounts: %s, %d requests, %.0f/s against a budget of %.0f/s; RSS %d MiB after seeding, peak +%d MiB during the run; live heap %d MiB, peak +%d MiB, +%d MiB after the run; "+
 		"the huge account complete at %s, and %d small accounts before it (%.0f at the run's pace)",
 		accounts, elapsed.Round(time.Millisecond), requests, perSecond, budget, rssBefore>>20, rssGrowth>>20,
-		liveBefore>>20, heapGrowth>>20, hugeDone.Sub(start).Round(time.Millisecond), before1, atPace)
+		liveBefore>>20, heapGrowth>>20, retained>>20, hugeDone.Sub(start).Round(time.Millisecond), before1, atPace)
 }
 
 // liveHeap is the heap the last garbage collection found live, in bytes.
