@@ -73,9 +73,11 @@ bench: build services nats-server ## drive the real services and print each figu
 	go test -run '^$$' -bench Backfill -benchtime 1x ./services/syncer/
 
 PROVE ?= full
+# Full mode ends with make fuzz, each target for PROVE_FUZZTIME.
+PROVE_FUZZTIME ?= 60s
 prove: build ## faults under load over real processes, one table (PROVE=quick: the CI run, about a minute)
 	go build -o bin/nats-server github.com/nats-io/nats-server/v2
-	go run ./prove/cmd/prove -mode $(PROVE)
+	FUZZTIME=$(PROVE_FUZZTIME) go run ./prove/cmd/prove -mode $(PROVE)
 
 prove-quick: ## make prove PROVE=quick
 	$(MAKE) prove PROVE=quick
