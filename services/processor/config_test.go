@@ -18,7 +18,7 @@ func TestConfigLogHidesPasswords(t *testing.T) {
 		cfg, err := parseConfig(nil, func(k string) string {
 			return map[string]string{
 				"DATABASE_URL":   dbURL,
-				"NATS_URL":       "nats://app:s3cret@127.0.0.1:4222",
+				"NATS_URL":       "nats://app:s3cret@127.0.0.1:34222",
 				"STRIPE_API_KEY": "sk_test_s3cret",
 			}[k]
 		})
