@@ -293,6 +293,23 @@ func request(ctx context.Context, cfg config, sr events.SyncRequest, stdout io.W
 	return nil
 }
 
+// getSettled reads key, waiting while the bucket cannot answer yet: on a
+// cluster, a bucket just created answers "no responders" until its
+// stream's leader is elected.
+func getSettled(ctx context.Context, kv jetstream.KeyValue, key string) (jetstream.KeyValueEntry, error) {
+	for {
+		e, err := kv.Get(ctx, key)
+		if !errors.Is(err, nats.ErrNoResponders) {
+			return e, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // queueRun publishes sr with msgID ("" for none) and, unless the stream
 // held it already (a slot another replica published), records its run as
 // queued. The record moves by compare-and-set from what it was before the
@@ -304,7 +321,7 @@ func queueRun(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue
 		rev     uint64
 		running bool
 	)
-	e, err := kv.Get(ctx, key)
+	e, err := getSettled(ctx, kv, key)
 	switch {
 	case err == nil:
 		var cur events.SyncRun
