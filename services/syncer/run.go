@@ -272,15 +272,26 @@ func request(ctx context.Context, cfg config, sr events.SyncRequest, stdout io.W
 		return err
 	}
 	defer nc.Close()
-	// Long enough for a cluster to create the stream and the bucket.
-	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	// Long enough for a cluster to create the stream and the bucket. A
+	// declaration is idempotent, so one whose answer a busy cluster lost is
+	// tried again (10 s an attempt) rather than failing the request.
+	rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if _, err := events.EnsureSyncStream(rctx, js, cfg.Stream); err != nil {
-		return err
-	}
-	kv, err := js.CreateOrUpdateKeyValue(rctx, events.StateBucketConfig())
+	var kv jetstream.KeyValue
+	err = events.Retry(rctx, nc, log, "sync stream and state bucket", 500*time.Millisecond, func(ctx context.Context) error {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if _, err := events.EnsureSyncStream(actx, js, cfg.Stream); err != nil {
+			return err
+		}
+		var err error
+		if kv, err = js.CreateOrUpdateKeyValue(actx, events.StateBucketConfig()); err != nil {
+			return fmt.Errorf("state bucket %s: %w", events.StateBucket, err)
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("state bucket %s: %w", events.StateBucket, err)
+		return fmt.Errorf("sync stream and state bucket: %w", err)
 	}
 	if err := queueRun(rctx, js, kv, req, sr, ""); err != nil {
 		return fmt.Errorf("sync request: %w", err)
