@@ -17,9 +17,20 @@ func WaitProcessed(t testing.TB, js jetstream.JetStream, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		if c, err := js.Consumer(t.Context(), events.StreamName, events.ConsumerName); err == nil {
-			if info, err := c.Info(t.Context()); err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
-				return
+		// Every message the stream holds acknowledged: the ack floor at the
+		// stream's last sequence. NumPending alone can lag a publish that
+		// the server has stored but not yet counted for the consumer.
+		s, err := js.Stream(t.Context(), events.StreamName)
+		if err == nil {
+			var si *jetstream.StreamInfo
+			if si, err = s.Info(t.Context()); err == nil {
+				var c jetstream.Consumer
+				if c, err = s.Consumer(t.Context(), events.ConsumerName); err == nil {
+					if info, err := c.Info(t.Context()); err == nil && info.NumPending == 0 && info.NumAckPending == 0 &&
+						info.AckFloor.Stream >= si.State.LastSeq {
+						return
+					}
+				}
 			}
 		}
 		if time.Now().After(deadline) {
