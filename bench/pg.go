@@ -175,7 +175,7 @@ func plainInsert(ctx context.Context, pool *pgxpool.Pool, evs []webhookEvent, ba
 			return retryDeadlock(func() error {
 				return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 					if _, err := tx.Exec(ctx, `INSERT INTO stripe.events (id, type, livemode, created, data)
-				SELECT unnest($1::text[]), unnest($2::text[]), false, unnest($3::timestamptz[]), unnest($4::jsonb[])`,
+				SELECT unnest($1::text[]), unnest($2::text[]), false, unnest($3::timestamptz[]), unnest($4::json[])`,
 						b.ids, b.types, b.createds, b.datas); err != nil {
 						return fmt.Errorf("insert events: %w", err)
 					}

@@ -197,8 +197,12 @@ type Event struct {
 	Livemode   bool
 	APIVersion string
 	Created    time.Time
-	// Data is the whole event, as Stripe sent it.
+	// Data is the whole event, as Stripe sent it: stored byte for byte.
 	Data []byte
+	// ObjectType and ObjectID name the object the event is about: a
+	// snapshot event's data.object, a thin event's related_object; empty
+	// for an event about none.
+	ObjectType, ObjectID string
 }
 
 // InsertEvents stores the events not stored before and returns their ids;
@@ -213,6 +217,8 @@ func InsertEvents(ctx context.Context, tx DBTX, evs []Event) ([]string, error) {
 		arg.ApiVersions = append(arg.ApiVersions, e.APIVersion)
 		arg.Createds = append(arg.Createds, e.Created)
 		arg.Datas = append(arg.Datas, e.Data)
+		arg.ObjectTypes = append(arg.ObjectTypes, e.ObjectType)
+		arg.ObjectIds = append(arg.ObjectIds, e.ObjectID)
 	}
 	ids, err := queries.EventInsertBatch(ctx, tx, arg)
 	if err != nil {

@@ -12,11 +12,11 @@ import (
 
 // InsertUnappliedEvent stores e, an event whose object could not be
 // applied, with the reason, unless an event of its id is stored already.
-// e.Data must be JSON that jsonb holds: see StorableJSON.
+// e.Data must be valid UTF-8: see StorableJSON.
 func InsertUnappliedEvent(ctx context.Context, tx DBTX, e Event, reason string) error {
 	err := queries.EventInsertUnapplied(ctx, tx, dbsqlc.EventInsertUnappliedParams{
 		ID: e.ID, Type: e.Type, Account: e.Account, Livemode: e.Livemode, ApiVersion: e.APIVersion,
-		Created: e.Created, Data: e.Data, Unapplied: reason,
+		Created: e.Created, Data: e.Data, ObjectType: e.ObjectType, ObjectID: e.ObjectID, Unapplied: reason,
 	})
 	if err != nil {
 		return fmt.Errorf("insert unapplied event %s: %w", e.ID, err)

@@ -5,9 +5,11 @@
 -- returned, to be applied now. An empty account or api_version is stored as
 -- NULL. The key is (id, created): an event's created never changes, so a
 -- copy of an event meets its row in the month partition both belong to
--- (see schema 0014).
-INSERT INTO stripe.events (id, type, account, livemode, api_version, created, data)
-SELECT u.id, u.type, NULLIF(u.account, ''), u.livemode, NULLIF(u.api_version, ''), u.created, u.data
+-- (see schema 0014). The data are the events' bytes as received (json, see
+-- schema 0015); an empty object type or id is stored as NULL.
+INSERT INTO stripe.events (id, type, account, livemode, api_version, created, data, object_type, object_id)
+SELECT u.id, u.type, NULLIF(u.account, ''), u.livemode, NULLIF(u.api_version, ''), u.created, u.data,
+    NULLIF(u.object_type, ''), NULLIF(u.object_id, '')
 FROM (
     -- Set-returning functions side by side in a select list advance together.
     SELECT
@@ -17,11 +19,14 @@ FROM (
         unnest(@livemodes::boolean[]) AS livemode,
         unnest(@api_versions::text[]) AS api_version,
         unnest(@createds::timestamptz[]) AS created,
-        unnest(@datas::jsonb[]) AS data
+        unnest(@datas::json[]) AS data,
+        unnest(@object_types::text[]) AS object_type,
+        unnest(@object_ids::text[]) AS object_id
 ) AS u
 ON CONFLICT (id, created) DO UPDATE SET
     type = EXCLUDED.type, account = EXCLUDED.account, livemode = EXCLUDED.livemode,
     api_version = EXCLUDED.api_version, data = EXCLUDED.data,
+    object_type = EXCLUDED.object_type, object_id = EXCLUDED.object_id,
     unapplied = NULL
     WHERE stripe.events.unapplied IS NOT NULL
 RETURNING id;
@@ -29,8 +34,9 @@ RETURNING id;
 -- name: EventInsertUnapplied :exec
 -- EventInsertUnapplied stores an event whose object could not be applied,
 -- with the reason; an event already stored is left as it is.
-INSERT INTO stripe.events (id, type, account, livemode, api_version, created, data, unapplied)
-VALUES (@id, @type, NULLIF(@account::text, ''), @livemode, NULLIF(@api_version::text, ''), @created, @data, @unapplied::text)
+INSERT INTO stripe.events (id, type, account, livemode, api_version, created, data, object_type, object_id, unapplied)
+VALUES (@id, @type, NULLIF(@account::text, ''), @livemode, NULLIF(@api_version::text, ''), @created, @data,
+    NULLIF(@object_type::text, ''), NULLIF(@object_id::text, ''), @unapplied::text)
 ON CONFLICT (id, created) DO NOTHING;
 
 -- name: DeadLetterInsert :exec

@@ -166,8 +166,9 @@ func (q *Queries) EventIDsNotAmong(ctx context.Context, db DBTX, ids []string) (
 }
 
 const eventInsertBatch = `-- name: EventInsertBatch :many
-INSERT INTO stripe.events (id, type, account, livemode, api_version, created, data)
-SELECT u.id, u.type, NULLIF(u.account, ''), u.livemode, NULLIF(u.api_version, ''), u.created, u.data
+INSERT INTO stripe.events (id, type, account, livemode, api_version, created, data, object_type, object_id)
+SELECT u.id, u.type, NULLIF(u.account, ''), u.livemode, NULLIF(u.api_version, ''), u.created, u.data,
+    NULLIF(u.object_type, ''), NULLIF(u.object_id, '')
 FROM (
     -- Set-returning functions side by side in a select list advance together.
     SELECT
@@ -177,11 +178,14 @@ FROM (
         unnest($4::boolean[]) AS livemode,
         unnest($5::text[]) AS api_version,
         unnest($6::timestamptz[]) AS created,
-        unnest($7::jsonb[]) AS data
+        unnest($7::json[]) AS data,
+        unnest($8::text[]) AS object_type,
+        unnest($9::text[]) AS object_id
 ) AS u
 ON CONFLICT (id, created) DO UPDATE SET
     type = EXCLUDED.type, account = EXCLUDED.account, livemode = EXCLUDED.livemode,
     api_version = EXCLUDED.api_version, data = EXCLUDED.data,
+    object_type = EXCLUDED.object_type, object_id = EXCLUDED.object_id,
     unapplied = NULL
     WHERE stripe.events.unapplied IS NOT NULL
 RETURNING id
@@ -195,6 +199,8 @@ type EventInsertBatchParams struct {
 	ApiVersions []string
 	Createds    []time.Time
 	Datas       [][]byte
+	ObjectTypes []string
+	ObjectIds   []string
 }
 
 // EventInsertBatch stores the events not stored before and returns their
@@ -203,7 +209,8 @@ type EventInsertBatchParams struct {
 // returned, to be applied now. An empty account or api_version is stored as
 // NULL. The key is (id, created): an event's created never changes, so a
 // copy of an event meets its row in the month partition both belong to
-// (see schema 0014).
+// (see schema 0014). The data are the events' bytes as received (json, see
+// schema 0015); an empty object type or id is stored as NULL.
 func (q *Queries) EventInsertBatch(ctx context.Context, db DBTX, arg EventInsertBatchParams) ([]string, error) {
 	rows, err := db.Query(ctx, eventInsertBatch,
 		arg.Ids,
@@ -213,6 +220,8 @@ func (q *Queries) EventInsertBatch(ctx context.Context, db DBTX, arg EventInsert
 		arg.ApiVersions,
 		arg.Createds,
 		arg.Datas,
+		arg.ObjectTypes,
+		arg.ObjectIds,
 	)
 	if err != nil {
 		return nil, err
@@ -233,8 +242,9 @@ func (q *Queries) EventInsertBatch(ctx context.Context, db DBTX, arg EventInsert
 }
 
 const eventInsertUnapplied = `-- name: EventInsertUnapplied :exec
-INSERT INTO stripe.events (id, type, account, livemode, api_version, created, data, unapplied)
-VALUES ($1, $2, NULLIF($3::text, ''), $4, NULLIF($5::text, ''), $6, $7, $8::text)
+INSERT INTO stripe.events (id, type, account, livemode, api_version, created, data, object_type, object_id, unapplied)
+VALUES ($1, $2, NULLIF($3::text, ''), $4, NULLIF($5::text, ''), $6, $7,
+    NULLIF($8::text, ''), NULLIF($9::text, ''), $10::text)
 ON CONFLICT (id, created) DO NOTHING
 `
 
@@ -246,6 +256,8 @@ type EventInsertUnappliedParams struct {
 	ApiVersion string
 	Created    time.Time
 	Data       []byte
+	ObjectType string
+	ObjectID   string
 	Unapplied  string
 }
 
@@ -260,6 +272,8 @@ func (q *Queries) EventInsertUnapplied(ctx context.Context, db DBTX, arg EventIn
 		arg.ApiVersion,
 		arg.Created,
 		arg.Data,
+		arg.ObjectType,
+		arg.ObjectID,
 		arg.Unapplied,
 	)
 	return err

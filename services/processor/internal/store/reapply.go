@@ -56,7 +56,11 @@ func (s *Store) Reapply(ctx context.Context, evs []Event) (Stats, error) {
 				deletions = append(deletions, ev)
 			}
 		}
-		states, err := newStates(snapshots, nil, backfilled)
+		refs, err := refsOf(snapshots)
+		if err != nil {
+			return permanent(err)
+		}
+		states, err := newStates(snapshots, refs, nil, backfilled)
 		if err != nil {
 			return permanent(err)
 		}

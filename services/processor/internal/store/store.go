@@ -134,12 +134,16 @@ func (s *Store) apply(ctx context.Context, b Batch, dated func(time.Time) time.T
 
 // applyTx runs the phases of a batch in one transaction.
 func (s *Store) applyTx(ctx context.Context, tx pgx.Tx, b Batch, dated func(time.Time) time.Time) (Stats, error) {
-	fresh, err := insertEvents(ctx, tx, b.Events)
+	refs, err := refsOf(b.Events)
+	if err != nil {
+		return Stats{}, permanent(err)
+	}
+	fresh, err := insertEvents(ctx, tx, b.Events, refs)
 	if err != nil {
 		return Stats{}, err
 	}
 	stats := Stats{Stored: len(fresh), Duplicates: len(b.Events) - len(fresh)}
-	states, err := newStates(fresh, b.Objects, dated)
+	states, err := newStates(fresh, refs, b.Objects, dated)
 	if err != nil {
 		return Stats{}, permanent(err)
 	}
@@ -318,9 +322,41 @@ func settlePendingFetches(ctx context.Context, tx pgx.Tx, applied []written) err
 	return nil
 }
 
-// insertEvents stores the events not stored before and returns them, in
-// stream order, each once.
-func insertEvents(ctx context.Context, tx pgx.Tx, evs []Event) ([]Event, error) {
+// refsOf reads the object each event is about (about), by event id: once
+// an event, for its row in stripe.events and its state.
+func refsOf(evs []Event) (map[string]catalog.Ref, error) {
+	refs := make(map[string]catalog.Ref, len(evs))
+	for _, ev := range evs {
+		ref, err := about(ev)
+		if err != nil {
+			return nil, err
+		}
+		refs[ev.ID] = ref
+	}
+	return refs, nil
+}
+
+// about is the object ev is about, as stripe.events records it: a snapshot
+// event's data.object, a thin event's related object; none for a thin event
+// about no object.
+func about(ev Event) (catalog.Ref, error) {
+	if ev.Thin != nil {
+		if ro := ev.Thin.RelatedObject; ro != nil {
+			return catalog.Ref{ID: ro.ID, Object: ro.Type}, nil
+		}
+		return catalog.Ref{}, nil
+	}
+	ref, err := catalog.ParseRef(ev.Object)
+	if err != nil {
+		return catalog.Ref{}, fmt.Errorf("event %s: %w", ev.ID, err)
+	}
+	return ref, nil
+}
+
+// insertEvents stores the events not stored before, with the objects they
+// are about (refs, by event id), and returns them, in stream order, each
+// once.
+func insertEvents(ctx context.Context, tx pgx.Tx, evs []Event, refs map[string]catalog.Ref) ([]Event, error) {
 	if len(evs) == 0 {
 		return nil, nil
 	}
@@ -330,7 +366,7 @@ func insertEvents(ctx context.Context, tx pgx.Tx, evs []Event) ([]Event, error) 
 	rows := make([]db.Event, len(sorted))
 	for i, e := range sorted {
 		rows[i] = db.Event{ID: e.ID, Type: e.Type, Account: e.Account, Livemode: e.Livemode,
-			APIVersion: e.APIVersion, Created: e.Created, Data: e.Raw}
+			APIVersion: e.APIVersion, Created: e.Created, Data: e.Raw, ObjectType: refs[e.ID].Object, ObjectID: refs[e.ID].ID}
 	}
 	ids, err := db.InsertEvents(ctx, tx, rows)
 	if err != nil {
@@ -353,17 +389,13 @@ func insertEvents(ctx context.Context, tx pgx.Tx, evs []Event) ([]Event, error) 
 // newStates collects the newest state of each object of the batch: the
 // objects of the snapshot events stored for the first time, in stream
 // order, then the fetched objects.
-func newStates(fresh []Event, objects []events.Object, dated func(time.Time) time.Time) (*states, error) {
+func newStates(fresh []Event, refs map[string]catalog.Ref, objects []events.Object, dated func(time.Time) time.Time) (*states, error) {
 	s := &states{}
 	for _, ev := range fresh {
 		if ev.Thin != nil {
 			continue // thinWrites'
 		}
-		res, row, ok, err := eventRow(ev)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
+		if res, row, ok := eventRow(ev, refs[ev.ID]); ok {
 			s.keep(res, row, true)
 		}
 	}
@@ -433,18 +465,14 @@ func thinWrites(fresh []Event) (map[*catalog.Resource][]db.Tombstone, []db.Pendi
 	return gone, sorted
 }
 
-// eventRow is the row an event writes, and false when its object is not
-// kept in a relation of its own by this event: not mirrored, or an item of a
-// nested list, whose parent the event does not name (its parent's events
-// carry it).
-func eventRow(ev Event) (*catalog.Resource, db.Object, bool, error) {
-	ref, err := catalog.ParseRef(ev.Object)
-	if err != nil {
-		return nil, db.Object{}, false, fmt.Errorf("event %s: %w", ev.ID, err)
-	}
+// eventRow is the row a snapshot event about ref writes, and false when its
+// object is not kept in a relation of its own by this event: not mirrored,
+// or an item of a nested list, whose parent the event does not name (its
+// parent's events carry it).
+func eventRow(ev Event, ref catalog.Ref) (*catalog.Resource, db.Object, bool) {
 	res, ok := catalog.Lookup(ref.Object)
 	if !ok || ref.ID == "" || res.Parent != "" {
-		return nil, db.Object{}, false, nil
+		return nil, db.Object{}, false
 	}
 	return res, db.Object{
 		ID:         ref.ID,
@@ -455,7 +483,7 @@ func eventRow(ev Event) (*catalog.Resource, db.Object, bool, error) {
 		StateAt:    ev.Created,
 		EventID:    ev.ID,
 		APIVersion: ev.APIVersion,
-	}, true, nil
+	}, true
 }
 
 // objectRow is the row a fetched object writes: the one conversion from an
