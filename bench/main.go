@@ -158,7 +158,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	e2eTime, e2eLoad, err := endToEnd(ctx, o, work, e2eEvs)
+	e2e, err := endToEnd(ctx, o, work, e2eEvs)
 	if err != nil {
 		return err
 	}
@@ -200,8 +200,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		med(func(r round) float64 { return ms(r.ingest.p50) }), med(func(r round) float64 { return ms(r.trivial.p50) }))
 	fmt.Fprintf(out, "%-28s %12.0f %14.0f %7.0f%%   (ceiling: plain batched insert, batches of %d, %d at once)\n", "processor events/s",
 		procRate, plainRate, 100*med(func(r round) float64 { return r.plain.Seconds() / r.processor.Seconds() }), o.batchSize, o.workers)
-	fmt.Fprintf(out, "%-28s %12.0f %14s\n", "end-to-end events/s", n/e2eTime.Seconds(), "")
-	fmt.Fprintf(out, "%-28s %12.0f %14s\n", "  (ingest side of that run)", e2eLoad.perSecond(), "")
+	fmt.Fprintf(out, "%-28s %12.0f %14s\n", "end-to-end events/s", n/e2e.took.Seconds(), "")
+	fmt.Fprintf(out, "%-28s %12.0f %14s\n", "  (ingest side of that run)", e2e.load.perSecond(), "")
+	fmt.Fprintf(out, "%-28s %s\n", "  CPU ms per event", e2e.cpu)
+	fmt.Fprintf(out, "%-28s %s\n", "  peak RSS", e2e.rss)
 	for k, rate := range freshRates {
 		fmt.Fprintf(out, "%-28s %6.1f / %.1f ms   (steady %d/s, 2xx -> committed in stripe.events)\n", fmt.Sprintf("freshness p50 / p99 @%d/s", rate), fresh[k].p50, fresh[k].p99, rate)
 	}
@@ -307,25 +309,46 @@ func processorEnv(o options, natsURL, dbURL string) []string {
 
 // endToEnd sends evs through ingest with the processor running, and times
 // the first send to the last event applied.
-func endToEnd(ctx context.Context, o options, work string, evs []webhookEvent) (time.Duration, loadResult, error) {
+func endToEnd(ctx context.Context, o options, work string, evs []webhookEvent) (e2eResult, error) {
 	p, err := startPipeline(ctx, o, work, "e2e", nil)
 	if err != nil {
-		return 0, loadResult{}, err
+		return e2eResult{}, err
 	}
 	defer p.stop()
+	postmaster, err := postmasterPID(ctx, p.pool)
+	if err != nil {
+		return e2eResult{}, fmt.Errorf("end to end: CPU of PostgreSQL: %w", err)
+	}
+	before, err := takeCPU(p, postmaster)
+	if err != nil {
+		return e2eResult{}, fmt.Errorf("end to end: %w", err)
+	}
 	start := time.Now()
 	load, err := drive(ctx, p.webhookURL, evs, secret, o.senders)
 	if err != nil {
-		return 0, loadResult{}, fmt.Errorf("end to end: %w", err)
+		return e2eResult{}, fmt.Errorf("end to end: %w", err)
 	}
 	done, err := waitForConsumer(ctx, p.natsURL, 5*time.Minute)
+	if err != nil {
+		return e2eResult{}, fmt.Errorf("end to end: %w", err)
+	}
+	after, err := takeCPU(p, postmaster)
 	if err == nil {
 		err = countEvents(ctx, p.pool, len(evs))
 	}
 	if err != nil {
-		return 0, loadResult{}, fmt.Errorf("end to end: %w", err)
+		return e2eResult{}, fmt.Errorf("end to end: %w", err)
 	}
-	return done.Sub(start), load, nil
+	return e2eResult{took: done.Sub(start), load: load, cpu: cpuPerEvent(before, after, len(evs)), rss: peakRSS(p)}, nil
+}
+
+// e2eResult is the end-to-end run: from the first webhook sent to the last
+// event acknowledged, the senders' side of it, the CPU per event of each
+// process over that time (ms) and their peak memory.
+type e2eResult struct {
+	took     time.Duration
+	load     loadResult
+	cpu, rss string
 }
 
 // pipeline is the system under load: nats-server, ingest and the processor

@@ -11,12 +11,20 @@ import (
 	"github.com/stripesync/stripesync/services/processor/internal/store"
 )
 
-// BenchmarkApply applies batches of 500 new snapshot events of seven types
+// BenchmarkApply applies batches of new snapshot events of seven types
 // (stripe-mock's fixtures, new ids each batch) to real PostgreSQL, one
-// transaction a batch: the processor's work per event, Go and PostgreSQL.
+// transaction a batch: the processor's work per event, Go and PostgreSQL,
+// in batches of 500 (under load) and of 1 (a quiet account: the time a
+// transaction adds to an event's freshness).
 // Profile the Go side with -cpuprofile; the PostgreSQL side with
 // pg_stat_statements on TEST_DATABASE_URL's server.
 func BenchmarkApply(b *testing.B) {
+	for _, batch := range []int{500, 1} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) { benchmarkApply(b, batch) })
+	}
+}
+
+func benchmarkApply(b *testing.B, batch int) {
 	pool := dbtest.New(b)
 	s := store.New(pool)
 	types := []struct{ object, eventType string }{
@@ -24,7 +32,6 @@ func BenchmarkApply(b *testing.B) {
 		{"payment_intent", "payment_intent.succeeded"}, {"subscription", "customer.subscription.updated"},
 		{"price", "price.updated"}, {"product", "product.updated"},
 	}
-	const batch = 500
 	base := time.Now().Add(-time.Hour)
 	n := 0
 	for b.Loop() {
