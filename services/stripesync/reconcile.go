@@ -23,6 +23,12 @@ import (
 // the outcome. The mirror's database is DATABASE_URL (the processor's,
 // which must be applying the stream).
 func reconcileCmd(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "-help" || a == "--help" }) {
+		fmt.Fprintln(stdout, reconcileAbout)
+		// The syncer's own help follows: its flags, and their variables.
+		_, err := syncer.Reconcile(ctx, []string{"-h"}, getenv, stdout)
+		return err
+	}
 	dbURL, wait, args, err := reconcileFlags(args, getenv)
 	if err != nil {
 		return err
@@ -40,6 +46,20 @@ func reconcileCmd(ctx context.Context, args []string, getenv func(string) string
 	printReconciliations(stdout, recs)
 	return err
 }
+
+const reconcileAbout = `stripesync reconcile lists resources completely, as syncer reconcile does, in this process, then waits until the
+processor has reconciled the mirror against the listing (marked deleted the rows Stripe no longer has) and prints the
+outcome per relation and account.
+
+usage: stripesync reconcile [-database-url URL] [-wait 15m] [syncer reconcile flags]
+
+flags of its own:
+  -database-url string
+    	PostgreSQL URL of the mirror, which it only reads (env DATABASE_URL)
+  -wait duration
+    	how long to wait for the processor (default 15m0s)
+
+and those of syncer reconcile:`
 
 // reconcileFlags takes stripesync's own flags, -database-url and -wait,
 // out of args, and leaves the syncer's.

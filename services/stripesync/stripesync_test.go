@@ -71,6 +71,15 @@ func TestHelp(t *testing.T) {
 		require.NotContains(t, help, "PROCESSOR_BATCH_SIZE", "a service's own settings are the service's")
 	})
 
+	t.Run("ReconcileHelpNeedsNoDatabase", func(t *testing.T) {
+		t.Parallel()
+		var out bytes.Buffer
+		require.ErrorIs(t, stripesync.Run(t.Context(), []string{"reconcile", "-h"}, func(string) string { return "" }, &out), flag.ErrHelp)
+		require.Regexp(t, `^stripesync reconcile lists resources completely`, out.String(), "a description first")
+		require.Contains(t, out.String(), "usage: stripesync reconcile")
+		require.Contains(t, out.String(), "-wait duration")
+	})
+
 	t.Run("UnknownCommandFails", func(t *testing.T) {
 		t.Parallel()
 		err := stripesync.Run(t.Context(), []string{"prod"}, func(string) string { return "" }, &bytes.Buffer{})

@@ -24,7 +24,9 @@ import (
 	"github.com/stripesync/stripesync/services/syncer/internal/catchup"
 )
 
-const usage = `usage: syncer <command> [flags]
+const usage = `syncer backfills the mirror from the Stripe API and catches up on missed events from its Events API; everything it fetches goes through the stream to the processor.
+
+usage: syncer <command> [flags]
 
 commands:
   serve      backfill on a schedule and on request; catch up on events every few minutes
@@ -56,6 +58,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return errors.New(usage)
 	}
 	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stdout, usage)
+		return flag.ErrHelp
+	}
 	var cfg config
 	b := newFlags(cmd, &cfg)
 	b.Describe(about[cmd])

@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -416,6 +417,17 @@ func TestServeCatchesUpThinEvents(t *testing.T) {
 		at, err := time.Parse(time.RFC3339, string(e.Value()))
 		return err == nil && !at.Before(lost.Created)
 	}, 10*time.Second, 50*time.Millisecond, "the thin cursor did not move on")
+}
+
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	for _, arg := range []string{"-h", "--help", "help"} {
+		var out strings.Builder
+		require.ErrorIs(t, Run(t.Context(), []string{arg}, func(string) string { return "" }, &out), flag.ErrHelp, arg)
+		require.Regexp(t, `^syncer backfills the mirror`, out.String(), "a description first")
+		require.Contains(t, out.String(), "usage: syncer <command> [flags]")
+		require.Contains(t, out.String(), "  backfill ")
+	}
 }
 
 func TestUsageAndConfigErrors(t *testing.T) {
