@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -64,4 +65,29 @@ func TestConnectLogsOncePerOutage(t *testing.T) {
 	srv.Restart(t)
 	require.Eventually(t, func() bool { return count("INFO") == 2 }, 5*time.Second, 20*time.Millisecond, logs.String())
 	require.NotContains(t, logs.String(), "hunter2")
+}
+
+func TestAwaitConnected(t *testing.T) {
+	t.Parallel()
+	// A port nothing listens on: bound, then closed.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	url := "nats://user:secret@" + ln.Addr().String()
+	require.NoError(t, ln.Close())
+	nc, err := events.Connect(url, "test", slog.New(slog.DiscardHandler))
+	require.NoError(t, err, "Connect keeps trying in the background")
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	err = events.AwaitConnected(ctx, nc, url)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), ln.Addr().String(), "the address")
+	require.Contains(t, err.Error(), "NATS_URL", "the setting")
+	require.NotContains(t, err.Error(), "secret")
+
+	ns := eventstest.RunServer(t)
+	up, err := events.Connect(ns.ClientURL(), "test", slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer up.Close()
+	require.NoError(t, events.AwaitConnected(t.Context(), up, ns.ClientURL()))
 }

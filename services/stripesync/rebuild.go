@@ -72,6 +72,9 @@ func rebuildCmd(ctx context.Context, args []string, getenv func(string) string, 
 			return fmt.Errorf("%w (-nats-url '' rebuilds without the stream)", err)
 		}
 		defer nc.Close()
+		if err := awaitNATS(ctx, nc, natsURL); err != nil {
+			return fmt.Errorf("%w (-nats-url '' rebuilds without the stream)", err)
+		}
 		if opts.Stream, err = js.Stream(ctx, events.StreamName); err != nil {
 			return fmt.Errorf("stream %s: %w", events.StreamName, err)
 		}

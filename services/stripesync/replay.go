@@ -71,6 +71,9 @@ func replayCmd(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer nc.Close()
+	if err := awaitNATS(ctx, nc, natsURL); err != nil {
+		return err
+	}
 	res, err := replay.Run(ctx, pool, events.NewPublisher(js), f)
 	for _, id := range res.Replayed {
 		fmt.Fprintf(stdout, "replayed dead letter %d\n", id)

@@ -178,6 +178,12 @@ func connect(ctx context.Context, cfg config, log *slog.Logger, rate float64) (*
 	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	wctx, cancelWait := context.WithTimeout(dctx, connectWait)
+	defer cancelWait()
+	if err := events.AwaitConnected(wctx, nc, cfg.NATSURL); err != nil {
+		nc.Close()
+		return nil, err
+	}
 	if _, err := events.EnsureStream(dctx, js, cfg.Stream); err != nil {
 		nc.Close()
 		return nil, err
@@ -191,6 +197,10 @@ func connect(ctx context.Context, cfg config, log *slog.Logger, rate float64) (*
 	lim := newLimiter(cfg, rate, levels)
 	return &deps{log: log, nc: nc, js: js, kv: kv, levels: levels, limiter: lim, api: cfg.Stripe.Client(lim, log)}, nil
 }
+
+// connectWait is how long a command waits for NATS before it fails,
+// naming the address (a supervisor restarts serve).
+const connectWait = 15 * time.Second
 
 // newLimiter is a limiter of rate requests per second, in bursts of a
 // tenth of it (at least 1): in any second it lets rate + burst requests go
@@ -284,6 +294,12 @@ func request(ctx context.Context, cfg config, sr events.SyncRequest, stdout io.W
 	// tried again (10 s an attempt) rather than failing the request.
 	rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
+	wctx, cancelWait := context.WithTimeout(rctx, connectWait)
+	err = events.AwaitConnected(wctx, nc, cfg.NATSURL)
+	cancelWait()
+	if err != nil {
+		return err
+	}
 	var kv jetstream.KeyValue
 	err = events.Retry(rctx, nc, log, "sync stream and state bucket", 500*time.Millisecond, func(ctx context.Context) error {
 		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
