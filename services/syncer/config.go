@@ -33,24 +33,36 @@ type config struct {
 	Stream            events.StreamOptions
 }
 
-// newFlags returns the flags of command cmd, the shared settings bound to
-// their environment variables and written into cfg. The command adds its
-// own options to the FlagSet.
+// newFlags returns the flags of command cmd, the settings it uses bound to
+// their environment variables and written into cfg: every command's (NATS,
+// the stream, the log level), those of the commands that call the Stripe
+// API (all but request), and serve's own. The command adds its own options
+// to the FlagSet. A setting a command does not bind keeps its default, so
+// -h lists only what the command reads.
 func newFlags(cmd string, cfg *config) *envflag.Binder {
 	b := envflag.New(flag.NewFlagSet("syncer "+cmd, flag.ContinueOnError))
 	cfg.Stream = events.DefaultStreamOptions
-	stripeapi.BindFlags(b, &cfg.Stripe, "to list the account")
+	cfg.EndpointRateLimit, cfg.Concurrency = stripeapi.DefaultEndpointRate, 32
+	cfg.Addr, cfg.BackfillInterval, cfg.EventsInterval = ":8082", mustSchedule("24h"), mustSchedule("5m")
+	cfg.JobAckWait, cfg.ShutdownTimeout = events.SyncJobAckWait, 20*time.Second
+	if cmd != "request" {
+		stripeapi.BindFlags(b, &cfg.Stripe, "to list the account")
+	}
 	b.StringVar(&cfg.NATSURL, "nats-url", "nats://127.0.0.1:4222", "NATS server URL")
-	b.Float64Var(&cfg.RateLimit, "syncer-rate-limit", 0, "API requests per second of the whole syncer fleet (however many serve replicas), shared by all work; 0: 80 for live keys, 20 for test keys, under Stripe's 100 and 25 less the processor's share")
-	b.Float64Var(&cfg.EventsRateLimit, "syncer-events-rate-limit", 0, "serve: the part of SYNCER_RATE_LIMIT kept for the events catch-up, the rest being the backfills'; 0: a fifth")
-	b.Float64Var(&cfg.EndpointRateLimit, "syncer-endpoint-rate-limit", stripeapi.DefaultEndpointRate, "API requests per second to each endpoint (GET /v1/customers, GET /v1/customers/{id}…), Stripe's limit beside the global one")
-	b.IntVar(&cfg.Concurrency, "syncer-concurrency", 32, "lists fetched at once; must cover rate × request latency")
-	b.StringVar(&cfg.Addr, "syncer-addr", ":8082", "serve: HTTP address for /healthz, /readyz and /metrics")
-	b.TextVar(&cfg.BackfillInterval, "syncer-backfill-interval", mustSchedule("24h"), "serve: the full backfills' schedule, an interval (24h) or a cron expression in UTC (0 3 * * *), one run a slot for the whole fleet, the current slot's at start; 0: only on request")
-	b.TextVar(&cfg.EventsInterval, "syncer-events-interval", mustSchedule("5m"), "serve: the Events API catch-ups' schedule, an interval or a cron expression, one a slot for the whole fleet; 0: never")
-	b.DurationVar(&cfg.JobAckWait, "syncer-job-ack-wait", events.SyncJobAckWait, "serve: how long a job (a backfill, a catch-up) stays with a replica that stopped answering before another takes it over")
-	b.BoolVar(&cfg.ThinEvents, "syncer-thin-events", false, "serve: each Events API catch-up also lists thin events (GET /v2/core/events), from cursors of their own")
-	b.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "time to stop at shutdown")
+	if cmd != "request" {
+		b.Float64Var(&cfg.RateLimit, "syncer-rate-limit", 0, "API requests per second of the whole syncer fleet (however many serve replicas), shared by all work; 0: 80 for live keys, 20 for test keys, under Stripe's 100 and 25 less the processor's share")
+		b.Float64Var(&cfg.EndpointRateLimit, "syncer-endpoint-rate-limit", cfg.EndpointRateLimit, "API requests per second to each endpoint (GET /v1/customers, GET /v1/customers/{id}…), Stripe's limit beside the global one")
+		b.IntVar(&cfg.Concurrency, "syncer-concurrency", cfg.Concurrency, "lists fetched at once; must cover rate × request latency")
+	}
+	if cmd == "serve" {
+		b.Float64Var(&cfg.EventsRateLimit, "syncer-events-rate-limit", 0, "the part of SYNCER_RATE_LIMIT kept for the events catch-up, the rest being the backfills'; 0: a fifth")
+		b.StringVar(&cfg.Addr, "syncer-addr", cfg.Addr, "HTTP address for /healthz, /readyz and /metrics")
+		b.TextVar(&cfg.BackfillInterval, "syncer-backfill-interval", cfg.BackfillInterval, "the full backfills' schedule, an interval (24h) or a cron expression in UTC (0 3 * * *), one run a slot for the whole fleet, the current slot's at start; 0: only on request")
+		b.TextVar(&cfg.EventsInterval, "syncer-events-interval", cfg.EventsInterval, "the Events API catch-ups' schedule, an interval or a cron expression, one a slot for the whole fleet; 0: never")
+		b.DurationVar(&cfg.JobAckWait, "syncer-job-ack-wait", cfg.JobAckWait, "how long a job (a backfill, a catch-up) stays with a replica that stopped answering before another takes it over")
+		b.BoolVar(&cfg.ThinEvents, "syncer-thin-events", false, "each Events API catch-up also lists thin events (GET /v2/core/events), from cursors of their own")
+		b.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "time to stop at shutdown")
+	}
 	b.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	events.BindStreamFlags(b, &cfg.Stream)
 	return b
@@ -77,6 +89,9 @@ func (c *config) validate(needKey bool) error {
 	}
 	if c.EventsRateLimit == 0 {
 		c.EventsRateLimit = c.RateLimit / 5
+	}
+	if !needKey {
+		return c.Stream.Validate() // request: no API settings bound
 	}
 	if err := c.Stripe.Validate(needKey); err != nil {
 		return err

@@ -514,3 +514,33 @@ func TestAgainstStripeMock(t *testing.T) {
 	}
 	require.NotZero(t, seen["events"])
 }
+
+// TestEachCommandBindsOnlyItsSettings: -h lists a command's own settings,
+// not serve's schedules for a one-shot backfill, nor the Stripe API's for a
+// request, which only queues work.
+func TestEachCommandBindsOnlyItsSettings(t *testing.T) {
+	t.Parallel()
+	names := func(cmd string) []string {
+		var cfg config
+		var out []string
+		newFlags(cmd, &cfg).FlagSet().VisitAll(func(f *flag.Flag) { out = append(out, f.Name) })
+		return out
+	}
+	serveOnly := []string{"syncer-addr", "syncer-backfill-interval", "syncer-events-interval", "syncer-job-ack-wait", "syncer-thin-events", "syncer-events-rate-limit", "shutdown-timeout"}
+	api := []string{"stripe-api-key", "stripe-api-base", "syncer-rate-limit", "syncer-endpoint-rate-limit", "syncer-concurrency"}
+	for _, f := range append(serveOnly, api...) {
+		require.Contains(t, names("serve"), f)
+	}
+	for _, cmd := range []string{"backfill", "events", "reconcile"} {
+		for _, f := range serveOnly {
+			require.NotContains(t, names(cmd), f, cmd)
+		}
+		for _, f := range api {
+			require.Contains(t, names(cmd), f, cmd)
+		}
+	}
+	for _, f := range append(serveOnly, api...) {
+		require.NotContains(t, names("request"), f)
+	}
+	require.Contains(t, names("request"), "nats-url")
+}
