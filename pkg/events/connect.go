@@ -174,14 +174,15 @@ func Retry(ctx context.Context, nc *nats.Conn, log *slog.Logger, what string, in
 	}
 }
 
-// AwaitConnected waits until nc, opened by Connect on url, is connected. If
-// ctx ends first, the error names the address and the setting, as
-// Unreachable does, with the last error of the attempts: a command that
-// starts with NATS down says where it looked instead of failing its first
-// publish ("nats: outbound buffer limit exceeded", since Connect buffers
-// nothing while disconnected).
-func AwaitConnected(ctx context.Context, nc *nats.Conn, url string) error {
-	start := time.Now()
+// AwaitConnected waits up to wait until nc, opened by Connect on url, is
+// connected. If it is not by then, or ctx ends first, the error names the
+// address and the setting, as Unreachable does: a command that starts with
+// NATS down says where it looked instead of failing its first publish
+// ("nats: outbound buffer limit exceeded", since Connect buffers nothing
+// while disconnected).
+func AwaitConnected(ctx context.Context, nc *nats.Conn, url string, wait time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
 	for !nc.IsConnected() {
 		select {
 		case <-ctx.Done():
@@ -189,7 +190,7 @@ func AwaitConnected(ctx context.Context, nc *nats.Conn, url string) error {
 				return Unreachable(redactURLs(url), err)
 			}
 			// The attempts' errors went to Connect's log (one warning).
-			return fmt.Errorf("NATS unreachable at %s (NATS_URL): not connected after %s", redactURLs(url), time.Since(start).Round(time.Second))
+			return fmt.Errorf("NATS unreachable at %s (NATS_URL): not connected after %s", redactURLs(url), wait)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -2,7 +2,6 @@ package events_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -77,9 +76,7 @@ func TestAwaitConnected(t *testing.T) {
 	nc, err := events.Connect(url, "test", slog.New(slog.DiscardHandler))
 	require.NoError(t, err, "Connect keeps trying in the background")
 	defer nc.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
-	defer cancel()
-	err = events.AwaitConnected(ctx, nc, url)
+	err = events.AwaitConnected(t.Context(), nc, url, time.Second)
 	require.Error(t, err)
 	require.Contains(t, err.Error(), ln.Addr().String(), "the address")
 	require.Contains(t, err.Error(), "NATS_URL", "the setting")
@@ -89,5 +86,5 @@ func TestAwaitConnected(t *testing.T) {
 	up, err := events.Connect(ns.ClientURL(), "test", slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	defer up.Close()
-	require.NoError(t, events.AwaitConnected(t.Context(), up, ns.ClientURL()))
+	require.NoError(t, events.AwaitConnected(t.Context(), up, ns.ClientURL(), time.Second))
 }

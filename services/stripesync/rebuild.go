@@ -72,7 +72,7 @@ func rebuildCmd(ctx context.Context, args []string, getenv func(string) string, 
 			return fmt.Errorf("%w (-nats-url '' rebuilds without the stream)", err)
 		}
 		defer nc.Close()
-		if err := awaitNATS(ctx, nc, natsURL); err != nil {
+		if err := events.AwaitConnected(ctx, nc, natsURL, natsWait); err != nil {
 			return fmt.Errorf("%w (-nats-url '' rebuilds without the stream)", err)
 		}
 		if opts.Stream, err = js.Stream(ctx, events.StreamName); err != nil {

@@ -71,7 +71,7 @@ func replayCmd(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer nc.Close()
-	if err := awaitNATS(ctx, nc, natsURL); err != nil {
+	if err := events.AwaitConnected(ctx, nc, natsURL, natsWait); err != nil {
 		return err
 	}
 	res, err := replay.Run(ctx, pool, events.NewPublisher(js), f)

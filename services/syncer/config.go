@@ -45,11 +45,9 @@ func newFlags(cmd string, cfg *config) *envflag.Binder {
 	cfg.EndpointRateLimit, cfg.Concurrency = stripeapi.DefaultEndpointRate, 32
 	cfg.Addr, cfg.BackfillInterval, cfg.EventsInterval = ":8082", mustSchedule("24h"), mustSchedule("5m")
 	cfg.JobAckWait, cfg.ShutdownTimeout = events.SyncJobAckWait, 20*time.Second
-	if cmd != "request" {
-		stripeapi.BindFlags(b, &cfg.Stripe, "to list the account")
-	}
 	b.StringVar(&cfg.NATSURL, "nats-url", "nats://127.0.0.1:4222", "NATS server URL")
 	if cmd != "request" {
+		stripeapi.BindFlags(b, &cfg.Stripe, "to list the account")
 		b.Float64Var(&cfg.RateLimit, "syncer-rate-limit", 0, "API requests per second of the whole syncer fleet (however many serve replicas), shared by all work; 0: 80 for live keys, 20 for test keys, under Stripe's 100 and 25 less the processor's share")
 		b.Float64Var(&cfg.EndpointRateLimit, "syncer-endpoint-rate-limit", cfg.EndpointRateLimit, "API requests per second to each endpoint (GET /v1/customers, GET /v1/customers/{id}…), Stripe's limit beside the global one")
 		b.IntVar(&cfg.Concurrency, "syncer-concurrency", cfg.Concurrency, "lists fetched at once; must cover rate × request latency")

@@ -178,9 +178,7 @@ func connect(ctx context.Context, cfg config, log *slog.Logger, rate float64) (*
 	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	wctx, cancelWait := context.WithTimeout(dctx, connectWait)
-	defer cancelWait()
-	if err := events.AwaitConnected(wctx, nc, cfg.NATSURL); err != nil {
+	if err := events.AwaitConnected(dctx, nc, cfg.NATSURL, connectWait); err != nil {
 		nc.Close()
 		return nil, err
 	}
@@ -294,10 +292,7 @@ func request(ctx context.Context, cfg config, sr events.SyncRequest, stdout io.W
 	// tried again (10 s an attempt) rather than failing the request.
 	rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	wctx, cancelWait := context.WithTimeout(rctx, connectWait)
-	err = events.AwaitConnected(wctx, nc, cfg.NATSURL)
-	cancelWait()
-	if err != nil {
+	if err := events.AwaitConnected(rctx, nc, cfg.NATSURL, connectWait); err != nil {
 		return err
 	}
 	var kv jetstream.KeyValue

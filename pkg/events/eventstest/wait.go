@@ -16,28 +16,33 @@ import (
 func WaitProcessed(t testing.TB, js jetstream.JetStream, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
-	for {
-		// Every message the stream holds acknowledged: the ack floor at the
-		// stream's last sequence. NumPending alone can lag a publish that
-		// the server has stored but not yet counted for the consumer.
-		s, err := js.Stream(t.Context(), events.StreamName)
-		if err == nil {
-			var si *jetstream.StreamInfo
-			if si, err = s.Info(t.Context()); err == nil {
-				var c jetstream.Consumer
-				if c, err = s.Consumer(t.Context(), events.ConsumerName); err == nil {
-					if info, err := c.Info(t.Context()); err == nil && info.NumPending == 0 && info.NumAckPending == 0 &&
-						info.AckFloor.Stream >= si.State.LastSeq {
-						return
-					}
-				}
-			}
-		}
+	for !processed(t, js) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the processor did not finish the stream within %s", within)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// processed reports whether every message the stream holds is
+// acknowledged: the ack floor at the stream's last sequence. NumPending
+// alone can lag a publish that the server has stored but not yet counted
+// for the consumer. An answer that cannot be read is "not yet".
+func processed(t testing.TB, js jetstream.JetStream) bool {
+	s, err := js.Stream(t.Context(), events.StreamName)
+	if err != nil {
+		return false
+	}
+	si, err := s.Info(t.Context())
+	if err != nil {
+		return false
+	}
+	c, err := s.Consumer(t.Context(), events.ConsumerName)
+	if err != nil {
+		return false
+	}
+	info, err := c.Info(t.Context())
+	return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.AckFloor.Stream >= si.State.LastSeq
 }
 
 // FreeAddr returns a loopback address with a port free at the time of the
