@@ -52,6 +52,16 @@ func TestStatusCommand(t *testing.T) {
 
 	_, err = js.Publish(ctx, events.EventSubject("customer.updated"), []byte(`{}`))
 	require.NoError(t, err)
+	// The consumer counts a stored message a moment after the publish is
+	// acknowledged.
+	require.Eventually(t, func() bool {
+		c, err := stream.Consumer(ctx, events.ConsumerName)
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(ctx)
+		return err == nil && info.NumPending == 1
+	}, 10*time.Second, 20*time.Millisecond)
 	out, err = run("-max-pending", "0")
 	var coded interface{ ExitCode() int } // what cmd/stripesync exits with
 	require.True(t, errors.As(err, &coded), "%v", err)
