@@ -461,19 +461,21 @@ func Backoff(n uint64) time.Duration {
 }
 
 // held are the messages taken from the iterator that are not settled yet
-// (acknowledged, naked or terminated).
+// (acknowledged, naked or terminated), each with the tick of
+// markInProgress at which it was taken or last marked.
 type held struct {
 	mu   sync.Mutex
-	msgs map[jetstream.Msg]struct{}
+	msgs map[jetstream.Msg]uint64
+	tick uint64
 }
 
 func (h *held) add(m jetstream.Msg) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.msgs == nil {
-		h.msgs = map[jetstream.Msg]struct{}{}
+		h.msgs = map[jetstream.Msg]uint64{}
 	}
-	h.msgs[m] = struct{}{}
+	h.msgs[m] = h.tick
 }
 
 func (h *held) remove(ms []jetstream.Msg) {
@@ -484,10 +486,30 @@ func (h *held) remove(ms []jetstream.Msg) {
 	}
 }
 
-// markInProgress marks every held message in progress every third of
-// ackWait until the returned func is called. The AckWait that gets a
-// message lost with a server redelivered within seconds must not redeliver
-// messages that are only waiting for a slow transaction.
+// due returns the messages held for two ticks since they were taken or last
+// marked, and counts them marked now.
+func (h *held) due() []jetstream.Msg {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.tick++
+	var ms []jetstream.Msg
+	for m, since := range h.msgs {
+		if since+2 <= h.tick {
+			ms = append(ms, m)
+			h.msgs[m] = h.tick
+		}
+	}
+	return ms
+}
+
+// markInProgress marks held messages in progress until the returned func
+// is called: each at most a third of ackWait after it was taken or last
+// marked. The AckWait that gets a message lost with a server redelivered
+// within seconds must not redeliver messages that are only waiting for a
+// slow transaction. A message settled within a sixth of ackWait, as under
+// load, is never marked: a mark is one more message for the server, and
+// marking every held message every time cost the server about as many
+// marks as a sixth of the acknowledgements.
 func (h *held) markInProgress(ackWait time.Duration) (stop func()) {
 	if ackWait <= 0 {
 		return func() {}
@@ -495,7 +517,7 @@ func (h *held) markInProgress(ackWait time.Duration) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		t := time.NewTicker(ackWait / 3)
+		t := time.NewTicker(ackWait / 6)
 		defer t.Stop()
 		for {
 			select {
@@ -503,13 +525,7 @@ func (h *held) markInProgress(ackWait time.Duration) (stop func()) {
 				return
 			case <-t.C:
 			}
-			h.mu.Lock()
-			ms := make([]jetstream.Msg, 0, len(h.msgs))
-			for m := range h.msgs {
-				ms = append(ms, m)
-			}
-			h.mu.Unlock()
-			for _, m := range ms {
+			for _, m := range h.due() {
 				// A lost mark only means a redelivery, which the store ignores.
 				_ = m.InProgress()
 			}
