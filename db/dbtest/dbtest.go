@@ -38,7 +38,13 @@ func AdminURL() string {
 func New(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	url := NewURL(t)
-	pool, err := pgxpool.New(context.Background(), url)
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	// As the processor's pool: the tests write through the same encoders.
+	cfg.AfterConnect = db.RegisterTypes
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("dbtest: connect: %v", err)
 	}

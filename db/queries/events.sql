@@ -12,6 +12,7 @@ SELECT u.id, u.type, NULLIF(u.account, ''), u.livemode, NULLIF(u.api_version, ''
     NULLIF(u.object_type, ''), NULLIF(u.object_id, '')
 FROM (
     -- Set-returning functions side by side in a select list advance together.
+    -- The events are the last parameter: see db.RegisterTypes.
     SELECT
         unnest(@ids::text[]) AS id,
         unnest(@types::text[]) AS type,
@@ -19,9 +20,9 @@ FROM (
         unnest(@livemodes::boolean[]) AS livemode,
         unnest(@api_versions::text[]) AS api_version,
         unnest(@createds::timestamptz[]) AS created,
-        unnest(@datas::json[]) AS data,
         unnest(@object_types::text[]) AS object_type,
-        unnest(@object_ids::text[]) AS object_id
+        unnest(@object_ids::text[]) AS object_id,
+        unnest(@datas::json[]) AS data
 ) AS u
 ON CONFLICT (id, created) DO UPDATE SET
     type = EXCLUDED.type, account = EXCLUDED.account, livemode = EXCLUDED.livemode,

@@ -11,15 +11,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -100,15 +101,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -189,15 +191,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -278,15 +281,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -367,15 +371,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -456,15 +461,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -545,15 +551,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -634,15 +641,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -723,15 +731,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -812,15 +821,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -901,16 +911,17 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version, u.parent
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
             unnest(@api_versions::text[]) AS api_version,
-            unnest(@parents::text[]) AS parent
+            unnest(@parents::text[]) AS parent,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -991,15 +1002,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -1080,15 +1092,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -1169,15 +1182,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -1258,15 +1272,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -1347,15 +1362,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -1436,15 +1452,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -1525,16 +1542,17 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version, u.parent
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
             unnest(@api_versions::text[]) AS api_version,
-            unnest(@parents::text[]) AS parent
+            unnest(@parents::text[]) AS parent,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -1615,16 +1633,17 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version, u.parent
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
             unnest(@api_versions::text[]) AS api_version,
-            unnest(@parents::text[]) AS parent
+            unnest(@parents::text[]) AS parent,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -1705,15 +1724,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -1794,15 +1814,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -1883,15 +1904,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -1972,15 +1994,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -2061,15 +2084,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -2150,15 +2174,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -2239,15 +2264,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -2328,15 +2354,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -2417,15 +2444,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -2506,15 +2534,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -2595,15 +2624,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -2684,15 +2714,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -2773,15 +2804,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -2862,16 +2894,17 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version, u.parent
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
             unnest(@api_versions::text[]) AS api_version,
-            unnest(@parents::text[]) AS parent
+            unnest(@parents::text[]) AS parent,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -2952,15 +2985,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -3041,15 +3075,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -3130,15 +3165,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -3219,15 +3255,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version
+            unnest(@api_versions::text[]) AS api_version,
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (

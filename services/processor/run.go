@@ -93,6 +93,7 @@ func connectDB(ctx context.Context, cfg config) (*pgxpool.Pool, error) {
 		return nil, errors.New("config: DATABASE_URL parses neither as a PostgreSQL URL nor as keyword/value pairs")
 	}
 	pcfg.MaxConns = int32(max(4, cfg.Workers+2))
+	pcfg.AfterConnect = db.RegisterTypes
 	addr := net.JoinHostPort(pcfg.ConnConfig.Host, strconv.Itoa(int(pcfg.ConnConfig.Port)))
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {

@@ -171,6 +171,7 @@ SELECT u.id, u.type, NULLIF(u.account, ''), u.livemode, NULLIF(u.api_version, ''
     NULLIF(u.object_type, ''), NULLIF(u.object_id, '')
 FROM (
     -- Set-returning functions side by side in a select list advance together.
+    -- The events are the last parameter: see db.RegisterTypes.
     SELECT
         unnest($1::text[]) AS id,
         unnest($2::text[]) AS type,
@@ -178,9 +179,9 @@ FROM (
         unnest($4::boolean[]) AS livemode,
         unnest($5::text[]) AS api_version,
         unnest($6::timestamptz[]) AS created,
-        unnest($7::json[]) AS data,
-        unnest($8::text[]) AS object_type,
-        unnest($9::text[]) AS object_id
+        unnest($7::text[]) AS object_type,
+        unnest($8::text[]) AS object_id,
+        unnest($9::json[]) AS data
 ) AS u
 ON CONFLICT (id, created) DO UPDATE SET
     type = EXCLUDED.type, account = EXCLUDED.account, livemode = EXCLUDED.livemode,
@@ -198,9 +199,9 @@ type EventInsertBatchParams struct {
 	Livemodes   []bool
 	ApiVersions []string
 	Createds    []time.Time
-	Datas       [][]byte
 	ObjectTypes []string
 	ObjectIds   []string
+	Datas       [][]byte
 }
 
 // EventInsertBatch stores the events not stored before and returns their
@@ -219,9 +220,9 @@ func (q *Queries) EventInsertBatch(ctx context.Context, db DBTX, arg EventInsert
 		arg.Livemodes,
 		arg.ApiVersions,
 		arg.Createds,
-		arg.Datas,
 		arg.ObjectTypes,
 		arg.ObjectIds,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err

@@ -129,15 +129,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -175,10 +176,10 @@ type AccountsUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type AccountsUpsertRow struct {
@@ -200,10 +201,10 @@ func (q *Queries) AccountsUpsert(ctx context.Context, db DBTX, arg AccountsUpser
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -341,15 +342,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -387,10 +389,10 @@ type ApplicationFeesUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type ApplicationFeesUpsertRow struct {
@@ -411,10 +413,10 @@ func (q *Queries) ApplicationFeesUpsert(ctx context.Context, db DBTX, arg Applic
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -552,15 +554,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -598,10 +601,10 @@ type BalanceTransactionsUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type BalanceTransactionsUpsertRow struct {
@@ -622,10 +625,10 @@ func (q *Queries) BalanceTransactionsUpsert(ctx context.Context, db DBTX, arg Ba
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -763,15 +766,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -809,10 +813,10 @@ type BankAccountsUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type BankAccountsUpsertRow struct {
@@ -833,10 +837,10 @@ func (q *Queries) BankAccountsUpsert(ctx context.Context, db DBTX, arg BankAccou
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -974,15 +978,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -1020,10 +1025,10 @@ type BillingCreditGrantsUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type BillingCreditGrantsUpsertRow struct {
@@ -1044,10 +1049,10 @@ func (q *Queries) BillingCreditGrantsUpsert(ctx context.Context, db DBTX, arg Bi
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -1185,15 +1190,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -1231,10 +1237,10 @@ type CardsUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type CardsUpsertRow struct {
@@ -1255,10 +1261,10 @@ func (q *Queries) CardsUpsert(ctx context.Context, db DBTX, arg CardsUpsertParam
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -1396,15 +1402,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -1442,10 +1449,10 @@ type ChargesUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type ChargesUpsertRow struct {
@@ -1466,10 +1473,10 @@ func (q *Queries) ChargesUpsert(ctx context.Context, db DBTX, arg ChargesUpsertP
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -1604,16 +1611,17 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version, u.parent
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version,
-            unnest($9::text[]) AS parent
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::text[]) AS parent,
+            unnest($9::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -1652,11 +1660,11 @@ type CheckoutSessionLineItemsUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
 	Parents      []string
+	Datas        [][]byte
 }
 
 type CheckoutSessionLineItemsUpsertRow struct {
@@ -1677,11 +1685,11 @@ func (q *Queries) CheckoutSessionLineItemsUpsert(ctx context.Context, db DBTX, a
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
 		arg.Parents,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -1819,15 +1827,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -1865,10 +1874,10 @@ type CheckoutSessionsUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type CheckoutSessionsUpsertRow struct {
@@ -1889,10 +1898,10 @@ func (q *Queries) CheckoutSessionsUpsert(ctx context.Context, db DBTX, arg Check
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -2030,15 +2039,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -2076,10 +2086,10 @@ type CouponsUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type CouponsUpsertRow struct {
@@ -2100,10 +2110,10 @@ func (q *Queries) CouponsUpsert(ctx context.Context, db DBTX, arg CouponsUpsertP
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -2238,16 +2248,17 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version, u.parent
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version,
-            unnest($9::text[]) AS parent
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::text[]) AS parent,
+            unnest($9::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -2286,11 +2297,11 @@ type CreditNoteLineItemsUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
 	Parents      []string
+	Datas        [][]byte
 }
 
 type CreditNoteLineItemsUpsertRow struct {
@@ -2311,11 +2322,11 @@ func (q *Queries) CreditNoteLineItemsUpsert(ctx context.Context, db DBTX, arg Cr
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
 		arg.Parents,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -2453,15 +2464,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -2499,10 +2511,10 @@ type CreditNotesUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type CreditNotesUpsertRow struct {
@@ -2523,10 +2535,10 @@ func (q *Queries) CreditNotesUpsert(ctx context.Context, db DBTX, arg CreditNote
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -2664,15 +2676,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -2710,10 +2723,10 @@ type CustomersUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type CustomersUpsertRow struct {
@@ -2734,10 +2747,10 @@ func (q *Queries) CustomersUpsert(ctx context.Context, db DBTX, arg CustomersUps
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -2875,15 +2888,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -2921,10 +2935,10 @@ type DiscountsUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type DiscountsUpsertRow struct {
@@ -2945,10 +2959,10 @@ func (q *Queries) DiscountsUpsert(ctx context.Context, db DBTX, arg DiscountsUps
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -3086,15 +3100,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -3132,10 +3147,10 @@ type DisputesUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type DisputesUpsertRow struct {
@@ -3156,10 +3171,10 @@ func (q *Queries) DisputesUpsert(ctx context.Context, db DBTX, arg DisputesUpser
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -3297,15 +3312,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -3343,10 +3359,10 @@ type FilesUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type FilesUpsertRow struct {
@@ -3367,10 +3383,10 @@ func (q *Queries) FilesUpsert(ctx context.Context, db DBTX, arg FilesUpsertParam
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -3505,16 +3521,17 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version, u.parent
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version,
-            unnest($9::text[]) AS parent
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::text[]) AS parent,
+            unnest($9::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -3553,11 +3570,11 @@ type InvoiceLineItemsUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
 	Parents      []string
+	Datas        [][]byte
 }
 
 type InvoiceLineItemsUpsertRow struct {
@@ -3578,11 +3595,11 @@ func (q *Queries) InvoiceLineItemsUpsert(ctx context.Context, db DBTX, arg Invoi
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
 		arg.Parents,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -3720,15 +3737,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -3766,10 +3784,10 @@ type InvoiceitemsUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type InvoiceitemsUpsertRow struct {
@@ -3790,10 +3808,10 @@ func (q *Queries) InvoiceitemsUpsert(ctx context.Context, db DBTX, arg Invoiceit
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -3931,15 +3949,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -3977,10 +3996,10 @@ type InvoicesUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type InvoicesUpsertRow struct {
@@ -4001,10 +4020,10 @@ func (q *Queries) InvoicesUpsert(ctx context.Context, db DBTX, arg InvoicesUpser
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -4142,15 +4161,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -4188,10 +4208,10 @@ type PaymentIntentsUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type PaymentIntentsUpsertRow struct {
@@ -4212,10 +4232,10 @@ func (q *Queries) PaymentIntentsUpsert(ctx context.Context, db DBTX, arg Payment
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -4353,15 +4373,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -4399,10 +4420,10 @@ type PaymentMethodsUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type PaymentMethodsUpsertRow struct {
@@ -4423,10 +4444,10 @@ func (q *Queries) PaymentMethodsUpsert(ctx context.Context, db DBTX, arg Payment
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -4564,15 +4585,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -4610,10 +4632,10 @@ type PayoutsUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type PayoutsUpsertRow struct {
@@ -4634,10 +4656,10 @@ func (q *Queries) PayoutsUpsert(ctx context.Context, db DBTX, arg PayoutsUpsertP
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -4775,15 +4797,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -4821,10 +4844,10 @@ type PlansUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type PlansUpsertRow struct {
@@ -4845,10 +4868,10 @@ func (q *Queries) PlansUpsert(ctx context.Context, db DBTX, arg PlansUpsertParam
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -4986,15 +5009,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -5032,10 +5056,10 @@ type PricesUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type PricesUpsertRow struct {
@@ -5056,10 +5080,10 @@ func (q *Queries) PricesUpsert(ctx context.Context, db DBTX, arg PricesUpsertPar
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -5197,15 +5221,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -5243,10 +5268,10 @@ type ProductsUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type ProductsUpsertRow struct {
@@ -5267,10 +5292,10 @@ func (q *Queries) ProductsUpsert(ctx context.Context, db DBTX, arg ProductsUpser
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -5408,15 +5433,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -5454,10 +5480,10 @@ type PromotionCodesUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type PromotionCodesUpsertRow struct {
@@ -5478,10 +5504,10 @@ func (q *Queries) PromotionCodesUpsert(ctx context.Context, db DBTX, arg Promoti
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -5619,15 +5645,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -5665,10 +5692,10 @@ type RadarEarlyFraudWarningsUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type RadarEarlyFraudWarningsUpsertRow struct {
@@ -5689,10 +5716,10 @@ func (q *Queries) RadarEarlyFraudWarningsUpsert(ctx context.Context, db DBTX, ar
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -5830,15 +5857,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -5876,10 +5904,10 @@ type RefundsUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type RefundsUpsertRow struct {
@@ -5900,10 +5928,10 @@ func (q *Queries) RefundsUpsert(ctx context.Context, db DBTX, arg RefundsUpsertP
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -6041,15 +6069,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -6087,10 +6116,10 @@ type ReviewsUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type ReviewsUpsertRow struct {
@@ -6111,10 +6140,10 @@ func (q *Queries) ReviewsUpsert(ctx context.Context, db DBTX, arg ReviewsUpsertP
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -6252,15 +6281,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -6298,10 +6328,10 @@ type SetupIntentsUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type SetupIntentsUpsertRow struct {
@@ -6322,10 +6352,10 @@ func (q *Queries) SetupIntentsUpsert(ctx context.Context, db DBTX, arg SetupInte
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -6463,15 +6493,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -6509,10 +6540,10 @@ type SourcesUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type SourcesUpsertRow struct {
@@ -6533,10 +6564,10 @@ func (q *Queries) SourcesUpsert(ctx context.Context, db DBTX, arg SourcesUpsertP
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -6671,16 +6702,17 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version, u.parent
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version,
-            unnest($9::text[]) AS parent
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::text[]) AS parent,
+            unnest($9::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -6719,11 +6751,11 @@ type SubscriptionItemsUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
 	Parents      []string
+	Datas        [][]byte
 }
 
 type SubscriptionItemsUpsertRow struct {
@@ -6744,11 +6776,11 @@ func (q *Queries) SubscriptionItemsUpsert(ctx context.Context, db DBTX, arg Subs
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
 		arg.Parents,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -6886,15 +6918,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -6932,10 +6965,10 @@ type SubscriptionSchedulesUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type SubscriptionSchedulesUpsertRow struct {
@@ -6956,10 +6989,10 @@ func (q *Queries) SubscriptionSchedulesUpsert(ctx context.Context, db DBTX, arg 
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -7097,15 +7130,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -7143,10 +7177,10 @@ type SubscriptionsUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type SubscriptionsUpsertRow struct {
@@ -7167,10 +7201,10 @@ func (q *Queries) SubscriptionsUpsert(ctx context.Context, db DBTX, arg Subscrip
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -7308,15 +7342,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -7354,10 +7389,10 @@ type TaxIdsUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type TaxIdsUpsertRow struct {
@@ -7378,10 +7413,10 @@ func (q *Queries) TaxIdsUpsert(ctx context.Context, db DBTX, arg TaxIdsUpsertPar
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -7519,15 +7554,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -7565,10 +7601,10 @@ type TaxRatesUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type TaxRatesUpsertRow struct {
@@ -7589,10 +7625,10 @@ func (q *Queries) TaxRatesUpsert(ctx context.Context, db DBTX, arg TaxRatesUpser
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err
@@ -7730,15 +7766,16 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest($1::text[]) AS id,
             unnest($2::text[]) AS account,
             unnest($3::boolean[]) AS livemode,
             unnest($4::boolean[]) AS deleted,
-            unnest($5::jsonb[]) AS data,
-            unnest($6::timestamptz[]) AS state_at,
-            unnest($7::text[]) AS last_event_id,
-            unnest($8::text[]) AS api_version
+            unnest($5::timestamptz[]) AS state_at,
+            unnest($6::text[]) AS last_event_id,
+            unnest($7::text[]) AS api_version,
+            unnest($8::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
@@ -7776,10 +7813,10 @@ type TransfersUpsertParams struct {
 	Accounts     []string
 	Livemodes    []bool
 	Deleteds     []bool
-	Datas        [][]byte
 	StateAts     []time.Time
 	LastEventIds []string
 	ApiVersions  []string
+	Datas        [][]byte
 }
 
 type TransfersUpsertRow struct {
@@ -7800,10 +7837,10 @@ func (q *Queries) TransfersUpsert(ctx context.Context, db DBTX, arg TransfersUps
 		arg.Accounts,
 		arg.Livemodes,
 		arg.Deleteds,
-		arg.Datas,
 		arg.StateAts,
 		arg.LastEventIds,
 		arg.ApiVersions,
+		arg.Datas,
 	)
 	if err != nil {
 		return nil, err

@@ -106,16 +106,17 @@ WITH input AS (
     SELECT u.id, NULLIF(u.account, '') AS account, u.livemode, u.deleted, u.data, u.state_at,
         NULLIF(u.last_event_id, '') AS last_event_id, NULLIF(u.api_version, '') AS api_version{{if .Parent}}, u.parent{{end}}
     FROM (
+        -- The objects are the last parameter: see db.RegisterTypes.
         SELECT
             unnest(@ids::text[]) AS id,
             unnest(@accounts::text[]) AS account,
             unnest(@livemodes::boolean[]) AS livemode,
             unnest(@deleteds::boolean[]) AS deleted,
-            unnest(@datas::jsonb[]) AS data,
             unnest(@state_ats::timestamptz[]) AS state_at,
             unnest(@last_event_ids::text[]) AS last_event_id,
-            unnest(@api_versions::text[]) AS api_version{{if .Parent}},
-            unnest(@parents::text[]) AS parent{{end}}
+            unnest(@api_versions::text[]) AS api_version,{{if .Parent}}
+            unnest(@parents::text[]) AS parent,{{end}}
+            unnest(@datas::jsonb[]) AS data
     ) AS u
 ),
 prev AS (
