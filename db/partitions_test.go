@@ -1,7 +1,6 @@
 package db_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/stripesync/stripesync/db"
 	"github.com/stripesync/stripesync/db/dbtest"
-	"github.com/stripesync/stripesync/pkg/catalog"
 )
 
 func TestEventPartitions(t *testing.T) {
@@ -84,11 +82,10 @@ func TestEventPartitions(t *testing.T) {
 		got = partitions(t, pool)
 		require.Equal(t, 1, got[name(month(-7))])
 		require.Zero(t, got["events_default"])
-		var compression, storage string
-		require.NoError(t, pool.QueryRow(t.Context(), `SELECT attcompression::text, attstorage::text FROM pg_attribute
-			WHERE attrelid = ('stripe.' || $1)::regclass AND attname = 'data'`, name(month(-7))).Scan(&compression, &storage))
+		var compression string
+		require.NoError(t, pool.QueryRow(t.Context(), `SELECT attcompression::text FROM pg_attribute
+			WHERE attrelid = ('stripe.' || $1)::regclass AND attname = 'data'`, name(month(-7))).Scan(&compression))
 		require.Equal(t, "l", compression, "a new month compresses with lz4 as the others")
-		require.Equal(t, "m", storage, "a new month keeps its events in its rows as the others")
 		require.Empty(t, insert(t, pool, evs...), "still one copy each after the move")
 		var n int
 		require.NoError(t, pool.QueryRow(t.Context(), "SELECT count(*) FROM stripe.events").Scan(&n))
@@ -147,40 +144,18 @@ func TestEventPartitions(t *testing.T) {
 	})
 }
 
-// TestObjectsAreCompressedWithLZ4InTheirRows: every relation's objects, and
-// the events, are compressed with lz4 (schema 0014), cheaper in CPU than
-// pglz, and kept in their rows rather than moved to TOAST tables (schema
-// 0016); an invoice, larger than 2 kB compressed, is stored inline.
-func TestObjectsAreCompressedWithLZ4InTheirRows(t *testing.T) {
+// TestObjectsAreCompressedWithLZ4: every relation's objects, and the events,
+// are TOASTed with lz4 (schema 0014), cheaper in CPU than pglz.
+func TestObjectsAreCompressedWithLZ4(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.New(t)
 	rows, err := pool.Query(t.Context(), `
-		SELECT c.relname || ': ' || a.attcompression::text || a.attstorage::text FROM pg_attribute AS a
+		SELECT c.relname FROM pg_attribute AS a
 		JOIN pg_class AS c ON c.oid = a.attrelid JOIN pg_namespace AS n ON n.oid = c.relnamespace
 		WHERE n.nspname = 'stripe' AND a.attname = 'data' AND NOT a.attisdropped AND c.relkind IN ('r', 'p')
-			AND (a.attcompression <> 'l' OR a.attstorage <> 'm')`)
+			AND a.attcompression <> 'l'`)
 	require.NoError(t, err)
-	others, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	pglz, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
-	require.Empty(t, others, "relations whose data is not compressed with lz4 (l) and kept in the row (m)")
-
-	// A value lz4 leaves longer than 2 kB: EXTENDED storage would move it
-	// to the TOAST table.
-	data := make(map[string]any)
-	for i := range 300 {
-		data[fmt.Sprintf("field_%03d", i)] = fmt.Sprintf("%08x", uint32(i)*2654435761)
-	}
-	data["id"], data["object"] = "in_inline", "invoice"
-	raw, err := json.Marshal(data)
-	require.NoError(t, err)
-	_, err = db.UpsertObjects(t.Context(), pool, catalog.MustLookup("invoice"),
-		[]db.Object{{ID: "in_inline", Data: raw, StateAt: time.Now()}})
-	require.NoError(t, err)
-	var stored int
-	var toast int64
-	require.NoError(t, pool.QueryRow(t.Context(), `SELECT pg_column_size(data),
-		pg_relation_size((SELECT reltoastrelid FROM pg_class WHERE oid = 'stripe.invoices'::regclass))
-		FROM stripe.invoices WHERE id = 'in_inline'`).Scan(&stored, &toast))
-	require.Greater(t, stored, 2048, "the test's invoice must stay longer than 2 kB compressed")
-	require.Zero(t, toast, "the invoice was moved to the TOAST table")
+	require.Empty(t, pglz, "relations whose data is not compressed with lz4")
 }
