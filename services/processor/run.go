@@ -87,13 +87,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 }
 
 func connectDB(ctx context.Context, cfg config) (*pgxpool.Pool, error) {
-	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	pcfg, err := db.PoolConfig(cfg.DatabaseURL)
 	if err != nil {
-		// Not wrapped: pgx's message may quote the password.
-		return nil, errors.New("config: DATABASE_URL parses neither as a PostgreSQL URL nor as keyword/value pairs")
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	pcfg.MaxConns = int32(max(4, cfg.Workers+2))
-	pcfg.AfterConnect = db.RegisterTypes
 	addr := net.JoinHostPort(pcfg.ConnConfig.Host, strconv.Itoa(int(pcfg.ConnConfig.Port)))
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {

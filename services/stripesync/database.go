@@ -8,6 +8,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/stripesync/stripesync/db"
 )
 
 // PostgreSQL error codes ensureDatabase handles.
@@ -24,8 +27,7 @@ func ensureDatabase(ctx context.Context, url string) (created bool, err error) {
 	defer cancel()
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
-		// Not wrapped: pgx's message may quote the password.
-		return false, errors.New("DATABASE_URL parses neither as a PostgreSQL URL nor as keyword/value pairs")
+		return false, db.ErrDatabaseURL
 	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err == nil {
@@ -53,4 +55,18 @@ func ensureDatabase(ctx context.Context, url string) (created bool, err error) {
 func isCode(err error, code string) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == code
+}
+
+// openPool opens a pool on the mirror at url (db.PoolConfig). It connects
+// lazily: an unreachable database fails the first statement, which names it.
+func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := db.PoolConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	return pool, nil
 }

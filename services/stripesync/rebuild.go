@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"text/tabwriter"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/stripesync/stripesync/pkg/catalog"
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/events/envflag"
@@ -60,9 +58,9 @@ func rebuildCmd(ctx context.Context, args []string, getenv func(string) string, 
 		named = append(named, res)
 	}
 
-	pool, err := pgxpool.New(ctx, databaseURL)
+	pool, err := openPool(ctx, databaseURL)
 	if err != nil {
-		return fmt.Errorf("DATABASE_URL: %w", err)
+		return err
 	}
 	defer pool.Close()
 	opts := rebuild.Options{BatchSize: *batch}

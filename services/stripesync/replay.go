@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/stripesync/stripesync/db"
 	"github.com/stripesync/stripesync/pkg/events"
 	"github.com/stripesync/stripesync/pkg/events/envflag"
@@ -61,9 +59,9 @@ func replayCmd(ctx context.Context, args []string, getenv func(string) string, s
 		return errors.New("say which dead letters: -all, -reason TEXT or -ids 1,2,3")
 	}
 
-	pool, err := pgxpool.New(ctx, databaseURL)
+	pool, err := openPool(ctx, databaseURL)
 	if err != nil {
-		return fmt.Errorf("DATABASE_URL: %w", err)
+		return err
 	}
 	defer pool.Close()
 	nc, js, err := events.ConnectJetStream(natsURL, "stripesync-replay", slog.New(slog.DiscardHandler))

@@ -112,10 +112,9 @@ func verifyCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if *sample < 0 {
 		return errors.New("-sample must not be negative")
 	}
-	pcfg, err := pgxpool.ParseConfig(databaseURL)
+	pcfg, err := db.PoolConfig(databaseURL)
 	if err != nil {
-		// Not wrapped: pgx's message may quote the password.
-		return errors.New("DATABASE_URL parses neither as a PostgreSQL URL nor as keyword/value pairs")
+		return err
 	}
 	// verify only reads: with the read-only role of db/roles.sql, or any
 	// other, its transactions are read-only.

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/stripesync/stripesync/db"
 	"github.com/stripesync/stripesync/pkg/events/envflag"
 )
 
@@ -185,10 +186,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 // own role and still change nothing. It connects lazily: a database that
 // is down is reported in the report.
 func connectReadOnly(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+	cfg, err := db.PoolConfig(url)
 	if err != nil {
-		// Not wrapped: pgx's message may quote the password.
-		return nil, errors.New("DATABASE_URL parses neither as a PostgreSQL URL nor as keyword/value pairs")
+		return nil, err
 	}
 	cfg.MaxConns = 2
 	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
