@@ -59,9 +59,8 @@ func (c wholeArrayCodec) PlanEncode(m *pgtype.Map, oid uint32, format int16, val
 // Encode writes the binary array format PostgreSQL's array_recv reads, as
 // pgx's ArrayCodec does: one dimension (an empty array too), a flag for
 // NULLs, the element type, the length and lower bound (1) of the dimension,
-// then
-// each element as its length (-1 for NULL) and its bytes; a jsonb element's
-// bytes start with the format version, 1.
+// then each element as its length (-1 for NULL) and its bytes; a jsonb
+// element's bytes start with the format version, 1.
 func (c wholeArrayCodec) Encode(value any, buf []byte) ([]byte, error) {
 	elems := value.([][]byte)
 	if elems == nil {

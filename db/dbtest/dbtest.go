@@ -38,12 +38,11 @@ func AdminURL() string {
 func New(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	url := NewURL(t)
-	cfg, err := pgxpool.ParseConfig(url)
+	// As the processor's pool: the tests write through the same encoders.
+	cfg, err := db.PoolConfig(url)
 	if err != nil {
 		t.Fatalf("dbtest: %v", err)
 	}
-	// As the processor's pool: the tests write through the same encoders.
-	cfg.AfterConnect = db.RegisterTypes
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("dbtest: connect: %v", err)
